@@ -1,0 +1,120 @@
+"""Structured configs (checked at start-up) and the validation of task/model sections.
+
+The root schema types ``runner``, ``judge`` and ``run`` fully, so Hydra itself rejects a wrong
+field or type there.  ``task`` and ``model`` differ per adapter: their YAML is checked against
+the adapter's own dataclass (``TaskConfig`` / ``ModelConfig`` subclass) by :func:`validate_section`,
+which names the bad field and lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from evalkit.judge.config import JudgeConfig
+from evalkit.runner.runner import RunnerConfig
+
+STAGES = ("all", "predict", "judge", "score")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, explained in one readable message."""
+
+
+@dataclass
+class RunConfig:
+    name: Optional[str] = None  # results go to <output_dir>/<run.name>/<task>/; default: from model.pretrained
+    limit: Optional[int] = None  # evaluate only the first N samples (dataset order)
+    ids_file: Optional[str] = None  # evaluate only the ids listed in this file (one per line), e.g. a CI subset
+    seed: int = 0
+    max_error_rate: float = 0.05  # exit non-zero when more samples than this fraction errored
+    retry_errors: bool = False  # re-run samples recorded as errors (e.g. after fixing a video)
+    overwrite: bool = False  # allow a run dir made under a different protocol to be replaced
+
+
+@dataclass
+class EvalConfig:
+    task: Any = MISSING
+    model: Any = MISSING
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    output_dir: str = "results"
+    stage: str = "all"
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def register_configs() -> None:
+    """Register the root schema with Hydra's ConfigStore and the ``${repo_root:}`` resolver
+    (called by the CLI and by tests, never at import)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="evalkit_schema", node=EvalConfig)
+    if not OmegaConf.has_resolver("repo_root"):
+        OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
+
+
+def validate_section(section: DictConfig | dict, schema: type, what: str) -> Any:
+    """Merge a task/model YAML section into its adapter dataclass; readable error on bad fields."""
+    names = [f.name for f in dataclasses.fields(schema)]
+    data = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{what}: unknown field(s) {', '.join(unknown)} for {schema.__name__}; valid fields: {', '.join(names)}"
+        )
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), data)
+        obj = OmegaConf.to_object(merged)
+    except (ValidationError, ConfigKeyError) as e:
+        key = getattr(e, "full_key", "") or ""
+        msg = getattr(e, "msg", str(e)).splitlines()[0]
+        raise ConfigError(f"{what}.{key}: {msg}" if key else f"{what}: {msg}") from None
+    missing = [n for n in names if getattr(obj, n) == "???"]
+    if missing:
+        raise ConfigError(f"{what}: required field(s) not set: {', '.join(missing)}")
+    return obj
+
+
+def build_task(section: DictConfig | dict):
+    from evalkit.tasks import TASKS, load_builtin_tasks
+
+    load_builtin_tasks()
+    adapter = _adapter_name(section, "task")
+    cls = TASKS.get(adapter)
+    cfg = validate_section({k: v for k, v in _items(section) if k != "adapter"}, cls.config_cls, "task")
+    return cls(cfg)
+
+
+def build_model(section: DictConfig | dict):
+    from evalkit.models import MODELS, load_builtin_models
+
+    load_builtin_models()
+    adapter = _adapter_name(section, "model")
+    cls = MODELS.get(adapter)
+    cfg = validate_section({k: v for k, v in _items(section) if k != "adapter"}, cls.config_cls, "model")
+    return cls(cfg)
+
+
+def _items(section: DictConfig | dict) -> list[tuple[str, Any]]:
+    data = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else section
+    return list(data.items())
+
+
+def _adapter_name(section: DictConfig | dict, what: str) -> str:
+    name = section.get("adapter")
+    if not name:
+        raise ConfigError(f"{what}: the config must name its adapter (field 'adapter')")
+    return str(name)
+
+
+def check_stage(stage: str) -> None:
+    if stage not in STAGES:
+        raise ConfigError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")

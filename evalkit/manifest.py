@@ -1,0 +1,101 @@
+"""Run manifests: what ran, under which protocol, with which code and packages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("evalkit", "torch", "torchvision", "transformers", "tokenizers", "av", "datasets", "numpy",
+            "pandas", "openai", "hydra-core", "omegaconf")
+_SECRET_KEY = re.compile(r"(api_?key|token|secret|password)", re.I)
+_URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_info(path: Path | None = None) -> dict[str, Any]:
+    """Commit and dirty flag of the checkout holding evalkit (None outside a git checkout)."""
+    where = str(path or Path(__file__).resolve().parent)
+    try:
+        commit = subprocess.run(["git", "-C", where, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip() != ""
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def environment() -> dict[str, Any]:
+    env: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform(),
+                           "hostname_hash": hashlib.sha256(platform.node().encode()).hexdigest()[:12]}
+    try:
+        import torch
+
+        env["cuda"] = torch.version.cuda
+        if torch.cuda.is_available():
+            env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except ImportError:  # pragma: no cover
+        pass
+    return env
+
+
+def scrub(obj: Any) -> Any:
+    """Drop anything that looks like a secret from a config before it is written to disk:
+    values of keys named *key*/*token*/*secret*/*password* (except ``api_key_env``, which holds
+    only a variable's name) and user:password@ parts of URLs."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if isinstance(k, str) and _SECRET_KEY.search(k) and k != "api_key_env" and v not in (None, ""):
+                out[k] = "<redacted>"
+            else:
+                out[k] = scrub(v)
+        return out
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    if isinstance(obj, str):
+        return _URL_USERINFO.sub(r"\1<redacted>@", obj)
+    return obj
+
+
+def stable_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (a kill never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_json_if_exists(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

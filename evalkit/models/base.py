@@ -1,0 +1,61 @@
+"""Model adapters: turn prepared inputs (prompt text + decoded media) into generated text.
+
+The runner never sees a tokenizer or a processor; a served-model backend (an
+OpenAI-compatible endpoint, vLLM) implements the same two methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+
+from evalkit.registry import Registry
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model adapter has; subclasses add their own."""
+
+    name: str = "???"
+    pretrained: str = "???"
+
+
+@dataclass
+class GenerationInput:
+    """One prepared sample: the task's prompt text and its decoded media.
+
+    ``media`` is a uint8 array (frames, H, W, 3) for video, a PIL image for image, None for text.
+    """
+
+    sample_id: str
+    text: str
+    modality: str
+    media: Any = None
+
+
+class ModelAdapter(ABC):
+    config_cls: ClassVar[type[ModelConfig]] = ModelConfig
+    registry_name: ClassVar[str]
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        self.cfg = cfg
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load weights (called once, before the first batch)."""
+
+    @abstractmethod
+    def generate(self, batch: list[GenerationInput]) -> list[str]:
+        """Generated text for each input, in order."""
+
+    def describe(self) -> dict[str, Any]:
+        """What to record in the manifest about the model and its decoding protocol."""
+        return {"adapter": self.registry_name, "pretrained": self.cfg.pretrained}
+
+    def prompt_for(self, item: GenerationInput) -> Optional[str]:
+        """The full prompt string sent to the model (recorded per prediction), if known."""
+        return None
+
+
+MODELS: Registry[ModelAdapter] = Registry("model")

@@ -1,0 +1,116 @@
+"""Video-LLaVA through transformers (``VideoLlavaForConditionalGeneration``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
+from evalkit.models.prompts import render_prompt
+
+_DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+@dataclass
+class VideoLlavaConfig(ModelConfig):
+    name: str = "video_llava"
+    pretrained: str = "LanguageBind/Video-LLaVA-7B-hf"
+    revision: Optional[str] = None
+    dtype: str = "auto"  # auto = float16 on CUDA, float32 on CPU
+    device: str = "auto"  # auto = cuda if available else cpu; or "cpu", "cuda:1", ...
+    attn_implementation: Optional[str] = None  # e.g. "sdpa", "flash_attention_2"
+    prompt_template: str = "videollava"  # see evalkit.models.prompts.PROMPT_TEMPLATES
+    # Decoding: greedy (temperature 0), as in the paper's evaluation.
+    max_new_tokens: int = 1024
+    do_sample: bool = False
+    num_beams: int = 1
+    # Torch CPU threads (None = torch's default).
+    cpu_threads: Optional[int] = None
+
+
+@MODELS.register("video_llava")
+class VideoLlavaAdapter(ModelAdapter):
+    config_cls = VideoLlavaConfig
+    cfg: VideoLlavaConfig
+
+    def __init__(self, cfg: VideoLlavaConfig) -> None:
+        super().__init__(cfg)
+        if cfg.dtype not in _DTYPES:
+            raise ValueError(f"model.dtype must be one of {', '.join(_DTYPES)}, got {cfg.dtype!r}")
+        render_prompt(cfg.prompt_template, "", "<video>")  # fail fast on an unknown template
+        self.model = None
+        self.processor = None
+        self.device = None
+        self.dtype = None
+
+    def load(self) -> None:
+        import torch
+        from transformers import VideoLlavaForConditionalGeneration, VideoLlavaProcessor
+
+        if self.cfg.cpu_threads:
+            torch.set_num_threads(self.cfg.cpu_threads)
+        device = self.cfg.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype_name = self.cfg.dtype
+        if dtype_name == "auto":
+            dtype_name = "float16" if device.startswith("cuda") else "float32"
+        self.device, self.dtype = torch.device(device), getattr(torch, dtype_name)
+        kw: dict[str, Any] = {"revision": self.cfg.revision} if self.cfg.revision else {}
+        self.processor = VideoLlavaProcessor.from_pretrained(self.cfg.pretrained, **kw)
+        # Generation needs left padding so every prompt ends where its new tokens begin.
+        self.processor.tokenizer.padding_side = "left"
+        if self.processor.tokenizer.pad_token is None:
+            self.processor.tokenizer.pad_token = self.processor.tokenizer.unk_token or self.processor.tokenizer.eos_token
+        if self.cfg.attn_implementation:
+            kw["attn_implementation"] = self.cfg.attn_implementation
+        model = VideoLlavaForConditionalGeneration.from_pretrained(self.cfg.pretrained, dtype=self.dtype, **kw)
+        self.model = model.to(self.device).eval()
+
+    def prompt_for(self, item: GenerationInput) -> str:
+        token = {"video": "<video>", "image": "<image>"}.get(item.modality, "")
+        return render_prompt(self.cfg.prompt_template, item.text, token)
+
+    def generate(self, batch: list[GenerationInput]) -> list[str]:
+        import torch
+
+        if self.model is None or self.processor is None:
+            raise RuntimeError("model adapter used before load()")
+        prompts = [self.prompt_for(x) for x in batch]
+        videos = [x.media for x in batch if x.modality == "video"]
+        images = [x.media for x in batch if x.modality == "image"]
+        kwargs: dict[str, Any] = {"text": prompts, "padding": True, "return_tensors": "pt"}
+        if videos:
+            kwargs["videos"] = videos
+        if images:
+            kwargs["images"] = images
+        inputs = self.processor(**kwargs)
+        inputs = {k: (v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device))
+                  for k, v in inputs.items()}
+        gen: dict[str, Any] = {"max_new_tokens": self.cfg.max_new_tokens, "do_sample": self.cfg.do_sample,
+                               "num_beams": self.cfg.num_beams,
+                               "pad_token_id": self.processor.tokenizer.pad_token_id}
+        if not self.cfg.do_sample:
+            gen.update(temperature=None, top_p=None, top_k=None)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, **gen)
+        new_tokens = out[:, inputs["input_ids"].shape[1]:]
+        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return [t.strip() for t in texts]
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            revision=self.cfg.revision,
+            dtype=str(self.dtype).replace("torch.", "") if self.dtype is not None else self.cfg.dtype,
+            device=str(self.device) if self.device is not None else self.cfg.device,
+            prompt_template=self.cfg.prompt_template,
+            prompt_example=render_prompt(self.cfg.prompt_template, "{question}", "<video>"),
+            generation={"do_sample": self.cfg.do_sample, "num_beams": self.cfg.num_beams,
+                        "max_new_tokens": self.cfg.max_new_tokens, "temperature": 0.0 if not self.cfg.do_sample else None},
+            padding_side="left",
+        )
+        if self.model is not None:
+            d["commit_hash"] = getattr(self.model.config, "_commit_hash", None)
+            d["num_parameters"] = sum(p.numel() for p in self.model.parameters())
+        return d

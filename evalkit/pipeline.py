@@ -1,0 +1,326 @@
+"""One evaluation job: task -> samples -> runner -> predictions -> judge -> metrics -> leaderboard.
+
+Each stage reads what the previous one wrote to ``<output_dir>/<run>/<task>/`` and nothing
+else, so ``stage=predict`` on a GPU box, ``stage=judge`` elsewhere and ``stage=score`` again
+later all work on the same folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from evalkit.config import ConfigError, RunConfig, build_model, build_task, check_stage
+from evalkit.manifest import (environment, git_info, now_iso, package_versions, read_json_if_exists, scrub,
+                              stable_hash, write_json)
+from evalkit.runner.runner import Runner, RunnerConfig
+from evalkit.runner.store import PREDICTIONS, PredictionStore, merge_shards, read_jsonl, shard_file_name, shard_files
+from evalkit.samples import Sample
+from evalkit.tasks.base import DataError, Task
+
+JUDGMENTS = "judgments.jsonl"
+METRICS = "metrics.json"
+MANIFEST = "manifest.json"
+# Model config fields that change where/how fast a model runs, not what it outputs.
+RUNTIME_MODEL_FIELDS = {"device", "cpu_threads", "attn_implementation"}
+RUNTIME_TASK_FIELDS = {"data_root", "expected_size"}
+
+
+class EvalFailure(RuntimeError):
+    """The job ran but its outcome fails the run (e.g. too many errored samples)."""
+
+
+def default_run_name(pretrained: str) -> str:
+    """A folder name from a hub id (``org/name`` -> ``org__name``) or a local path (last two parts)."""
+    p = Path(pretrained)
+    parts = p.parts[-2:] if (p.exists() or pretrained.startswith((".", "/"))) else pretrained.split("/")
+    name = "__".join(x for x in parts if x not in ("", "/", ".", ".."))
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "run"
+
+
+def select_samples(samples: list[Sample], run: RunConfig) -> list[Sample]:
+    if run.ids_file:
+        path = Path(run.ids_file)
+        if not path.is_file():
+            raise DataError(f"run.ids_file not found: {path}")
+        wanted = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        by_id = {s.id: s for s in samples}
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise DataError(f"{path}: {len(missing)} listed ids are not in the task (e.g. {', '.join(missing[:5])})")
+        samples = [by_id[i] for i in wanted]
+    if run.limit is not None:
+        if run.limit < 1:
+            raise ConfigError(f"run.limit must be >= 1, got {run.limit}")
+        samples = samples[: run.limit]
+    return samples
+
+
+def protocol_of(task: Task, model) -> dict[str, Any]:
+    """Everything that determines the outputs; a resumed run must match it exactly."""
+    tcfg = {f.name: getattr(task.cfg, f.name) for f in fields(task.cfg) if f.name not in RUNTIME_TASK_FIELDS}
+    mcfg = {f.name: getattr(model.cfg, f.name) for f in fields(model.cfg) if f.name not in RUNTIME_MODEL_FIELDS}
+    return {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
+            "data": task.data_fingerprint(), "model_adapter": model.registry_name, "model_config": mcfg}
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
+    return out
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Job:
+    def __init__(self, cfg: DictConfig, log=print) -> None:
+        self.log = log
+        check_stage(cfg.stage)
+        self.stage: str = cfg.stage
+        self.task: Task = build_task(cfg.task)
+        self.model = build_model(cfg.model)
+        self.runner_cfg: RunnerConfig = OmegaConf.to_object(cfg.runner)
+        self.judge_cfg = OmegaConf.to_object(cfg.judge)
+        self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
+        self.output_dir = Path(cfg.output_dir)
+        self.run_name = self.run_cfg.name or default_run_name(self.model.cfg.pretrained)
+        self.task_dir = self.output_dir / self.run_name / self.task.name
+        self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
+        self.protocol = protocol_of(self.task, self.model)
+        self.manifest: dict[str, Any] = {}
+
+    # ---- manifest ----------------------------------------------------------------------
+    def _open_manifest(self) -> None:
+        old = read_json_if_exists(self.task_dir / MANIFEST)
+        if old and old.get("protocol") and old["protocol"] != self.protocol and not self.run_cfg.overwrite:
+            if (self.task_dir / PREDICTIONS).exists() or shard_files(self.task_dir):
+                changes = "; ".join(_diff(old["protocol"], self.protocol)[:8])
+                raise ConfigError(
+                    f"{self.task_dir} holds predictions made under a different protocol ({changes}). "
+                    "Use another run.name, or run.overwrite=true to discard them."
+                )
+        if old and old.get("protocol") != self.protocol and self.run_cfg.overwrite:
+            for p in [self.task_dir / PREDICTIONS, self.task_dir / JUDGMENTS, self.task_dir / METRICS,
+                      *shard_files(self.task_dir)]:
+                p.unlink(missing_ok=True)
+            old = None
+        self.manifest = old or {"created": now_iso(), "stages": {}}
+        self.manifest.update(
+            evalkit_manifest_version=1,
+            run_name=self.run_name,
+            task=self.task.name,
+            protocol=self.protocol,
+            protocol_id=stable_hash(self.protocol)[:16],
+            config=self.resolved_config,
+            seed=self.run_cfg.seed,
+            git=git_info(),
+            versions=package_versions(),
+            environment=environment(),
+            updated=now_iso(),
+        )
+        self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        self.manifest["updated"] = now_iso()
+        write_json(self.task_dir / MANIFEST, self.manifest)
+
+    # ---- stages ------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        samples = select_samples(self.task.load_samples(), self.run_cfg)
+        report = self.task.check(samples)
+        self.log(report.summary())
+        if report.duplicate_ids:
+            raise DataError(f"task {self.task.name}: duplicate sample ids, cannot evaluate: {report.duplicate_ids[:5]}")
+        self.task_dir.mkdir(parents=True, exist_ok=True)
+        self._open_manifest()
+        self.manifest["data_check"] = report.as_dict()
+        self.manifest["counts"] = {"selected_samples": len(samples)}
+        result: dict[str, Any] = {"task_dir": str(self.task_dir)}
+        if self.stage in ("all", "predict"):
+            result["predict"] = self.predict(samples)
+            if self.runner_cfg.num_shards > 1 and not self._try_merge(samples):
+                self.log(f"[{self.task.name}] shard {self.runner_cfg.shard_rank} of {self.runner_cfg.num_shards} "
+                         "done; scoring waits for the other shards")
+                return result
+        if self.stage != "predict":
+            self._try_merge(samples, required=True)
+        records = self._records(samples)
+        if self.stage in ("all", "judge") and self._judge_enabled():
+            result["judge"] = self.judge(records)
+            if self.judge_cfg.dry_run:
+                return result
+        if self.stage in ("all", "score"):
+            result["metrics"] = self.score(records, samples)
+        return result
+
+    def predict(self, samples: list[Sample]) -> dict[str, Any]:
+        store = PredictionStore(self.task_dir / shard_file_name(self.runner_cfg.shard_rank, self.runner_cfg.num_shards))
+        if store.repaired_bytes:
+            self.log(f"[{self.task.name}] cut a truncated last line ({store.repaired_bytes} bytes) from {store.path}")
+        if self.run_cfg.retry_errors:
+            n = store.drop_errors()
+            if n:
+                self.log(f"[{self.task.name}] retrying {n} samples recorded as errors")
+        runner = Runner(self.model, self.runner_cfg)
+        from evalkit.runner.runner import shard
+
+        mine = shard(samples, self.runner_cfg.shard_rank, self.runner_cfg.num_shards)
+        todo = [s for s in mine if s.id not in store.done_ids]
+        started = now_iso()
+        if todo:
+            t0 = time.perf_counter()
+            self.model.load()
+            load_s = time.perf_counter() - t0
+            self.manifest["model"] = self.model.describe()
+            self.manifest["model"]["load_seconds"] = round(load_s, 3)
+        stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
+        self.manifest["stages"]["predict"] = {
+            "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg), **stats.as_dict(),
+        }
+        self.manifest.setdefault("model", self.model.describe())
+        self._save_manifest()
+        self.log(f"[{self.task.name}] predicted {stats.predicted}, errors {stats.errors}, "
+                 f"resumed past {stats.skipped} of {stats.total} (shard {self.runner_cfg.shard_rank}/"
+                 f"{self.runner_cfg.num_shards})")
+        for ex in stats.error_examples:
+            self.log(f"  error: {ex}")
+        return stats.as_dict()
+
+    def _try_merge(self, samples: list[Sample], required: bool = False) -> bool:
+        if not shard_files(self.task_dir):
+            return True
+        with _locked(self.task_dir / ".merge.lock"):
+            from evalkit.runner.store import StoreError
+
+            try:
+                info = merge_shards(self.task_dir, expected_ids=[s.id for s in samples])
+            except StoreError:
+                if required:
+                    raise
+                return False
+        self.manifest["stages"]["merge"] = {"finished": now_iso(), **info}
+        self._save_manifest()
+        return True
+
+    def _records(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        path = self.task_dir / PREDICTIONS
+        if not path.exists():
+            raise DataError(f"no predictions at {path}; run stage=predict first")
+        PredictionStore(path)  # repairs a truncated tail, rejects duplicates
+        wanted = {s.id for s in samples}
+        records = [r for r in read_jsonl(path) if str(r["id"]) in wanted]
+        missing = len(wanted) - len(records)
+        if missing and self.stage != "all":
+            self.log(f"[{self.task.name}] warning: {missing} selected samples have no prediction yet")
+        return records
+
+    def _judge_enabled(self) -> bool:
+        return self.judge_cfg.name != "none" and self.task.judged
+
+    def _cache_path(self) -> Path:
+        from evalkit.judge.config import DEFAULT_CACHE_NAME
+
+        return Path(self.judge_cfg.cache_path) if self.judge_cfg.cache_path else self.output_dir / DEFAULT_CACHE_NAME
+
+    def judge(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        from evalkit.judge import dry_run, judge_items
+
+        items = self.task.judge_items(records)
+        if self.judge_cfg.dry_run:
+            report = dry_run(items, self.judge_cfg, cache_path=self._cache_path())
+            self.log(f"[{self.task.name}] judge dry run: {report}")
+            return {"dry_run": _as_dict(report)}
+        summary = judge_items(items, self.judge_cfg, judgments_path=self.task_dir / JUDGMENTS,
+                              cache_path=self._cache_path(), progress=self.runner_cfg.progress)
+        info = _as_dict(summary)
+        self.manifest["stages"]["judge"] = {"finished": now_iso(), **info}
+        self.manifest["judge"] = _judge_manifest(self.judge_cfg, info)
+        self._save_manifest()
+        self.log(f"[{self.task.name}] judge: {summary}")
+        return info
+
+    def score(self, records: list[dict[str, Any]], samples: list[Sample]) -> dict[str, Any]:
+        judgments: Optional[list[dict[str, Any]]] = None
+        jpath = self.task_dir / JUDGMENTS
+        if self._judge_enabled():
+            if not jpath.exists():
+                raise DataError(f"judge={self.judge_cfg.name} but no judgments at {jpath}; run stage=judge first")
+            ids = {r["id"] for r in records if "pred" in r}
+            judgments = [j for j in read_jsonl(jpath) if j.get("id") in ids]
+        kw = {"aggregation": self.judge_cfg.aggregation} if judgments is not None else {}
+        metrics = self.task.score(records, judgments, **kw)
+        n_err = sum(1 for r in records if "error" in r)
+        counts = {"samples": len(samples), "predictions": len(records), "predicted": len(records) - n_err,
+                  "errors": n_err, "missing": len(samples) - len(records),
+                  "error_rate": n_err / len(records) if records else 0.0}
+        out = {
+            "task": self.task.name,
+            "run": self.run_name,
+            "model": self.model.cfg.pretrained,
+            "protocol_id": self.manifest.get("protocol_id"),
+            "headline": {k: metrics.get(k) for k in self.task.headline_metrics if metrics.get(k) is not None},
+            "metrics": metrics,
+            "counts": counts,
+            "judge": self.manifest.get("judge") if judgments is not None else None,
+            "scored": now_iso(),
+        }
+        write_json(self.task_dir / METRICS, out)
+        self.manifest["counts"].update(counts)
+        self.manifest["stages"]["score"] = {"finished": now_iso()}
+        self._save_manifest()
+        from evalkit.leaderboard import write_leaderboard
+
+        board = write_leaderboard(self.output_dir)
+        head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
+        self.log(f"[{self.task.name}] {head} | errors {n_err}/{len(records)}")
+        self.log(f"[{self.task.name}] results: {self.task_dir} | leaderboard: {board}")
+        if counts["error_rate"] > self.run_cfg.max_error_rate:
+            raise EvalFailure(
+                f"task {self.task.name}: {n_err} of {len(records)} samples errored "
+                f"({counts['error_rate']:.1%} > run.max_error_rate={self.run_cfg.max_error_rate:.1%}); "
+                f"see the 'error' fields in {self.task_dir / PREDICTIONS}"
+            )
+        return out
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    for meth in ("as_dict", "to_dict"):
+        if hasattr(obj, meth):
+            return getattr(obj, meth)()
+    if hasattr(obj, "__dataclass_fields__"):
+        return asdict(obj)
+    return dict(obj)
+
+
+def _judge_manifest(cfg, info: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": cfg.name, "protocol": cfg.protocol, "model_requested": cfg.model,
+        "models_returned": info.get("returned_models") or info.get("models_returned"),
+        "prompt_version": info.get("prompt_version"), "prompt_hash": info.get("prompt_hash"),
+        "aggregation": cfg.aggregation, "temperature": cfg.temperature,
+    }

@@ -1,0 +1,43 @@
+"""The one record every task produces and every runner consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Modality = Literal["video", "image", "text"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation item.
+
+    ``question`` is the benchmark's own question text (what the reference scripts write to
+    their prediction files); ``prompt`` is the text the model actually receives, i.e. the
+    question plus any task instruction suffix, before the model's conversation template.
+    ``answers`` holds every reference answer (ten for VQAv2, one for the video QA sets).
+    """
+
+    id: str
+    task: str
+    question: str
+    answers: tuple[str, ...]
+    modality: Modality = "video"
+    media: tuple[str, ...] = ()
+    prompt: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise ValueError(f"sample id must be a non-empty string, got {self.id!r}")
+        if self.modality not in ("video", "image", "text"):
+            raise ValueError(f"sample {self.id}: unknown modality {self.modality!r}")
+
+    @property
+    def answer(self) -> str:
+        """The primary reference answer (the ``answer`` field of prediction lines)."""
+        return self.answers[0] if self.answers else ""
+
+    @property
+    def text_for_model(self) -> str:
+        return self.prompt if self.prompt is not None else self.question

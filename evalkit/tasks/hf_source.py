@@ -1,0 +1,56 @@
+"""Read benchmark rows through Hugging Face ``datasets``: a ``save_to_disk`` folder, local
+parquet/JSON/JSONL files (a path or glob), or a hub id (for users with network)."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+from evalkit.tasks.base import DataError
+
+_FILE_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
+
+
+def open_hf_dataset(path: str, split: str):
+    import datasets
+
+    p = Path(path)
+    if p.is_dir() and ((p / "dataset_info.json").exists() or (p / "state.json").exists()
+                       or (p / "dataset_dict.json").exists()):
+        ds = datasets.load_from_disk(str(p))
+        if isinstance(ds, datasets.DatasetDict):
+            if split not in ds:
+                raise DataError(f"{p}: no split {split!r}; splits: {', '.join(ds)}")
+            ds = ds[split]
+        return ds
+    suffix = Path(path).suffix.lower()
+    if suffix in _FILE_BUILDERS:
+        data_files = sorted(glob.glob(path))
+        if not data_files:
+            raise DataError(f"data file(s) not found: {path}")
+        return datasets.load_dataset(_FILE_BUILDERS[suffix], data_files=data_files, split="train")
+    if p.exists():
+        raise DataError(f"{p}: neither a save_to_disk folder nor a parquet/json/jsonl/csv file")
+    try:
+        return datasets.load_dataset(path, split=split)
+    except Exception as e:  # network or hub errors: one readable line
+        raise DataError(f"could not load dataset {path!r} split {split!r} from the hub: {type(e).__name__}: {e}") from None
+
+
+def load_hf_rows(path: str, split: str, fields: dict[str, str], required: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows with our field names (``fields`` maps ours -> the dataset's columns)."""
+    ds = open_hf_dataset(path, split)
+    cols = set(ds.column_names)
+    missing = [f"{ours} (column {theirs!r})" for ours, theirs in fields.items()
+               if ours in required and theirs not in cols]
+    if missing:
+        raise DataError(f"{path}: missing fields {', '.join(missing)}; columns are {', '.join(sorted(cols))}")
+    rows = []
+    for rec in ds:
+        row = {ours: rec.get(theirs) for ours, theirs in fields.items() if theirs in cols}
+        for k in ("id", "question", "answer", "video"):
+            if k in row and row[k] is not None:
+                row[k] = str(row[k])
+        rows.append(row)
+    return rows

@@ -1,0 +1,206 @@
+"""Open-ended video QA in the Video-ChatGPT / Video-LLaVA evaluation layout.
+
+Official layout (what the reference evaluation scripts read)::
+
+    <data_root>/test_q.json   [{"video_name": ..., "question": ..., "question_id": ...}, ...]
+    <data_root>/test_a.json   [{"answer": ..., "type": ..., "question_id": ...}, ...]
+    <data_root>/<video_dir>/<video_name>.<ext>
+
+Answers are joined to questions **by question_id** (never by position).  A video is found
+as ``video_name`` plus the first existing extension of ``video_extensions``.
+
+A Hugging Face ``datasets`` form is also read (``form: hf``): a ``save_to_disk`` folder,
+parquet/JSON/JSONL files, or a hub id; ``fields`` maps our names to the dataset's columns.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.samples import Sample
+from evalkit.scoring.text_match import text_match_metrics
+from evalkit.tasks.base import TASKS, DataError, MediaSpec, Task, TaskConfig, read_json, sha256_file
+
+DEFAULT_EXTENSIONS = [".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif"]
+DEFAULT_FIELDS = {
+    "id": "question_id",
+    "question": "question",
+    "answer": "answer",
+    "video": "video_name",
+    "type": "type",
+}
+
+
+@dataclass
+class VideoQATaskConfig(TaskConfig):
+    form: str = "official"  # official | hf
+    questions_file: str = "test_q.json"
+    answers_file: str = "test_a.json"
+    video_dir: str = "videos"
+    video_extensions: list[str] = field(default_factory=lambda: list(DEFAULT_EXTENSIONS))
+    # Frames: the paper's protocol is 8 frames, uniform_linspace (np.linspace(0, n-1, 8)).
+    num_frames: int = 8
+    sampler: str = "uniform_linspace"
+    frame_order: str = "original"  # original | reversed | shuffled (ablations / order control)
+    # Text appended to the question to form the model's prompt ("" for the paper's protocol).
+    prompt_suffix: str = ""
+    # hf form: `hf_path` is a save_to_disk dir, a data file / glob (parquet, json, jsonl) or a hub id.
+    hf_path: Optional[str] = None
+    hf_split: str = "test"
+    fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
+
+
+def index_videos(video_dir: Path) -> dict[str, list[str]]:
+    """Map each file stem (and full name) in ``video_dir`` to its file names (one listing)."""
+    index: dict[str, list[str]] = {}
+    try:
+        entries = list(os.scandir(video_dir))
+    except FileNotFoundError:
+        return index
+    for e in entries:
+        if e.is_file():
+            index.setdefault(os.path.splitext(e.name)[0], []).append(e.name)
+            index.setdefault(e.name, []).append(e.name)
+    return index
+
+
+def find_video(name: str, video_dir: Path, index: dict[str, list[str]], extensions: list[str]) -> Optional[Path]:
+    """``name`` + the first existing extension (in ``extensions`` order); a name that already
+    carries an existing file's extension is taken as is."""
+    files = set(index.get(name, ()))
+    if name in files:
+        return video_dir / name
+    for ext in extensions:
+        if name + ext in files:
+            return video_dir / (name + ext)
+    return None
+
+
+@TASKS.register("video_qa")
+class VideoQATask(Task):
+    """Open-ended video QA (MSVD-QA, MSRVTT-QA, TGIF-QA, ActivityNet-QA and the demo)."""
+
+    config_cls = VideoQATaskConfig
+    headline_metrics = ("accuracy", "score", "exact_match")
+    judged = True
+    cfg: VideoQATaskConfig
+
+    # ---- reading -----------------------------------------------------------------------
+    def load_samples(self) -> list[Sample]:
+        if self.cfg.form == "official":
+            rows = self._official_rows()
+        elif self.cfg.form == "hf":
+            rows = self._hf_rows()
+        else:
+            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        video_dir = Path(self.cfg.data_root) / self.cfg.video_dir
+        index = index_videos(video_dir)
+        samples = []
+        for r in rows:
+            path = find_video(r["video"], video_dir, index, list(self.cfg.video_extensions))
+            # A missing video keeps its expected path so the data check and the error record name it.
+            media = str(path) if path else str(video_dir / r["video"])
+            q = r["question"]
+            prompt = q + self.cfg.prompt_suffix
+            meta = {"video_name": r["video"]}
+            if r.get("type") is not None:
+                meta["type"] = r["type"]
+            samples.append(
+                Sample(
+                    id=r["id"], task=self.name, question=q, answers=(r["answer"],),
+                    modality="video", media=(media,), prompt=prompt, metadata=meta,
+                )
+            )
+        return samples
+
+    def _official_rows(self) -> list[dict[str, Any]]:
+        root = Path(self.cfg.data_root)
+        qpath, apath = root / self.cfg.questions_file, root / self.cfg.answers_file
+        questions = read_json(qpath, "questions file")
+        answers = read_json(apath, "answers file")
+        if not isinstance(questions, list) or not isinstance(answers, list):
+            raise DataError(f"{qpath} and {apath} must each hold a JSON list")
+        by_id: dict[str, dict[str, Any]] = {}
+        for i, a in enumerate(answers):
+            if not isinstance(a, dict) or "question_id" not in a or "answer" not in a:
+                raise DataError(f"{apath}: entry {i} lacks question_id/answer: {a!r:.120}")
+            qid = str(a["question_id"])
+            if qid in by_id:
+                raise DataError(f"{apath}: question_id {qid} appears twice")
+            by_id[qid] = a
+        rows, unmatched = [], []
+        for i, q in enumerate(questions):
+            if not isinstance(q, dict) or not {"question_id", "question", "video_name"} <= q.keys():
+                raise DataError(f"{qpath}: entry {i} lacks question_id/question/video_name: {q!r:.120}")
+            qid = str(q["question_id"])
+            a = by_id.get(qid)
+            if a is None:
+                unmatched.append(qid)
+                continue
+            rows.append(
+                {"id": qid, "question": str(q["question"]), "answer": str(a["answer"]),
+                 "video": str(q["video_name"]), "type": a.get("type")}
+            )
+        if unmatched:
+            few = ", ".join(unmatched[:5])
+            raise DataError(f"{apath}: no answer for {len(unmatched)} question_id(s) of {qpath} (e.g. {few})")
+        return rows
+
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        from evalkit.tasks.hf_source import load_hf_rows
+
+        if not self.cfg.hf_path:
+            raise DataError(f"task {self.name}: form=hf needs task.hf_path (save_to_disk dir, data files or hub id)")
+        return load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
+                            required=("id", "question", "answer", "video"))
+
+    def data_fingerprint(self) -> dict[str, str]:
+        root = Path(self.cfg.data_root)
+        if self.cfg.form == "official":
+            files = [root / self.cfg.questions_file, root / self.cfg.answers_file]
+            return {f.name: sha256_file(f) for f in files if f.is_file()}
+        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+
+    # ---- protocol ----------------------------------------------------------------------
+    def media_spec(self) -> MediaSpec:
+        return MediaSpec(num_frames=self.cfg.num_frames, sampler=self.cfg.sampler, frame_order=self.cfg.frame_order)
+
+    def protocol(self) -> dict[str, Any]:
+        out = super().protocol()
+        out.update({"prompt_suffix": self.cfg.prompt_suffix, "form": self.cfg.form, "join": "question_id"})
+        return out
+
+    # ---- scoring -----------------------------------------------------------------------
+    def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
+        from evalkit.judge import JudgeItem
+
+        return [
+            JudgeItem(id=r["id"], question=r["question"], answer=r["answer"], pred=r["pred"])
+            for r in records if "pred" in r
+        ]
+
+    def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None,
+              aggregation: str = "strict") -> dict[str, Any]:
+        metrics = text_match_metrics(records)
+        if judgments is not None:
+            from evalkit.judge import aggregate
+
+            metrics["judge"] = aggregate(judgments, mode=aggregation)
+            metrics["accuracy"] = metrics["judge"].get("accuracy")
+            metrics["score"] = metrics["judge"].get("score")
+            types = {r["id"]: (r.get("metadata") or {}).get("type") for r in records}
+            by_type: dict[str, list[dict[str, Any]]] = {}
+            for j in judgments:
+                t = types.get(j.get("id"))
+                if t is not None:
+                    by_type.setdefault(str(t), []).append(j)
+            if len(by_type) > 1:
+                metrics["judge_by_type"] = {t: aggregate(js, mode=aggregation) for t, js in sorted(by_type.items())}
+        else:
+            # Offline: the headline accuracy is the exact-match proxy, named as such.
+            metrics["accuracy"] = metrics["exact_match"]
+            metrics["accuracy_source"] = "exact_match"
+        return metrics

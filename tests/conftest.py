@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from tests._data import QUESTIONS  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    """A random tiny Video-LLaVA saved with save_pretrained (built once per test session)."""
+    from evalkit.models.tiny import build_tiny_videollava
+
+    return build_tiny_videollava(tmp_path_factory.mktemp("tiny_ckpt"), corpus=QUESTIONS, seed=0)
+
+
+@pytest.fixture()
+def compose():
+    """compose(overrides) -> the root config exactly as the CLI would build it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from evalkit.cli import CONFIG_DIR
+    from evalkit.config import register_configs
+
+    register_configs()
+
+    def _compose(overrides: list[str], config_name: str = "config"):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=False)
+
+    yield _compose
+    GlobalHydra.instance().clear()
