@@ -102,6 +102,8 @@ class Job:
         self.model = build_model(cfg.model)
         self.runner_cfg: RunnerConfig = OmegaConf.to_object(cfg.runner)
         self.judge_cfg = OmegaConf.to_object(cfg.judge)
+        # The task fixes the judging protocol (prompt + parser); the judge config fixes endpoint and model.
+        self.judge_cfg.protocol = self.task.judge_protocol
         self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
         self.output_dir = Path(cfg.output_dir)
         self.run_name = self.run_cfg.name or default_run_name(self.model.cfg.pretrained)
@@ -268,8 +270,8 @@ class Job:
                 raise DataError(f"judge={self.judge_cfg.name} but no judgments at {jpath}; run stage=judge first")
             ids = {r["id"] for r in records if "pred" in r}
             judgments = [j for j in read_jsonl(jpath) if j.get("id") in ids]
-        kw = {"aggregation": self.judge_cfg.aggregation} if judgments is not None else {}
-        metrics = self.task.score(records, judgments, **kw)
+        metrics = self.task.score(records, judgments, aggregation=self.judge_cfg.aggregation)
+        artifacts = self.task.write_artifacts(records, self.task_dir)
         n_err = sum(1 for r in records if "error" in r)
         counts = {"samples": len(samples), "predictions": len(records), "predicted": len(records) - n_err,
                   "errors": n_err, "missing": len(samples) - len(records),
@@ -283,6 +285,7 @@ class Job:
             "metrics": metrics,
             "counts": counts,
             "judge": self.manifest.get("judge") if judgments is not None else None,
+            "artifacts": artifacts,
             "scored": now_iso(),
         }
         write_json(self.task_dir / METRICS, out)

@@ -95,8 +95,10 @@ class Task(ABC):
     registry_name: ClassVar[str]
     # Metrics shown in the leaderboard for this task, in order (keys of score()'s result).
     headline_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
-    # Does this task's protocol use an LLM judge (when one is configured)?
+    # Does this task's protocol use an LLM judge (when one is configured)?  Which protocol
+    # (a name in evalkit.judge's protocol registry)?  The judge config picks endpoint and model.
     judged: ClassVar[bool] = False
+    judge_protocol: ClassVar[str] = "video_chatgpt_qa"
 
     def __init__(self, cfg: TaskConfig) -> None:
         self.cfg = cfg
@@ -130,8 +132,15 @@ class Task(ABC):
         )
 
     @abstractmethod
-    def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
-        """Metrics from finished prediction records (and judge verdicts, for judged tasks)."""
+    def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None,
+              aggregation: str = "strict") -> dict[str, Any]:
+        """Metrics from finished prediction records (and judge verdicts, for judged tasks;
+        ``aggregation`` is the judge config's aggregation mode)."""
+
+    def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
+        """Extra files made from the predictions (e.g. an evaluation-server submission file);
+        returns {description: path}.  Called by the score stage."""
+        return {}
 
     def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
         """Items for the LLM judge (judged tasks only)."""
