@@ -28,7 +28,7 @@ from evalkit.tasks.base import MediaSpec
 class RunnerConfig:
     batch_size: int = 1
     num_workers: int = 4  # media decode threads
-    prefetch_batches: int = 2
+    prefetch_batches: int = 2  # batches decoded ahead of the model (0 = no overlap)
     shard_rank: int = 0
     num_shards: int = 1
     progress: bool = True
@@ -118,7 +118,8 @@ class Runner:
         from tqdm.auto import tqdm
 
         start = time.perf_counter()
-        bar = tqdm(total=len(todo), desc=desc, unit="sample", disable=not self.cfg.progress, dynamic_ncols=True)
+        bar = tqdm(total=len(todo), desc=desc, unit="sample", disable=not self.cfg.progress, dynamic_ncols=True,
+                   mininterval=1.0)
         with ThreadPoolExecutor(max_workers=max(1, self.cfg.num_workers), thread_name_prefix="decode") as pool:
             pending: deque[list[Future[LoadedSample]]] = deque()
             batches = _batches(todo, self.cfg.batch_size)
@@ -128,17 +129,23 @@ class Runner:
                 if batch is not None:
                     pending.append([pool.submit(load_media, s, spec) for s in batch])
 
-            for _ in range(max(1, self.cfg.prefetch_batches) + 1):
+            # prefetch_batches=k keeps k batches decoding while the model works on the current one;
+            # k=0 decodes each batch only when the model is idle (no overlap; for benchmarks).
+            ahead = max(0, self.cfg.prefetch_batches)
+            for _ in range(ahead + 1):
                 submit_next()
             while pending:
                 loaded = [f.result() for f in pending.popleft()]
-                submit_next()
+                if ahead:
+                    submit_next()
                 good = [x for x in loaded if x.error is None]
                 records = {x.sample.id: prediction_record(x, error=x.error) for x in loaded if x.error is not None}
                 if good:
                     records.update({r["id"]: r for r in self._generate(good)})
                 ordered = [records[x.sample.id] for x in loaded]
                 store.append(ordered)
+                if not ahead:
+                    submit_next()
                 for r in ordered:
                     if "error" in r:
                         stats.errors += 1
@@ -148,7 +155,8 @@ class Runner:
                         stats.predicted += 1
                 bar.update(len(ordered))
                 elapsed = time.perf_counter() - start
-                bar.set_postfix(samples_per_s=f"{(stats.predicted + stats.errors) / elapsed:.2f}", errors=stats.errors)
+                bar.set_postfix(samples_per_s=f"{(stats.predicted + stats.errors) / elapsed:.2f}", errors=stats.errors,
+                                refresh=False)
         bar.close()
         stats.seconds = time.perf_counter() - start
         return stats
