@@ -56,7 +56,19 @@ def register_configs() -> None:
     (called by the CLI and by tests, never at import)."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="evalkit_schema", node=EvalConfig)
+    from evalkit.models import MODELS, load_builtin_models
+    from evalkit.tasks import TASKS, load_builtin_tasks
+
+    store = ConfigStore.instance()
+    store.store(name="evalkit_schema", node=EvalConfig)
+    # Each adapter's dataclass becomes a schema a YAML extends (`defaults: [/schema/task/video_qa@_here_]`),
+    # so Hydra types every task/model field and rejects unknown ones at composition time.
+    load_builtin_tasks()
+    load_builtin_models()
+    for name in TASKS:
+        store.store(group="schema/task", name=name, node=TASKS.get(name).config_cls)
+    for name in MODELS:
+        store.store(group="schema/model", name=name, node=MODELS.get(name).config_cls)
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
 
@@ -72,15 +84,15 @@ def validate_section(section: DictConfig | dict, schema: type, what: str) -> Any
         )
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), data)
-        obj = OmegaConf.to_object(merged)
     except (ValidationError, ConfigKeyError) as e:
         key = getattr(e, "full_key", "") or ""
         msg = getattr(e, "msg", str(e)).splitlines()[0]
         raise ConfigError(f"{what}.{key}: {msg}" if key else f"{what}: {msg}") from None
-    missing = [n for n in names if getattr(obj, n) == "???"]
+    missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
-        raise ConfigError(f"{what}: required field(s) not set: {', '.join(missing)}")
-    return obj
+        hint = " (e.g. task.data_root=/path/to/data)" if "data_root" in missing else ""
+        raise ConfigError(f"{what}: required field(s) not set: {', '.join(missing)}{hint}")
+    return OmegaConf.to_object(merged)
 
 
 def build_task(section: DictConfig | dict):
@@ -89,8 +101,7 @@ def build_task(section: DictConfig | dict):
     load_builtin_tasks()
     adapter = _adapter_name(section, "task")
     cls = TASKS.get(adapter)
-    cfg = validate_section({k: v for k, v in _items(section) if k != "adapter"}, cls.config_cls, "task")
-    return cls(cfg)
+    return cls(validate_section(section, cls.config_cls, "task"))
 
 
 def build_model(section: DictConfig | dict):
@@ -99,13 +110,7 @@ def build_model(section: DictConfig | dict):
     load_builtin_models()
     adapter = _adapter_name(section, "model")
     cls = MODELS.get(adapter)
-    cfg = validate_section({k: v for k, v in _items(section) if k != "adapter"}, cls.config_cls, "model")
-    return cls(cfg)
-
-
-def _items(section: DictConfig | dict) -> list[tuple[str, Any]]:
-    data = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else section
-    return list(data.items())
+    return cls(validate_section(section, cls.config_cls, "model"))
 
 
 def _adapter_name(section: DictConfig | dict, what: str) -> str:

@@ -42,18 +42,25 @@ def test_wrong_type_rejected(compose):
         compose(["runner.batch_size=many"])
 
 
-def test_added_task_field_rejected_with_valid_list(compose):
-    cfg = compose(["+task.num_frame=4"])
+def test_task_fields_are_typed_by_hydra(compose):
+    with pytest.raises(ConfigCompositionException) as e:
+        compose(["task.num_frame=4"])
+    assert "num_frame" in str(e.value.__cause__ or e.value)
+    with pytest.raises(ConfigCompositionException):
+        compose(["model.max_new_tokens=lots"])
+    cfg = compose(["task.num_frames=4"])
+    assert cfg.task.num_frames == 4 and isinstance(cfg.task.num_frames, int)
+
+
+def test_validation_outside_hydra_lists_valid_fields():
     with pytest.raises(ConfigError) as e:
-        build_task(cfg.task)
+        build_task({"adapter": "video_qa", "name": "x", "data_root": "/d", "num_frame": 4})
     msg = str(e.value)
     assert "num_frame" in msg and "num_frames" in msg and "valid fields" in msg
-
-
-def test_bad_model_field_type(compose):
-    cfg = compose(["model.max_new_tokens=lots"])
     with pytest.raises(ConfigError, match="max_new_tokens"):
-        build_model(cfg.model)
+        build_model({"adapter": "video_llava", "name": "m", "pretrained": "p", "max_new_tokens": "lots"})
+    with pytest.raises(ConfigError, match="data_root"):
+        build_task({"adapter": "video_qa", "name": "x"})
 
 
 def test_unknown_adapter_lists_registered(compose):

@@ -17,6 +17,7 @@ from evalkit.registry import Registry
 class ModelConfig:
     """Fields every model adapter has; subclasses add their own."""
 
+    adapter: str = "???"  # the registered ModelAdapter class
     name: str = "???"
     pretrained: str = "???"
 

@@ -22,6 +22,7 @@ from evalkit.samples import Sample
 class TaskConfig:
     """Fields every task has.  Subclasses add their own; unknown fields are rejected."""
 
+    adapter: str = "???"  # the registered Task class that reads this config
     name: str = "???"
     data_root: str = "???"
     split: str = "test"

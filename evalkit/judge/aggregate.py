@@ -1,0 +1,44 @@
+"""Aggregate judgment lines into metrics, dispatching on each line's protocol."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Sequence
+
+from .protocols import get_protocol
+
+AGGREGATION_MODES = ("strict", "paper")
+DEFAULT_PROTOCOL = "video_chatgpt_qa"
+
+
+def latest_per_id(judgments: Sequence[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
+    """Keep the last line for each ``id`` (lines without an id are all kept), in order."""
+    last: Dict[Any, int] = {}
+    for i, line in enumerate(judgments):
+        if "id" in line:
+            last[line["id"]] = i
+    return [line for i, line in enumerate(judgments)
+            if "id" not in line or last[line["id"]] == i]
+
+
+def aggregate(judgments: Sequence[Mapping[str, Any]], mode: str = "strict") -> Dict[str, Any]:
+    """Metrics over judgment lines (one protocol per call; last line per id wins).
+
+    For ``video_chatgpt_qa`` the keys are documented in
+    :mod:`evalkit.judge.qa_metrics`: ``accuracy`` is a fraction in 0–1 and
+    ``score`` lies on the 0–5 scale. The result also carries ``protocol``.
+    """
+    if mode not in AGGREGATION_MODES:
+        raise ValueError(f"unknown aggregation mode {mode!r}; expected one of {AGGREGATION_MODES}")
+    lines = latest_per_id(judgments)
+    names = {str(line.get("protocol") or DEFAULT_PROTOCOL) for line in lines}
+    if len(names) > 1:
+        raise ValueError(f"judgments mix protocols {sorted(names)}; aggregate them separately")
+    name = names.pop() if names else DEFAULT_PROTOCOL
+    metrics = get_protocol(name).aggregate(lines, mode)
+    metrics["protocol"] = name
+    return metrics
+
+
+def aggregate_all_modes(judgments: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """``{mode: aggregate(judgments, mode)}`` for every mode."""
+    return {mode: aggregate(judgments, mode) for mode in AGGREGATION_MODES}

@@ -1,0 +1,152 @@
+"""Configuration and input types for the GPT-assisted judge.
+
+``JudgeConfig`` doubles as a Hydra structured config (root field ``judge``), so
+its fields use only simple types. Nothing here reads the environment; see
+:mod:`evalkit.judge.endpoint` for resolving ``base_url`` and the API key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional
+
+#: Default cache file name, created inside the run's output directory.
+DEFAULT_CACHE_NAME = ".judge_cache.sqlite"
+DEFAULT_CACHE_FILENAME = DEFAULT_CACHE_NAME  # alias
+
+
+def default_prices() -> Dict[str, Dict[str, float]]:
+    """Return USD prices per 1M tokens (standard tier, no batch/caching discount).
+
+    Compiled 2026-11-26 from OpenAI's public pricing page
+    (https://openai.com/api/pricing, developers.openai.com/api/docs/pricing) as
+    reproduced by public price listings dated March–November 2026; legacy
+    gpt-3.5-turbo snapshots use their last published prices. Prices change:
+    verify before budgeting and override ``judge.prices`` as needed (write the
+    values as floats, e.g. ``1.0``, or OmegaConf rejects them).
+    Lookup uses the exact model name, else the longest ``<key>-...`` prefix.
+    """
+    def p(inp: float, out: float) -> Dict[str, float]:
+        return {"input_per_1m": inp, "output_per_1m": out}
+
+    return {
+        "gpt-3.5-turbo": p(0.50, 1.50),        # alias of gpt-3.5-turbo-0125
+        "gpt-3.5-turbo-0125": p(0.50, 1.50),
+        "gpt-3.5-turbo-1106": p(1.00, 2.00),
+        "gpt-3.5-turbo-0613": p(1.50, 2.00),   # snapshot used in the Video-ChatGPT era
+        "gpt-4o-mini": p(0.15, 0.60),
+        "gpt-4o": p(2.50, 10.00),
+        "gpt-4o-2024-05-13": p(5.00, 15.00),
+        "gpt-4-turbo": p(10.00, 30.00),
+        "gpt-4": p(30.00, 60.00),
+        "gpt-4.1": p(2.00, 8.00),
+        "gpt-4.1-mini": p(0.40, 1.60),
+        "gpt-4.1-nano": p(0.10, 0.40),
+        "gpt-5": p(1.25, 10.00),
+        "gpt-5-mini": p(0.25, 2.00),
+        "gpt-5-nano": p(0.05, 0.40),
+    }
+
+
+@dataclass
+class JudgeConfig:
+    """Settings of the GPT-assisted judge (Hydra structured config ``judge``).
+
+    ``name == "none"`` disables the judge (exact-match metrics only).
+    ``api_key_env`` is the *name* of the environment variable holding the key;
+    the key itself never appears in configs, outputs or logs.
+    """
+
+    name: str = "none"
+    protocol: str = "video_chatgpt_qa"
+    model: str = "gpt-3.5-turbo"
+    base_url: Optional[str] = None          # else env OPENAI_BASE_URL, else the SDK default
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 16
+    max_retries: int = 8                    # transport retries: 429/5xx/timeouts/connection errors
+    parse_retries: int = 2                  # re-asks when a reply cannot be parsed
+    timeout_s: float = 60.0
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    temperature: float = 0.0
+    max_tokens: int = 64
+    aggregation: str = "strict"             # "strict" | "paper"
+    cache_path: Optional[str] = None        # default: <output_dir>/.judge_cache.sqlite
+    dry_run: bool = False
+    prices: Dict[str, Dict[str, float]] = field(default_factory=default_prices)
+
+
+@dataclass
+class JudgeItem:
+    """One thing to judge: a question, its reference answer and a prediction.
+
+    ``extra`` is copied verbatim into the judgment line (must be JSON-serialisable);
+    protocols may also read protocol-specific inputs from it.
+    """
+
+    id: str
+    question: str
+    answer: str
+    pred: str
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+def coerce_config(cfg: Any) -> JudgeConfig:
+    """Return a ``JudgeConfig`` from a ``JudgeConfig``, an OmegaConf node or a mapping.
+
+    Unknown keys raise ``ValueError`` so typos do not silently fall back to defaults.
+    """
+    if isinstance(cfg, JudgeConfig):
+        return cfg
+    if cfg is None:
+        return JudgeConfig()
+    data: Mapping[str, Any]
+    try:  # OmegaConf DictConfig (only imported when such an object is passed)
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            obj = OmegaConf.to_object(cfg)
+            if isinstance(obj, JudgeConfig):
+                return obj
+            data = obj  # type: ignore[assignment]
+        else:
+            data = cfg
+    except ImportError:  # pragma: no cover - omegaconf is a project dependency
+        data = cfg
+    if not isinstance(data, Mapping):
+        raise TypeError(f"cannot build a JudgeConfig from {type(cfg).__name__}")
+    known = {f.name for f in fields(JudgeConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown judge config field(s): {', '.join(unknown)}")
+    return JudgeConfig(**dict(data))
+
+
+def is_enabled(cfg: Any) -> bool:
+    """True unless the judge is switched off (``name: none``)."""
+    return str(coerce_config(cfg).name).lower() != "none"
+
+
+def resolve_cache_path(cfg: Any, output_dir: Path) -> Path:
+    """Cache file to use: ``cfg.cache_path`` if set, else ``<output_dir>/.judge_cache.sqlite``."""
+    c = coerce_config(cfg)
+    if c.cache_path:
+        return Path(c.cache_path).expanduser()
+    return Path(output_dir) / DEFAULT_CACHE_NAME
+
+
+def validate_config(cfg: JudgeConfig) -> None:
+    """Raise ``ValueError`` on settings that cannot work (checked before any request)."""
+    if cfg.concurrency < 1:
+        raise ValueError("judge.concurrency must be >= 1")
+    if cfg.max_retries < 0 or cfg.parse_retries < 0:
+        raise ValueError("judge.max_retries and judge.parse_retries must be >= 0")
+    if cfg.timeout_s <= 0:
+        raise ValueError("judge.timeout_s must be > 0")
+    if cfg.backoff_base_s < 0 or cfg.backoff_max_s < 0:
+        raise ValueError("judge backoff settings must be >= 0")
+    if cfg.aggregation not in ("strict", "paper"):
+        raise ValueError(f"judge.aggregation must be 'strict' or 'paper', got {cfg.aggregation!r}")
+    if not cfg.model:
+        raise ValueError("judge.model must be set (e.g. judge.model=<served model name>)")

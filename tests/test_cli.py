@@ -1,0 +1,75 @@
+"""The `evalkit` command as a user runs it: demo, multirun, readable errors."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests._data import write_video_qa
+
+EVALKIT = [sys.executable, "-m", "evalkit"]
+
+
+def _run(args, cwd, check=True):
+    env = dict(os.environ, HYDRA_FULL_ERROR="0")
+    p = subprocess.run(EVALKIT + args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError(f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def test_demo_end_to_end_ranks_trained_above_untrained(tmp_path):
+    """`evalkit` with no arguments: both demo checkpoints, leaderboard, trained model >= 90 %."""
+    p = _run([], cwd=tmp_path)
+    out = tmp_path / "results"
+    assert "leaderboard" in (p.stdout + p.stderr)
+    rows = list(csv.DictReader(open(out / "leaderboard.csv")))
+    acc = {r["run"]: float(r["demo_shapes accuracy"]) for r in rows if r.get("demo_shapes accuracy")}
+    trained = next(v for k, v in acc.items() if k.endswith("trained") and "untrained" not in k)
+    untrained = next(v for k, v in acc.items() if "untrained" in k)
+    assert trained >= 0.9 and untrained < 0.5
+    for run in ("checkpoints__trained", "checkpoints__untrained"):
+        tdir = out / run / "demo_shapes"
+        for f in ("predictions.jsonl", "metrics.json", "manifest.json"):
+            assert (tdir / f).is_file(), f
+        met = json.loads((tdir / "metrics.json").read_text())
+        assert set(met["metrics"]["by_type"]) >= {"color", "direction"}
+    # a second run is a no-op resume: nothing predicted again
+    p2 = _run([], cwd=tmp_path)
+    assert "predicted 0, errors 0, resumed past 192 of 192" in (p2.stdout + p2.stderr)
+
+
+def test_multirun_two_tasks(tmp_path, tiny_ckpt):
+    a = write_video_qa(tmp_path / "a", n=3)
+    out = tmp_path / "out"
+    _run(["-m", "task=msvd_qa,msrvtt_qa", "task.expected_size=null", f"model.pretrained={tiny_ckpt}",
+          "model.max_new_tokens=3", f"output_dir={out}", "run.name=tiny", "runner.progress=false",
+          # one data folder for both tasks keeps the test small (msrvtt's default video_dir differs)
+          f"task.data_root={a}", "task.video_dir=videos"], cwd=tmp_path)
+    assert (out / "tiny" / "msvd_qa" / "metrics.json").exists()
+    assert (out / "tiny" / "msrvtt_qa" / "metrics.json").exists()
+    board = (out / "leaderboard.md").read_text()
+    assert "msvd_qa" in board and "msrvtt_qa" in board
+
+
+def test_unknown_task_is_one_readable_error(tmp_path):
+    p = _run(["task=nope"], cwd=tmp_path, check=False)
+    assert p.returncode != 0
+    err = p.stderr + p.stdout
+    assert "nope" in err and "msvd_qa" in err and "Traceback" not in err
+
+
+def test_missing_data_root_is_one_readable_error(tmp_path):
+    p = _run(["task=msvd_qa", f"task.data_root={tmp_path}/absent", f"output_dir={tmp_path}/o"], cwd=tmp_path,
+             check=False)
+    assert p.returncode == 1
+    err = p.stderr + p.stdout
+    assert "questions file not found" in err and "absent" in err and "Traceback" not in err
+
+
+def test_unset_data_root_is_named(tmp_path):
+    p = _run(["task=msvd_qa", f"output_dir={tmp_path}/o"], cwd=tmp_path, check=False)
+    assert p.returncode == 1 and "data_root" in (p.stderr + p.stdout)
