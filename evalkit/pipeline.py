@@ -251,15 +251,22 @@ class Job:
         items = self.task.judge_items(records)
         if self.judge_cfg.dry_run:
             report = dry_run(items, self.judge_cfg, cache_path=self._cache_path())
-            self.log(f"[{self.task.name}] judge dry run: {report}")
-            return {"dry_run": _as_dict(report)}
+            d = _as_dict(report)
+            self.log(f"[{self.task.name}] judge dry run: {d.get('n_requests')} requests would be sent "
+                     f"({d.get('n_cache_hits')} cache hits), est. ${d.get('est_cost_usd')}; nothing sent")
+            return {"dry_run": d}
         summary = judge_items(items, self.judge_cfg, judgments_path=self.task_dir / JUDGMENTS,
                               cache_path=self._cache_path(), progress=self.runner_cfg.progress)
         info = _as_dict(summary)
         self.manifest["stages"]["judge"] = {"finished": now_iso(), **info}
         self.manifest["judge"] = _judge_manifest(self.judge_cfg, info)
         self._save_manifest()
-        self.log(f"[{self.task.name}] judge: {summary}")
+        self.log(
+            f"[{self.task.name}] judged {info.get('n_items')} items: {info.get('n_requests')} requests, "
+            f"{info.get('n_cache_hits')} cache hits, {info.get('n_resumed')} resumed, {info.get('n_failed')} failed; "
+            f"tokens {info.get('prompt_tokens')}+{info.get('completion_tokens')}, est. ${info.get('est_cost_usd')}; "
+            f"judge model(s) returned: {', '.join(info.get('returned_models') or []) or '-'}"
+        )
         return info
 
     def score(self, records: list[dict[str, Any]], samples: list[Sample]) -> dict[str, Any]:
