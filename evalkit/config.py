@@ -45,6 +45,9 @@ class EvalConfig:
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     run: RunConfig = field(default_factory=RunConfig)
     output_dir: str = "results"
+    # Root of the benchmarks' official evaluation layout (e.g. Video-LLaVA's `eval/` folder holding
+    # GPT_Zero_Shot_QA/...); task YAMLs derive their data_root from it unless task.data_root is given.
+    data_dir: Optional[str] = None
     stage: str = "all"
 
 
@@ -71,6 +74,15 @@ def register_configs() -> None:
         store.store(group="schema/model", name=name, node=MODELS.get(name).config_cls)
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
+    if not OmegaConf.has_resolver("data_path"):
+        OmegaConf.register_new_resolver("data_path", _data_path)
+
+
+def _data_path(sub: str, *, _root_: DictConfig) -> str:
+    """``${data_path:GPT_Zero_Shot_QA/MSVD_Zero_Shot_QA}`` -> ``<data_dir>/GPT_Zero_Shot_QA/...``,
+    or the missing-value marker when ``data_dir`` is unset (reported as an unset data_root)."""
+    root = _root_.get("data_dir")
+    return str(Path(root) / sub) if root else "???"
 
 
 def validate_section(section: DictConfig | dict, schema: type, what: str) -> Any:
@@ -90,7 +102,8 @@ def validate_section(section: DictConfig | dict, schema: type, what: str) -> Any
         raise ConfigError(f"{what}.{key}: {msg}" if key else f"{what}: {msg}") from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
-        hint = " (e.g. task.data_root=/path/to/data)" if "data_root" in missing else ""
+        hint = (" (set task.data_root=/path/to/the/set, or data_dir=/path/to/eval for the official layout)"
+                if "data_root" in missing else "")
         raise ConfigError(f"{what}: required field(s) not set: {', '.join(missing)}{hint}")
     return OmegaConf.to_object(merged)
 
