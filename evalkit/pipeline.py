@@ -30,7 +30,7 @@ METRICS = "metrics.json"
 MANIFEST = "manifest.json"
 # Model config fields that change where/how fast a model runs, not what it outputs.
 RUNTIME_MODEL_FIELDS = {"device", "cpu_threads", "attn_implementation"}
-RUNTIME_TASK_FIELDS = {"data_root", "expected_size"}
+RUNTIME_TASK_FIELDS = {"data_root", "expected_size", "image_cache_dir"}
 
 
 class EvalFailure(RuntimeError):

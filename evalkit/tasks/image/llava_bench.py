@@ -1,0 +1,241 @@
+"""LLaVA-Bench (in the wild): 60 open questions on 24 images, judged pairwise against GPT-4.
+
+Official layout (huggingface.co/datasets/liuhaotian/llava-bench-in-the-wild, as LLaVA-1.5 and
+Video-LLaVA use it)::
+
+    <data_root>/questions.jsonl      {"question_id", "image", "text", "category": conv|detail|complex}
+    <data_root>/context.jsonl        {"id", "image", "caption"}     (one per image)
+    <data_root>/answers_gpt4.jsonl   {"question_id", "text", ...}   (the reference answers)
+    <data_root>/images/<image>
+
+The model gets the question text as is (named suffix ``none``; LLaVA's ``model_vqa.py``).
+Reference answers are joined to questions by ``question_id`` and captions to questions by
+image file name (LLaVA's script pairs the answer files by line order instead).  A caption given
+as a list of strings is joined with newlines, as LLaVA's script does; a plain string is used
+as is.
+
+Judging: protocol ``llava_bench_pairwise`` (:mod:`evalkit.tasks.image.judge_protocols`) through
+the shared judge (cache, concurrency, retries, returned model recorded); the judge config
+chooses the model (``judge=gpt4``).  Metrics (:mod:`evalkit.metrics.llava_bench`):
+``relative_score`` overall and ``relative_score_{conv,detail,complex}``, on LLaVA's scale
+(100 × mean model score / mean reference score).  Without a judge only counts are reported.
+
+A Hugging Face form (``form: hf``, e.g. a local copy of lmms-lab/llava-bench-in-the-wild with
+columns question_id, question, image, caption, gpt_answer, category) is read through
+``load_hf_rows``; its images are written once to ``image_cache_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.metrics.llava_bench import CATEGORIES
+from evalkit.samples import Sample
+from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, sha256_file
+from evalkit.tasks.image.mmbench import (OPEN_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
+                                        materialize_image, named_suffix)
+
+DEFAULT_HF_FIELDS = {
+    "id": "question_id", "question": "question", "answer": "gpt_answer", "image": "image",
+    "caption": "caption", "category": "category",
+}
+
+
+@dataclass
+class LlavaBenchTaskConfig(TaskConfig):
+    form: str = "official"  # official | hf
+    questions_file: str = "questions.jsonl"
+    context_file: str = "context.jsonl"
+    answers_file: str = "answers_gpt4.jsonl"
+    image_dir: str = "images"
+    prompt_suffix: str = "none"
+    image_cache_dir: Optional[str] = None  # hf form only
+    hf_path: Optional[str] = None
+    hf_split: str = "train"
+    fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
+
+
+def read_jsonl_file(path: Path, what: str) -> list[dict[str, Any]]:
+    """Objects of a JSONL file, or a DataError naming the file and line."""
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path}")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{what} is not valid JSONL: {path}: line {n}: {e.msg}") from None
+            if not isinstance(obj, dict):
+                raise DataError(f"{path}: line {n} is not a JSON object")
+            out.append(obj)
+    return out
+
+
+def caption_text(caption: Any) -> str:
+    if isinstance(caption, (list, tuple)):
+        return "\n".join(str(c) for c in caption)
+    return "" if caption is None else str(caption)
+
+
+@TASKS.register("llava_bench")
+class LlavaBenchTask(Task):
+    config_cls = LlavaBenchTaskConfig
+    headline_metrics = ("relative_score", "relative_score_conv", "relative_score_detail", "relative_score_complex")
+    judged = True
+    judge_protocol = "llava_bench_pairwise"
+    cfg: LlavaBenchTaskConfig
+
+    def __init__(self, cfg: LlavaBenchTaskConfig) -> None:
+        super().__init__(cfg)
+        from evalkit.tasks.image import judge_protocols  # noqa: F401  (registers the protocol)
+
+    # ---- reading -----------------------------------------------------------------------------
+    def load_samples(self) -> list[Sample]:
+        rows = self._official_rows() if self.cfg.form == "official" else self._hf_rows()
+        suffix = named_suffix(OPEN_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
+        return [
+            Sample(id=r["id"], task=self.name, question=r["question"], answers=(r["answer"],), modality="image",
+                   media=(r["image"],), prompt=r["question"] + suffix,
+                   metadata={"category": r["category"], "image": Path(r["image"]).name, "caption": r["caption"]})
+            for r in rows
+        ]
+
+    def _official_rows(self) -> list[dict[str, Any]]:
+        if self.cfg.form != "official":
+            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        root = Path(self.cfg.data_root)
+        qpath, cpath, apath = root / self.cfg.questions_file, root / self.cfg.context_file, root / self.cfg.answers_file
+        questions = read_jsonl_file(qpath, "LLaVA-Bench questions file")
+        contexts = read_jsonl_file(cpath, "LLaVA-Bench context file")
+        answers = read_jsonl_file(apath, "LLaVA-Bench reference answers file")
+        caption_of = {str(c.get("image")): caption_text(c.get("caption")) for c in contexts}
+        answer_of: dict[str, str] = {}
+        for n, a in enumerate(answers, 1):
+            if "question_id" not in a or "text" not in a:
+                raise DataError(f"{apath}: entry {n} lacks question_id/text")
+            answer_of[str(a["question_id"])] = str(a["text"])
+        rows, problems = [], []
+        for n, q in enumerate(questions, 1):
+            if not {"question_id", "image", "text"} <= q.keys():
+                raise DataError(f"{qpath}: entry {n} lacks question_id/image/text")
+            qid, image = str(q["question_id"]), str(q["image"])
+            if qid not in answer_of:
+                problems.append(f"no reference answer for question_id {qid}")
+                continue
+            if image not in caption_of:
+                problems.append(f"no context for image {image} (question_id {qid})")
+                continue
+            rows.append({"id": qid, "question": str(q["text"]), "answer": answer_of[qid],
+                         "image": str(root / self.cfg.image_dir / image), "caption": caption_of[image],
+                         "category": str(q.get("category") or "")})
+        if problems:
+            raise DataError(f"task {self.name}: {len(problems)} question(s) cannot be used: {'; '.join(problems[:5])}")
+        return rows
+
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        from evalkit.tasks.hf_source import load_hf_rows
+
+        if self.cfg.form != "hf":
+            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        if not self.cfg.hf_path:
+            raise DataError(f"task {self.name}: form=hf needs task.hf_path")
+        raw = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
+                           required=("id", "question", "answer", "image", "caption"))
+        key = hf_fingerprint(self.cfg.hf_path, self.cfg.hf_split)[:16]
+        cache = image_cache_root(self.cfg.image_cache_dir, self.name, key)
+        rows = []
+        for i, r in enumerate(raw):
+            try:
+                image = str(materialize_image(r["image"], cache, f"q{r['id']}"))
+            except ValueError as e:
+                raise DataError(f"{self.cfg.hf_path}: row {i}: cannot read its image: {e}") from None
+            rows.append({"id": r["id"], "question": r["question"], "answer": r["answer"], "image": image,
+                         "caption": caption_text(r.get("caption")), "category": str(r.get("category") or "")})
+        return rows
+
+    def data_fingerprint(self) -> dict[str, str]:
+        if self.cfg.form == "official":
+            root = Path(self.cfg.data_root)
+            files = [root / self.cfg.questions_file, root / self.cfg.context_file, root / self.cfg.answers_file]
+            return {f.name: sha256_file(f) for f in files if f.is_file()}
+        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+
+    def protocol(self) -> dict[str, Any]:
+        out = super().protocol()
+        out.update({"form": self.cfg.form, "prompt_suffix": self.cfg.prompt_suffix,
+                    "prompt_suffix_text": OPEN_PROMPT_SUFFIXES.get(self.cfg.prompt_suffix),
+                    "judge_protocol": self.judge_protocol, "reference": "answers_gpt4 as Assistant 1",
+                    "join": "question_id; context by image"})
+        return out
+
+    # ---- scoring -----------------------------------------------------------------------------
+    def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
+        from evalkit.judge import JudgeItem
+
+        out = []
+        for r in records:
+            if "pred" not in r:
+                continue
+            meta = r.get("metadata") or {}
+            out.append(JudgeItem(id=r["id"], question=r["question"], answer=r["answer"], pred=r["pred"],
+                                 extra={"context": meta.get("caption", ""), "category": meta.get("category", "")}))
+        return out
+
+    def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None,
+              aggregation: str = "strict") -> dict[str, Any]:
+        n_pred = sum(1 for r in records if "pred" in r)
+        by_cat: dict[str, int] = {}
+        for r in records:
+            c = str((r.get("metadata") or {}).get("category") or "")
+            by_cat[c] = by_cat.get(c, 0) + 1
+        base = {"n_records": len(records), "n_predicted": n_pred, "records_by_category": by_cat}
+        if judgments is None:
+            return {**base, "relative_score": None,
+                    "note": "LLaVA-Bench needs an LLM judge: run with judge=gpt4 (or another judge config)"}
+        from evalkit.judge.aggregate import latest_per_id
+
+        lines = {str(j.get("id")): j for j in latest_per_id(judgments)}
+        proto = _protocol()
+        items, unjudged = [], 0
+        for r in records:
+            if "pred" not in r:
+                continue
+            line = lines.get(str(r["id"]))
+            if line is None:
+                unjudged += 1
+                continue
+            items.append(line)
+        metrics = proto.aggregate(items, aggregation)
+        metrics.update(base)
+        metrics["n_unjudged"] = unjudged
+        for cat in CATEGORIES:
+            metrics.setdefault(f"relative_score_{cat}", None)
+        return metrics
+
+    def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
+        """The answers in LLaVA's answer-file format, for use with LLaVA's own review scripts."""
+        path = task_dir / "answers_llava_format.jsonl"
+        task_dir.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            for r in sorted(records, key=lambda r: _num_key(r["id"])):
+                qid: Any = int(r["id"]) if str(r["id"]).isdigit() else r["id"]
+                f.write(json.dumps({"question_id": qid, "prompt": r["question"], "text": r.get("pred", ""),
+                                    "answer_id": None, "metadata": {}}, ensure_ascii=False) + "\n")
+        return {"answers in LLaVA format": str(path)}
+
+
+def _num_key(x: str) -> tuple[int, Any]:
+    return (0, int(x)) if str(x).isdigit() else (1, str(x))
+
+
+def _protocol():
+    from evalkit.judge import get_protocol
+    from evalkit.tasks.image import judge_protocols  # noqa: F401
+
+    return get_protocol(LlavaBenchTask.judge_protocol)

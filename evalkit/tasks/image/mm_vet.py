@@ -1,0 +1,180 @@
+"""MM-Vet: 218 open questions on 200 images, graded 0–1 by an LLM judge, scored per capability.
+
+Official layout (``mm-vet.zip`` from github.com/yuweihao/MM-Vet releases, as LLaVA-1.5 and
+Video-LLaVA use it)::
+
+    <data_root>/mm-vet.json   {"v1_0": {"imagename": "v1_0.png", "question": ..., "answer": ...,
+                                        "capability": ["ocr", "math"]}, ...}
+    <data_root>/images/<imagename>
+
+Answers may use ``<AND>`` / ``<OR>`` to combine required / alternative elements.  The model gets
+the question as is (named suffix ``none``, LLaVA's ``llava-mm-vet.jsonl`` + ``model_vqa.py``).
+
+Judging: protocol ``mm_vet_grade`` (:mod:`evalkit.tasks.image.judge_protocols`) through the
+shared judge; metrics (:mod:`evalkit.metrics.mm_vet`): ``total`` and ``rec``, ``ocr``, ``know``,
+``gen``, ``spat``, ``math`` on the 0–100 scale, plus per capability integration.  A prediction
+file for the official evaluator / online grader (``{"v1_0": "<answer>", ...}``) is written as an
+artifact.
+
+A Hugging Face form (``form: hf``, e.g. a local copy of lmms-lab/MMVet with columns
+question_id, image, question, answer, capability) is read through ``load_hf_rows``; a
+capability given as "rec,ocr" text is split on commas.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.metrics.mm_vet import CAPABILITIES
+from evalkit.samples import Sample
+from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_json, sha256_file
+from evalkit.tasks.image.mmbench import (OPEN_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
+                                        materialize_image, named_suffix)
+
+DEFAULT_HF_FIELDS = {
+    "id": "question_id", "question": "question", "answer": "answer", "image": "image", "capability": "capability",
+}
+
+
+@dataclass
+class MMVetTaskConfig(TaskConfig):
+    form: str = "official"  # official | hf
+    metadata_file: str = "mm-vet.json"
+    image_dir: str = "images"
+    prompt_suffix: str = "none"
+    image_cache_dir: Optional[str] = None  # hf form only
+    hf_path: Optional[str] = None
+    hf_split: str = "test"
+    fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
+
+
+def capability_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
+    return [str(c).strip() for c in value if str(c).strip()]
+
+
+@TASKS.register("mm_vet")
+class MMVetTask(Task):
+    config_cls = MMVetTaskConfig
+    headline_metrics = ("total", *CAPABILITIES)
+    judged = True
+    judge_protocol = "mm_vet_grade"
+    cfg: MMVetTaskConfig
+
+    def __init__(self, cfg: MMVetTaskConfig) -> None:
+        super().__init__(cfg)
+        from evalkit.tasks.image import judge_protocols  # noqa: F401  (registers the protocol)
+
+    # ---- reading -----------------------------------------------------------------------------
+    def load_samples(self) -> list[Sample]:
+        if self.cfg.form == "official":
+            rows = self._official_rows()
+        elif self.cfg.form == "hf":
+            rows = self._hf_rows()
+        else:
+            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        suffix = named_suffix(OPEN_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
+        return [
+            Sample(id=r["id"], task=self.name, question=r["question"], answers=(r["answer"],), modality="image",
+                   media=(r["image"],), prompt=r["question"] + suffix, metadata={"capability": r["capability"]})
+            for r in rows
+        ]
+
+    def _official_rows(self) -> list[dict[str, Any]]:
+        root = Path(self.cfg.data_root)
+        path = root / self.cfg.metadata_file
+        data = read_json(path, "MM-Vet metadata file")
+        if not isinstance(data, dict):
+            raise DataError(f"{path} must hold a JSON object {{id: {{imagename, question, answer, capability}}}}")
+        rows = []
+        for sid, v in data.items():
+            if not isinstance(v, dict) or not {"imagename", "question", "answer"} <= v.keys():
+                raise DataError(f"{path}: entry {sid} lacks imagename/question/answer")
+            rows.append({"id": str(sid), "question": str(v["question"]), "answer": str(v["answer"]),
+                         "image": str(root / self.cfg.image_dir / str(v["imagename"])),
+                         "capability": capability_list(v.get("capability"))})
+        return rows
+
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        from evalkit.tasks.hf_source import load_hf_rows
+
+        if not self.cfg.hf_path:
+            raise DataError(f"task {self.name}: form=hf needs task.hf_path")
+        raw = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
+                           required=("id", "question", "answer", "image"))
+        key = hf_fingerprint(self.cfg.hf_path, self.cfg.hf_split)[:16]
+        cache = image_cache_root(self.cfg.image_cache_dir, self.name, key)
+        rows = []
+        for i, r in enumerate(raw):
+            try:
+                image = str(materialize_image(r["image"], cache, r["id"]))
+            except ValueError as e:
+                raise DataError(f"{self.cfg.hf_path}: row {i}: cannot read its image: {e}") from None
+            rows.append({"id": r["id"], "question": r["question"], "answer": r["answer"], "image": image,
+                         "capability": capability_list(r.get("capability"))})
+        return rows
+
+    def data_fingerprint(self) -> dict[str, str]:
+        if self.cfg.form == "official":
+            p = Path(self.cfg.data_root) / self.cfg.metadata_file
+            return {p.name: sha256_file(p)} if p.is_file() else {}
+        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+
+    def protocol(self) -> dict[str, Any]:
+        out = super().protocol()
+        out.update({"form": self.cfg.form, "prompt_suffix": self.cfg.prompt_suffix,
+                    "prompt_suffix_text": OPEN_PROMPT_SUFFIXES.get(self.cfg.prompt_suffix),
+                    "judge_protocol": self.judge_protocol})
+        return out
+
+    # ---- scoring -----------------------------------------------------------------------------
+    def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
+        from evalkit.judge import JudgeItem
+
+        return [JudgeItem(id=r["id"], question=r["question"], answer=r["answer"], pred=r["pred"],
+                          extra={"capability": (r.get("metadata") or {}).get("capability") or []})
+                for r in records if "pred" in r]
+
+    def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None,
+              aggregation: str = "strict") -> dict[str, Any]:
+        from evalkit.metrics.mm_vet import capability_scores
+
+        base = {"n_records": len(records), "n_predicted": sum(1 for r in records if "pred" in r)}
+        if judgments is None:
+            return {**base, "total": None,
+                    "note": "MM-Vet needs an LLM judge: run with judge=gpt4 (or another judge config)"}
+        from evalkit.judge.aggregate import latest_per_id
+
+        lines = {str(j.get("id")): j for j in latest_per_id(judgments)}
+        items = []
+        for r in records:
+            line = lines.get(str(r["id"]))
+            verdict = (line or {}).get("verdict") or {}
+            grade = verdict.get("grade") if line is not None and line.get("status") == "ok" else None
+            items.append({"capabilities": (r.get("metadata") or {}).get("capability") or [], "grade": grade})
+        metrics = capability_scores(items, aggregation)
+        metrics.update(base)
+        metrics["n_unjudged"] = sum(1 for r in records if str(r["id"]) not in lines)
+        for cap in CAPABILITIES:
+            metrics.setdefault(cap, None)
+        return metrics
+
+    def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
+        """``{id: answer}`` JSON, the input of MM-Vet's evaluator and online grader."""
+        task_dir.mkdir(parents=True, exist_ok=True)
+        path = task_dir / "mm-vet_results.json"
+        answers = {str(r["id"]): r.get("pred", "") for r in records}
+        path.write_text(json.dumps(dict(sorted(answers.items(), key=lambda kv: _vkey(kv[0]))), indent=1,
+                                   ensure_ascii=False), encoding="utf-8")
+        return {"mm-vet predictions for the official evaluator": str(path)}
+
+
+def _vkey(sid: str) -> tuple[str, int, str]:
+    head, _, tail = sid.rpartition("_")
+    return (head, int(tail), "") if tail.isdigit() else (sid, 0, sid)

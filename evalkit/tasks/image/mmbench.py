@@ -1,0 +1,450 @@
+"""MMBench (English, dev/test) with LLaVA-1.5's prompt and circular evaluation.
+
+Official layout (what LLaVA-1.5 / Video-LLaVA read)::
+
+    <data_root>/mmbench_dev_20230712.tsv   (or the test tsv)
+        index  question  hint  A  B  C  D  answer  category  l2-category  image  [source comment split]
+
+``image`` is a base64-encoded image; a short all-digit value is a reference to the row with that
+``index`` (used by newer tsv files to avoid repeating an image).  The test tsv has no
+``answer`` column.  Images are decoded once into ``image_cache_dir`` (default
+``~/.cache/evalkit/images/<task>/<tsv sha256[:16]>``, or ``$EVALKIT_CACHE/images/...``).
+
+Prompt (LLaVA's ``model_vqa_mmbench.py`` with ``--single-pred-prompt``)::
+
+    {hint}\\n{question}\\nA. {A}\\nB. {B}...\\n<suffix>        (no hint line when hint is empty)
+
+with the named suffix template ``letter_direct`` = "\\nAnswer with the option's letter from the
+given choices directly." (``letter_direct_cn`` for MMBench-CN, ``none`` for no suffix).
+
+Circular evaluation (see :mod:`evalkit.metrics.mmbench`), option ``circular``:
+
+- ``tsv``: the rows are scored as they are in the file, grouped by ``index % 1_000_000``; the
+  official 20230712 tsv files already hold the rotated copies (index + k·1,000,000);
+- ``generate``: the file holds only the originals; the rotated copies are made here (ids
+  ``index + k·1,000,000``, the same convention);
+- ``auto`` (default): ``tsv`` when any index is >= 1,000,000, else ``generate``;
+- ``off``: originals only, single pass (circular = vanilla accuracy).
+
+Scoring: choice extraction (letter, then option text), then — only with
+``judge_match: true`` and a judge configured — the ``mmbench_choice`` judge protocol for the
+replies that still match no option.  The dev split is scored locally; for every split a
+submission file for the evaluation server is written by :meth:`MMBenchTask.write_artifacts`:
+``submission_<split>.tsv`` with the columns LLaVA's ``convert_mmbench_for_submission.py``
+keeps (index, question, A–D, prediction, answer when present; prediction = the raw reply),
+plus ``.xlsx`` (the format that script uploads) when ``openpyxl`` is installed.
+
+This module also holds the small image helpers shared by the image adapters
+(:func:`materialize_image`, :func:`image_cache_root`) and the named prompt suffixes
+(:data:`MC_PROMPT_SUFFIXES`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.metrics.mmbench import (CIRCULAR_BASE, circular_scores, extract_choice, group_of, is_missing,
+                                     options_from_row, rotate_options, rotation_of)
+from evalkit.samples import Sample
+from evalkit.tasks.base import TASKS, DataError, DataReport, Task, TaskConfig, sha256_file
+
+# ---- shared helpers of the image adapters ---------------------------------------------------
+
+#: Named instruction suffixes for multiple-choice prompts (recorded in every manifest).
+MC_PROMPT_SUFFIXES: dict[str, str] = {
+    # LLaVA-1.5's single-prediction instruction (ScienceQA, MMBench, SEED-Bench).
+    "letter_direct": "\nAnswer with the option's letter from the given choices directly.",
+    # Its MMBench-CN counterpart in LLaVA-1.5.
+    "letter_direct_cn": "\n请直接回答选项字母。",
+    "none": "",
+}
+
+#: Named instruction suffixes for open-ended prompts (LLaVA-Bench, MM-Vet use the question as is).
+OPEN_PROMPT_SUFFIXES: dict[str, str] = {"none": ""}
+
+
+def named_suffix(table: dict[str, str], name: str, task: str) -> str:
+    try:
+        return table[name]
+    except KeyError:
+        raise DataError(f"task {task}: unknown prompt_suffix {name!r}; valid: {', '.join(table)}") from None
+
+
+def image_cache_root(configured: Optional[str], task: str, fingerprint: str) -> Path:
+    """Where decoded images go: ``configured`` as is, else ``$EVALKIT_CACHE`` (default
+    ``~/.cache/evalkit``) ``/images/<task>/<fingerprint>``."""
+    if configured:
+        return Path(configured).expanduser()
+    base = Path(os.environ.get("EVALKIT_CACHE") or "~/.cache/evalkit").expanduser()
+    return base / "images" / task / fingerprint
+
+
+def hf_fingerprint(hf_path: Optional[str], split: str) -> str:
+    """Cache-folder key of a ``datasets`` source: its path, split and (for local files) mtime, so an
+    updated copy does not reuse images decoded from an older one."""
+    import hashlib
+
+    mtime = ""
+    if hf_path and Path(hf_path).exists():
+        mtime = str(Path(hf_path).stat().st_mtime_ns)
+    return hashlib.sha256(f"{hf_path}|{split}|{mtime}".encode()).hexdigest()
+
+
+def _safe_stem(stem: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(stem)) or "img"
+
+
+def _sniff_ext(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return ".png"
+    if data.startswith(b"\xff\xd8"):
+        return ".jpg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return ".gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    if data.startswith(b"BM"):
+        return ".bmp"
+    return ".img"
+
+
+def _write_once(path: Path, data: bytes) -> Path:
+    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def materialize_image(value: Any, cache_dir: Path, stem: str, base_dir: Optional[Path] = None) -> Path:
+    """A file path for an image given as a path, raw bytes, base64 text, a PIL image or a
+    ``datasets`` image dict ({"bytes", "path"}); bytes are written once to ``cache_dir/<stem>.<ext>``."""
+    stem = _safe_stem(stem)
+    if value is None:
+        raise ValueError("no image")
+    if hasattr(value, "save") and hasattr(value, "mode"):  # PIL image
+        path = cache_dir / f"{stem}.png"
+        if not path.is_file():
+            buf = io.BytesIO()
+            img = value if value.mode in ("RGB", "RGBA", "L", "P") else value.convert("RGB")
+            img.save(buf, format="PNG")
+            _write_once(path, buf.getvalue())
+        return path
+    if isinstance(value, dict):
+        if value.get("bytes"):
+            return materialize_image(bytes(value["bytes"]), cache_dir, stem, base_dir)
+        if value.get("path"):
+            return materialize_image(str(value["path"]), cache_dir, stem, base_dir)
+        raise ValueError("image dict holds neither bytes nor path")
+    if isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+        return _write_once(cache_dir / f"{stem}{_sniff_ext(data)}", data)
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) < 1024 and not _looks_base64(text):
+            p = Path(text)
+            return p if p.is_absolute() or base_dir is None else base_dir / p
+        try:
+            data = base64.b64decode(text, validate=False)
+        except (binascii.Error, ValueError) as e:
+            raise ValueError(f"not a path and not base64 image data: {e}") from None
+        if not data:
+            raise ValueError("empty base64 image data")
+        return _write_once(cache_dir / f"{stem}{_sniff_ext(data)}", data)
+    raise ValueError(f"unsupported image value of type {type(value).__name__}")
+
+
+def _looks_base64(text: str) -> bool:
+    """Long text of base64 characters only (a file path has '/' but also '.' or is short)."""
+    return len(text) >= 64 and all(c.isalnum() or c in "+/=\n\r" for c in text[:512])
+
+
+# ---- MMBench ------------------------------------------------------------------------------------
+
+DEFAULT_HF_FIELDS = {
+    "index": "index", "question": "question", "hint": "hint", "A": "A", "B": "B", "C": "C", "D": "D",
+    "answer": "answer", "category": "category", "l2_category": "L2-category", "image": "image",
+}
+CIRCULAR_MODES = ("auto", "tsv", "generate", "off")
+SUBMISSION_COLUMNS = ("index", "question", "A", "B", "C", "D", "prediction", "answer")
+
+
+@dataclass
+class MMBenchTaskConfig(TaskConfig):
+    form: str = "official"  # official (tsv) | hf
+    tsv_file: str = "mmbench_dev_20230712.tsv"
+    circular: str = "auto"  # auto | tsv | generate | off
+    prompt_suffix: str = "letter_direct"  # named: letter_direct | letter_direct_cn | none
+    # Ask the judge (protocol mmbench_choice) about replies that name no option; needs judge=<...>.
+    judge_match: bool = False
+    image_cache_dir: Optional[str] = None
+    hf_path: Optional[str] = None
+    hf_split: str = "dev"
+    fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
+
+
+def build_mc_prompt(question: str, hint: Optional[str], options: dict[str, str], suffix: str) -> str:
+    """LLaVA's MMBench prompt text: optional hint line, question, "X. option" lines, suffix."""
+    text = question if is_missing(hint) else f"{hint}\n{question}"
+    for letter, opt in options.items():
+        text += f"\n{letter}. {opt}"
+    return text + suffix
+
+
+@TASKS.register("mmbench")
+class MMBenchTask(Task):
+    """MMBench with circular evaluation, choice extraction and a server submission file."""
+
+    config_cls = MMBenchTaskConfig
+    headline_metrics = ("circular_accuracy", "vanilla_accuracy")
+    judged = False
+    judge_protocol = "mmbench_choice"
+    cfg: MMBenchTaskConfig
+
+    def __init__(self, cfg: MMBenchTaskConfig) -> None:
+        super().__init__(cfg)
+        if cfg.circular not in CIRCULAR_MODES:
+            raise DataError(f"task {cfg.name}: circular must be one of {', '.join(CIRCULAR_MODES)}, "
+                            f"got {cfg.circular!r}")
+        # Judged only when asked to (the judge then sees the unmatched replies only).
+        self.judged = bool(cfg.judge_match)
+        self._sha: Optional[str] = None
+        self._file_rows: Optional[list[dict[str, Any]]] = None
+        self._circular_used: Optional[str] = None
+        from evalkit.tasks.image import judge_protocols  # noqa: F401  (registers mmbench_choice)
+
+    # ---- reading -----------------------------------------------------------------------------
+    def _tsv_path(self) -> Path:
+        return Path(self.cfg.data_root) / self.cfg.tsv_file
+
+    def _fingerprint(self) -> str:
+        if self._sha is None:
+            if self.cfg.form == "official":
+                self._sha = sha256_file(self._tsv_path())
+            else:
+                self._sha = hf_fingerprint(self.cfg.hf_path, self.cfg.hf_split)
+        return self._sha
+
+    def _read_rows(self) -> list[dict[str, Any]]:
+        if self.cfg.form == "official":
+            path = self._tsv_path()
+            if not path.is_file():
+                raise DataError(f"MMBench tsv not found: {path}")
+            import pandas as pd
+
+            try:
+                df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True)
+            except Exception as e:  # noqa: BLE001 - parser errors: one readable line naming the file
+                raise DataError(f"{path}: cannot read as tsv: {type(e).__name__}: {e}") from None
+            missing = [c for c in ("index", "question", "A", "B", "image") if c not in df.columns]
+            if missing:
+                raise DataError(f"{path}: missing column(s) {', '.join(missing)}; columns: {', '.join(df.columns)}")
+            raw = df.to_dict(orient="records")
+            l2_key = "l2-category" if "l2-category" in df.columns else "L2-category"
+            rows = [{**r, "l2_category": r.get(l2_key)} for r in raw]
+            where = str(path)
+        elif self.cfg.form == "hf":
+            from evalkit.tasks.hf_source import load_hf_rows
+
+            if not self.cfg.hf_path:
+                raise DataError(f"task {self.name}: form=hf needs task.hf_path")
+            rows = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
+                                required=("index", "question", "A", "B", "image"))
+            where = str(self.cfg.hf_path)
+        else:
+            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        out = []
+        for i, r in enumerate(rows):
+            try:
+                idx = int(float(str(r["index"])))
+            except (TypeError, ValueError):
+                raise DataError(f"{where}: row {i}: index {r.get('index')!r} is not an integer") from None
+            options = options_from_row(r)
+            if len(options) < 2:
+                raise DataError(f"{where}: row {i} (index {idx}) has fewer than two options")
+            answer = None if is_missing(r.get("answer")) else str(r["answer"]).strip()
+            if answer is not None and answer not in options:
+                raise DataError(f"{where}: row {i} (index {idx}): answer {answer!r} names no option")
+            out.append({
+                "index": idx, "question": str(r["question"]),
+                "hint": None if is_missing(r.get("hint")) else str(r["hint"]),
+                "options": options, "answer": answer,
+                "category": None if is_missing(r.get("category")) else str(r["category"]),
+                "l2_category": None if is_missing(r.get("l2_category")) else str(r["l2_category"]),
+                "image": r.get("image"),
+            })
+        return out
+
+    def _circular_mode(self, rows: list[dict[str, Any]]) -> str:
+        mode = self.cfg.circular
+        has_copies = any(r["index"] >= CIRCULAR_BASE for r in rows)
+        if mode == "auto":
+            return "tsv" if has_copies else "generate"
+        if mode == "generate" and has_copies:
+            raise DataError(f"task {self.name}: circular=generate but the file already holds rotated copies "
+                            f"(index >= {CIRCULAR_BASE}); use circular=tsv (or auto)")
+        return mode
+
+    def load_samples(self) -> list[Sample]:
+        rows = self._read_rows()
+        self._file_rows = rows
+        mode = self._circular_mode(rows)
+        self._circular_used = mode
+        suffix = named_suffix(MC_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
+        cache = image_cache_root(self.cfg.image_cache_dir, self.name, self._fingerprint()[:16])
+        by_index = {r["index"]: r for r in rows}
+
+        def image_path(r: dict[str, Any]) -> str:
+            value = r["image"]
+            if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 64:
+                ref = by_index.get(int(value.strip()))
+                if ref is None or ref is r:
+                    raise DataError(f"task {self.name}: index {r['index']}: image refers to missing row {value}")
+                value = ref["image"]
+                r = ref
+            try:
+                return str(materialize_image(value, cache, str(r["index"]), base_dir=Path(self.cfg.data_root)))
+            except ValueError as e:
+                raise DataError(f"task {self.name}: index {r['index']}: cannot read its image: {e}") from None
+
+        samples = []
+        for r in rows:
+            if mode == "off" and r["index"] >= CIRCULAR_BASE:
+                continue
+            img = image_path(r)
+            variants = [(0, r["options"], r["answer"])]
+            if mode == "generate":
+                variants += [(k, *rotate_options(r["options"], r["answer"], k)) for k in range(1, len(r["options"]))]
+            for k, opts, ans in variants:
+                idx = r["index"] + k * CIRCULAR_BASE
+                meta = {"index": idx, "group": group_of(idx), "rotation": rotation_of(idx),
+                        "options": opts, "answer": ans, "category": r["category"],
+                        "l2_category": r["l2_category"], "from_file": k == 0}
+                samples.append(Sample(
+                    id=str(idx), task=self.name, question=r["question"], answers=(ans,) if ans else (),
+                    modality="image", media=(img,), prompt=build_mc_prompt(r["question"], r["hint"], opts, suffix),
+                    metadata=meta,
+                ))
+        return samples
+
+    def check(self, samples: list[Sample]) -> DataReport:
+        report = super().check(samples)
+        if self._circular_used == "tsv" and not any(int(s.id) >= CIRCULAR_BASE for s in samples):
+            report.problems.append("circular=tsv but the file holds no rotated copies: circular accuracy "
+                                   "equals single-pass accuracy (use circular=generate)")
+        if not any(s.answers for s in samples):
+            report.problems.append("no answer column: predictions only (submit the submission file)")
+        return report
+
+    def data_fingerprint(self) -> dict[str, str]:
+        if self.cfg.form == "official":
+            p = self._tsv_path()
+            return {p.name: self._fingerprint()} if p.is_file() else {}
+        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+
+    def protocol(self) -> dict[str, Any]:
+        out = super().protocol()
+        out.update({
+            "form": self.cfg.form, "prompt_suffix": self.cfg.prompt_suffix,
+            "prompt_suffix_text": MC_PROMPT_SUFFIXES.get(self.cfg.prompt_suffix),
+            "prompt_format": "{hint}\\n{question}\\nA. {A}\\nB. {B}...{suffix}",
+            "circular": self.cfg.circular, "circular_grouping": "index % 1000000",
+            "extraction": "letter_then_option_text", "judge_match": self.cfg.judge_match,
+        })
+        return out
+
+    # ---- scoring -----------------------------------------------------------------------------
+    def _unmatched(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for r in records:
+            if "pred" not in r:
+                continue
+            opts = (r.get("metadata") or {}).get("options") or {}
+            if extract_choice(r["pred"], opts)[0] is None:
+                out.append(r)
+        return out
+
+    def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
+        from evalkit.judge import JudgeItem
+
+        # The reference answer is never shown to the matcher: answer is left empty.
+        return [JudgeItem(id=r["id"], question=r["question"], answer="", pred=r["pred"],
+                          extra={"options": (r.get("metadata") or {}).get("options") or {}})
+                for r in self._unmatched(records)]
+
+    def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None,
+              aggregation: str = "strict") -> dict[str, Any]:
+        verdicts: dict[str, str] = {}
+        for j in judgments or []:
+            if j.get("status") == "ok" and isinstance(j.get("verdict"), dict):
+                verdicts[str(j["id"])] = str(j["verdict"].get("choice"))
+        how_counts = {"letter": 0, "text": 0, "judge": 0, "none": 0, "error": 0}
+        rows = []
+        for r in records:
+            meta = r.get("metadata") or {}
+            opts = meta.get("options") or {}
+            gt = meta.get("answer")
+            letter, how = (None, None)
+            if "pred" in r:
+                letter, how = extract_choice(r["pred"], opts)
+                if letter is None and verdicts.get(str(r["id"])) in opts:
+                    letter, how = verdicts[str(r["id"])], "judge"
+            how_counts[how or ("none" if "pred" in r else "error")] += 1
+            rows.append({"index": int(meta.get("index", r["id"])), "correct": None if not gt else letter == gt,
+                         "category": meta.get("category"), "l2_category": meta.get("l2_category"),
+                         "n_options": len(opts)})
+        metrics = circular_scores(rows)
+        metrics["accuracy"] = metrics["circular_accuracy"]
+        metrics["extraction"] = how_counts
+        metrics["circular_mode"] = self._circular_used or self.cfg.circular
+        if judgments is not None:
+            from evalkit.judge import aggregate
+
+            metrics["judge"] = aggregate(judgments, mode=aggregation) if judgments else {"n_judged": 0}
+        elif self.cfg.judge_match:
+            metrics["judge_note"] = "judge_match is on but no judge is configured: unmatched replies count wrong"
+        return metrics
+
+    def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
+        """The evaluation-server submission: one row per row of the file, raw replies."""
+        import pandas as pd
+
+        rows = self._file_rows
+        if rows is None:
+            self.load_samples()
+            rows = self._file_rows or []
+        preds = {str(r["id"]): r.get("pred", "") for r in records}
+        has_answer = any(r["answer"] for r in rows)
+        letters = ["A", "B", "C", "D"] + (["E"] if any("E" in r["options"] for r in rows) else [])
+        table = []
+        for r in rows:
+            if self._circular_used == "off" and r["index"] >= CIRCULAR_BASE:
+                continue
+            line: dict[str, Any] = {"index": r["index"], "question": r["question"]}
+            for x in letters:
+                line[x] = r["options"].get(x, "")
+            line["prediction"] = preds.get(str(r["index"]), "") or ""
+            if has_answer:
+                line["answer"] = r["answer"] or ""
+            table.append(line)
+        cols = ["index", "question", *letters, "prediction"] + (["answer"] if has_answer else [])
+        df = pd.DataFrame(table, columns=cols)
+        task_dir.mkdir(parents=True, exist_ok=True)
+        stem = f"submission_{self.cfg.split}"
+        df.to_csv(task_dir / f"{stem}.tsv", sep="\t", index=False)
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            return {"mmbench submission (tsv; install openpyxl to also get the .xlsx the upload form takes)":
+                    str(task_dir / f"{stem}.tsv")}
+        df.to_excel(task_dir / f"{stem}.xlsx", index=False, engine="openpyxl")
+        return {"mmbench submission (tsv)": str(task_dir / f"{stem}.tsv"),
+                "mmbench submission (xlsx)": str(task_dir / f"{stem}.xlsx")}

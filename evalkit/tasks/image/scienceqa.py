@@ -1,0 +1,204 @@
+"""ScienceQA-IMG: the image questions of the ScienceQA test split, LLaVA-1.5's protocol.
+
+Official layout (the ``data/scienceqa`` folder of github.com/lupantech/ScienceQA, which is what
+LLaVA-1.5 and Video-LLaVA read)::
+
+    <data_root>/problems.json     {pid: {question, choices[], answer (index), hint, image
+                                          ("image.png" or null), subject, grade, split, ...}}
+    <data_root>/pid_splits.json   {"train": [pid...], "val": [...], "test": [...], ...}
+    <data_root>/images/<split>/<pid>/image.png
+
+``subset: image`` (default) keeps the split's problems that have an image (2017 of the 4241
+test problems); ``subset: all`` keeps every problem (text-only ones are asked without an
+image) and reports ``img_accuracy`` separately, as LLaVA's script does.
+
+Prompt (named format ``llava``, the one of LLaVA-1.5's ``llava_test_CQM-A.json``)::
+
+    Context: {hint}\\n          (only when the hint is not empty)
+    {question}\\n
+    A. {choice 0}\\nB. {choice 1}...
+    <suffix>                    (named ``letter_direct``: "\\nAnswer with the option's letter
+                                 from the given choices directly.")
+
+Scoring: :mod:`evalkit.metrics.scienceqa` with ``extraction: llava`` (default, LLaVA's rules) or
+``extended`` (also "(B)", option text, ...); the other mode's accuracy is reported alongside.
+
+A Hugging Face ``datasets`` form is read with ``form: hf`` (e.g. a local copy of
+lmms-lab/ScienceQA, config ScienceQA-IMG): ``fields`` maps our names to its columns; an
+``image`` column of PIL images / image dicts is written once to ``image_cache_dir``; without
+an ``id`` column the ids are ``<hf_split>_<row>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.metrics.scienceqa import EXTRACTION_MODES, OPTION_LETTERS, score_scienceqa
+from evalkit.samples import Sample
+from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_json, sha256_file
+from evalkit.tasks.image.mmbench import (MC_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
+                                        materialize_image, named_suffix)
+
+PROMPT_FORMATS = ("llava",)
+DEFAULT_HF_FIELDS = {
+    "question": "question", "choices": "choices", "answer": "answer", "hint": "hint", "image": "image",
+    "subject": "subject", "grade": "grade",
+}
+
+
+@dataclass
+class ScienceQATaskConfig(TaskConfig):
+    form: str = "official"  # official | hf
+    problems_file: str = "problems.json"
+    splits_file: str = "pid_splits.json"
+    image_path_format: str = "images/{split}/{pid}/{image}"
+    subset: str = "image"  # image | all
+    prompt_format: str = "llava"
+    prompt_suffix: str = "letter_direct"  # named: letter_direct | none
+    extraction: str = "llava"  # llava (LLaVA's rules) | extended
+    image_cache_dir: Optional[str] = None  # hf form only
+    hf_path: Optional[str] = None
+    hf_split: str = "test"
+    fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
+
+
+def build_sqa_prompt(question: str, hint: Optional[str], choices: list[str], suffix: str) -> str:
+    """LLaVA-1.5's ScienceQA prompt text (see module docstring)."""
+    context = f"Context: {hint}\n" if hint else ""
+    opts = "\n".join(f"{OPTION_LETTERS[i]}. {c}" for i, c in enumerate(choices))
+    return f"{context}{question}\n{opts}{suffix}"
+
+
+@TASKS.register("scienceqa")
+class ScienceQATask(Task):
+    config_cls = ScienceQATaskConfig
+    headline_metrics = ("img_accuracy", "accuracy")
+    judged = False
+    cfg: ScienceQATaskConfig
+
+    def __init__(self, cfg: ScienceQATaskConfig) -> None:
+        super().__init__(cfg)
+        if cfg.extraction not in EXTRACTION_MODES:
+            raise DataError(f"task {cfg.name}: extraction must be one of {', '.join(EXTRACTION_MODES)}, "
+                            f"got {cfg.extraction!r}")
+        if cfg.subset not in ("image", "all"):
+            raise DataError(f"task {cfg.name}: subset must be 'image' or 'all', got {cfg.subset!r}")
+        if cfg.prompt_format not in PROMPT_FORMATS:
+            raise DataError(f"task {cfg.name}: prompt_format must be one of {', '.join(PROMPT_FORMATS)}")
+
+    # ---- reading -----------------------------------------------------------------------------
+    def load_samples(self) -> list[Sample]:
+        if self.cfg.form == "official":
+            rows = self._official_rows()
+        elif self.cfg.form == "hf":
+            rows = self._hf_rows()
+        else:
+            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        suffix = named_suffix(MC_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
+        samples = []
+        for r in rows:
+            if self.cfg.subset == "image" and not r["image"]:
+                continue
+            choices = r["choices"]
+            if not 2 <= len(choices) <= len(OPTION_LETTERS):
+                raise DataError(f"task {self.name}: problem {r['id']} has {len(choices)} choices")
+            if not 0 <= r["answer"] < len(choices):
+                raise DataError(f"task {self.name}: problem {r['id']}: answer index {r['answer']} out of range")
+            meta = {"choices": choices, "answer_index": r["answer"], "has_image": bool(r["image"])}
+            for k in ("subject", "grade"):
+                if r.get(k):
+                    meta[k] = str(r[k])
+            samples.append(Sample(
+                id=r["id"], task=self.name, question=r["question"], answers=(OPTION_LETTERS[r["answer"]],),
+                modality="image" if r["image"] else "text", media=(r["image"],) if r["image"] else (),
+                prompt=build_sqa_prompt(r["question"], r["hint"], choices, suffix), metadata=meta,
+            ))
+        return samples
+
+    def _official_rows(self) -> list[dict[str, Any]]:
+        root = Path(self.cfg.data_root)
+        ppath, spath = root / self.cfg.problems_file, root / self.cfg.splits_file
+        problems = read_json(ppath, "ScienceQA problems file")
+        splits = read_json(spath, "ScienceQA splits file")
+        if not isinstance(problems, dict) or not isinstance(splits, dict):
+            raise DataError(f"{ppath} and {spath} must each hold a JSON object")
+        if self.cfg.split not in splits:
+            raise DataError(f"{spath}: no split {self.cfg.split!r}; splits: {', '.join(sorted(splits))}")
+        rows = []
+        for pid in splits[self.cfg.split]:
+            pid = str(pid)
+            prob = problems.get(pid)
+            if not isinstance(prob, dict) or not {"question", "choices", "answer"} <= prob.keys():
+                raise DataError(f"{ppath}: problem {pid} (listed in {spath}) is missing or lacks "
+                                "question/choices/answer")
+            image = None
+            if prob.get("image"):
+                rel = self.cfg.image_path_format.format(split=self.cfg.split, pid=pid, image=prob["image"])
+                image = str(root / rel)
+            rows.append({"id": pid, "question": str(prob["question"]), "choices": [str(c) for c in prob["choices"]],
+                         "answer": int(prob["answer"]), "hint": str(prob.get("hint") or "").strip() or None,
+                         "image": image, "subject": prob.get("subject"), "grade": prob.get("grade")})
+        return rows
+
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        from evalkit.tasks.hf_source import load_hf_rows
+
+        if not self.cfg.hf_path:
+            raise DataError(f"task {self.name}: form=hf needs task.hf_path (save_to_disk dir, data files or hub id)")
+        raw = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
+                           required=("question", "choices", "answer"))
+        key = hf_fingerprint(self.cfg.hf_path, self.cfg.hf_split)[:16]
+        cache = image_cache_root(self.cfg.image_cache_dir, self.name, key)
+        rows = []
+        for i, r in enumerate(raw):
+            rid = str(r["id"]) if r.get("id") is not None else f"{self.cfg.hf_split}_{i}"
+            image = None
+            if r.get("image") is not None:
+                try:
+                    image = str(materialize_image(r["image"], cache, rid))
+                except ValueError as e:
+                    raise DataError(f"{self.cfg.hf_path}: row {i}: cannot read its image: {e}") from None
+            rows.append({"id": rid, "question": str(r["question"]), "choices": [str(c) for c in r["choices"]],
+                         "answer": int(r["answer"]), "hint": str(r.get("hint") or "").strip() or None,
+                         "image": image, "subject": r.get("subject"), "grade": r.get("grade")})
+        return rows
+
+    def data_fingerprint(self) -> dict[str, str]:
+        if self.cfg.form == "official":
+            root = Path(self.cfg.data_root)
+            files = [root / self.cfg.problems_file, root / self.cfg.splits_file]
+            return {f.name: sha256_file(f) for f in files if f.is_file()}
+        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+
+    def protocol(self) -> dict[str, Any]:
+        out = super().protocol()
+        out.update({
+            "form": self.cfg.form, "subset": self.cfg.subset, "prompt_format": self.cfg.prompt_format,
+            "prompt_suffix": self.cfg.prompt_suffix,
+            "prompt_suffix_text": MC_PROMPT_SUFFIXES.get(self.cfg.prompt_suffix),
+            "extraction": self.cfg.extraction,
+        })
+        return out
+
+    # ---- scoring -----------------------------------------------------------------------------
+    @staticmethod
+    def _items(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items = []
+        for r in records:
+            meta = r.get("metadata") or {}
+            items.append({"pred": r.get("pred"), "choices": meta.get("choices") or [],
+                          "answer": int(meta.get("answer_index", -1)), "has_image": meta.get("has_image"),
+                          "subject": meta.get("subject"), "grade": meta.get("grade")})
+        return items
+
+    def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None,
+              aggregation: str = "strict") -> dict[str, Any]:
+        items = self._items(records)
+        metrics = score_scienceqa(items, self.cfg.extraction)
+        metrics["accuracy_by_extraction"] = {
+            mode: (metrics["accuracy"] if mode == self.cfg.extraction else score_scienceqa(items, mode)["accuracy"])
+            for mode in EXTRACTION_MODES
+        }
+        return metrics
