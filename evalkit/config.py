@@ -35,6 +35,7 @@ class RunConfig:
     max_error_rate: float = 0.05  # exit non-zero when more samples than this fraction errored
     retry_errors: bool = False  # re-run samples recorded as errors (e.g. after fixing a video)
     overwrite: bool = False  # allow a run dir made under a different protocol to be replaced
+    report: bool = True  # write report.html (per-sample table with frame thumbnails) after scoring
 
 
 @dataclass

@@ -305,6 +305,13 @@ class Job:
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
         self.log(f"[{self.task.name}] {head} | errors {n_err}/{len(records)}")
         self.log(f"[{self.task.name}] results: {self.task_dir} | leaderboard: {board}")
+        if self.run_cfg.report:
+            from evalkit.analysis.report import write_report
+
+            try:  # a browsable page is a convenience: failing to draw it must not fail the run
+                self.log(f"[{self.task.name}] report: {write_report(self.task_dir)}")
+            except Exception as e:  # noqa: BLE001
+                self.log(f"[{self.task.name}] report.html not written: {type(e).__name__}: {e}")
         if counts["error_rate"] > self.run_cfg.max_error_rate:
             raise EvalFailure(
                 f"task {self.task.name}: {n_err} of {len(records)} samples errored "

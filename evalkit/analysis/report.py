@@ -1,0 +1,269 @@
+"""Static HTML report of one task folder (``<output_dir>/<run>/<task>/report.html``).
+
+One row per sample: thumbnails of the frames the model actually saw (``frame_indices`` of
+``media[0]`` decoded again with :func:`evalkit.media.read_frames`, in the order the model got them;
+images via :func:`evalkit.media.load_image`), the question, the reference answer(s), the prediction
+or error, the verdict (judge yes/no + score when judged, else normalized exact match).  Two
+CSS-only checkboxes filter to failures or errors.  Thumbnails are small JPEGs inlined as base64
+data URIs, so the file opens from disk with no server and no external resources.
+
+Every string that comes from the model, the data set or the run files is passed through
+``html.escape(..., quote=True)``, in element text and attribute values alike.
+
+Entry point for the pipeline: :func:`write_report` (never raises for a bad media file: that row
+shows "no thumbnail: <reason>").
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.analysis.runs import TaskRun, exact_correct, judge_outcome
+
+log = logging.getLogger("evalkit.report")
+
+REPORT = "report.html"
+MAX_STRIP_FRAMES = 32
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.2em;color:#222}
+h1{font-size:1.3em;margin:0 0 .4em}
+.summary{font-size:13px;margin-bottom:.8em}
+.summary td,.summary th{border:none;padding:1px 8px 1px 0}
+table.samples{border-collapse:collapse;font-size:13px;width:100%}
+table.samples th,table.samples td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}
+table.samples th{background:#f3f3f3;position:sticky;top:0}
+tr.s-ok td.v{background:#e8f6e8}
+tr.s-fail td.v{background:#fde8e8}
+tr.s-error td.v{background:#fff0cc}
+td.pred,td.q,td.ref{max-width:28em;white-space:pre-wrap;word-break:break-word}
+td.thumb img{display:block;image-rendering:auto}
+.nothumb{color:#888;font-size:12px}
+.err{color:#a15c00;white-space:pre-wrap}
+.flt{margin-left:1em}
+label{margin-right:1.2em;font-size:14px}
+#only-fail:checked ~ table.samples tbody tr.s-ok{display:none}
+#only-err:checked ~ table.samples tbody tr:not(.s-error){display:none}
+details summary{cursor:pointer;color:#555;font-size:12px}
+pre{white-space:pre-wrap;margin:.2em 0}
+"""
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value for element text or a (quoted) attribute value."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+# ---- thumbnails ---------------------------------------------------------------------------------
+
+def _jpeg_data_uri(img, quality: int = 72) -> str:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _strip(frames, height: int):
+    """Frames (N, H, W, 3) uint8 side by side, each scaled to ``height`` pixels."""
+    from PIL import Image
+
+    tiles = []
+    for f in frames:
+        im = Image.fromarray(f)
+        w = max(1, round(im.width * height / max(1, im.height)))
+        tiles.append(im.resize((w, height), Image.BILINEAR))
+    gap = 2
+    total = sum(t.width for t in tiles) + gap * (len(tiles) - 1)
+    out = Image.new("RGB", (max(1, total), height), (255, 255, 255))
+    x = 0
+    for t in tiles:
+        out.paste(t, (x, 0))
+        x += t.width + gap
+    return out
+
+
+def video_thumbnail(path: str, indices: list[int], height: int = 64, frame_order: str = "original",
+                    seed: int = 0) -> tuple[str, str]:
+    """(data URI, description) of the frames at ``indices`` of ``path`` in the order the model saw them."""
+    import numpy as np
+
+    from evalkit.media import frame_order_permutation, read_frames
+
+    frames = read_frames(path, indices, threads=False)
+    order = list(indices)
+    if frame_order != "original":
+        perm = frame_order_permutation(len(frames), frame_order, seed)
+        frames, order = frames[perm], [indices[i] for i in perm]
+    shown = frames
+    note = ""
+    if len(frames) > MAX_STRIP_FRAMES:
+        keep = np.linspace(0, len(frames) - 1, MAX_STRIP_FRAMES).round().astype(int)
+        shown = frames[keep]
+        note = f" ({MAX_STRIP_FRAMES} of {len(frames)} shown)"
+    return _jpeg_data_uri(_strip(shown, height)), f"frames {order} ({frame_order} order){note}"
+
+
+def image_thumbnail(path: str, height: int = 64) -> tuple[str, str]:
+    from evalkit.media import load_image
+
+    img = load_image(path)
+    w = max(1, round(img.width * height / max(1, img.height)))
+    return _jpeg_data_uri(img.resize((w, height))), f"image {os.path.basename(path)}"
+
+
+def _thumbnail(rec: dict[str, Any], height: int, frame_order: str, seed: int) -> tuple[Optional[str], str]:
+    """(data URI or None, text): never raises."""
+    media = rec.get("media") or []
+    if not media:
+        return None, "no thumbnail: the sample has no media"
+    path = str(media[0])
+    try:
+        if rec.get("frame_indices") is not None:
+            return video_thumbnail(path, [int(i) for i in rec["frame_indices"]], height, frame_order, seed)
+        if "error" in rec:
+            return None, "no thumbnail: the model saw no frames (media could not be read)"
+        return image_thumbnail(path, height)
+    except Exception as e:  # MediaError (missing/corrupt file) or anything a decoder throws
+        from evalkit.media import MediaError
+
+        reason = f"{e.reason}: {e.detail}" if isinstance(e, MediaError) else f"{type(e).__name__}: {e}"
+        return None, f"no thumbnail: {reason}"
+
+
+# ---- rows ---------------------------------------------------------------------------------------
+
+def _answers(rec: dict[str, Any]) -> list[str]:
+    from evalkit.scoring.text_match import record_answers
+
+    return record_answers(rec)
+
+
+def _verdict(rec: dict[str, Any], tr: TaskRun) -> tuple[str, str, str, str]:
+    """(row class, verdict html, score text, title text)."""
+    if "pred" not in rec:
+        return "s-error", "error", "", ""
+    if tr.judged:
+        line = tr.judgments.get(str(rec["id"]))
+        if line is None:
+            return "s-fail", "not judged", "", "no judgment line for this sample"
+        ok, score = judge_outcome(line, tr.aggregation or "strict")
+        verdict = line.get("verdict") if isinstance(line.get("verdict"), dict) else {}
+        said = verdict.get("pred", verdict.get("pred_raw", "?"))
+        status = line.get("status")
+        text = f"judge: {esc(said)}"
+        if status != "ok":
+            text += f" <span class='err'>({esc(status)})</span>"
+        raw = line.get("raw") or ""
+        score_txt = str(verdict.get("score", "")) if verdict.get("score") is not None else f"{score:g}"
+        return ("s-ok" if ok else "s-fail"), text, score_txt, f"judge reply: {raw}"
+    ok = exact_correct(rec)
+    return ("s-ok" if ok else "s-fail"), ("exact match: yes" if ok else "exact match: no"), "", ""
+
+
+def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: int = 500, thumb_height: int = 64,
+                 max_rows: Optional[int] = None, workers: Optional[int] = None) -> Path:
+    """Write ``report.html`` for one ``<output_dir>/<run>/<task>`` folder and return its path.
+
+    ``max_thumbnails``: only the first N samples (file order) get thumbnails, so huge runs stay
+    openable (each strip of 8 frames is a few kB); ``max_rows`` caps the listed samples.
+    """
+    task_dir = Path(task_dir)
+    tr = TaskRun.open(task_dir)
+    records = list(tr.records.values())
+    total = len(records)
+    if max_rows is not None:
+        records = records[: max(0, max_rows)]
+    media_proto = tr.media_protocol()
+    frame_order = str(media_proto.get("frame_order") or "original")
+    seed = int(media_proto.get("seed") or 0)
+
+    thumbs: dict[int, tuple[Optional[str], str]] = {}
+    todo = list(range(min(len(records), max(0, max_thumbnails))))
+    cache: dict[tuple, tuple[Optional[str], str]] = {}
+
+    def key(rec: dict[str, Any]) -> tuple:
+        return (tuple(rec.get("media") or ()), tuple(rec.get("frame_indices") or ()), "error" in rec)
+
+    unique: dict[tuple, dict[str, Any]] = {}
+    for i in todo:
+        unique.setdefault(key(records[i]), records[i])
+    n_workers = workers or max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="thumb") as pool:
+        futures = {k: pool.submit(_thumbnail, r, thumb_height, frame_order, seed) for k, r in unique.items()}
+        for k, f in futures.items():
+            cache[k] = f.result()
+    for i in todo:
+        thumbs[i] = cache[key(records[i])]
+
+    body = [_header(tr, total, len(records), max_thumbnails)]
+    body.append("<input type='checkbox' id='only-fail' class='flt'><label for='only-fail'>only failures "
+                "(wrong, not judged or errored)</label>"
+                "<input type='checkbox' id='only-err' class='flt'><label for='only-err'>only errors</label>")
+    body.append("<table class='samples'><thead><tr><th>#</th><th>id</th><th>frames seen by the model</th>"
+                "<th>question</th><th>reference</th><th>prediction</th><th>verdict</th><th>score</th>"
+                "</tr></thead><tbody>")
+    n_ok = n_fail = n_err = 0
+    for i, rec in enumerate(records):
+        cls, verdict, score, title = _verdict(rec, tr)
+        n_ok += cls == "s-ok"
+        n_fail += cls == "s-fail"
+        n_err += cls == "s-error"
+        if i in thumbs:
+            uri, desc = thumbs[i]
+            cell = (f"<img src='{esc(uri)}' alt='{esc(desc)}' title='{esc(desc)}'>" if uri
+                    else f"<span class='nothumb'>{esc(desc)}</span>")
+        else:
+            cell = f"<span class='nothumb'>no thumbnail: beyond max_thumbnails={esc(max_thumbnails)}</span>"
+        meta = rec.get("metadata") or {}
+        qtype = f"<br><span class='nothumb'>type: {esc(meta['type'])}</span>" if meta.get("type") is not None else ""
+        prompt = (f"<details><summary>prompt</summary><pre>{esc(rec['prompt'])}</pre></details>"
+                  if rec.get("prompt") else "")
+        if "pred" in rec:
+            pred = esc(rec.get("pred"))
+        else:
+            pred = f"<span class='err'>ERROR: {esc(rec.get('error'))}</span>"
+        refs = " | ".join(_answers(rec))
+        body.append(
+            f"<tr class='{cls}'><td>{i + 1}</td><td>{esc(rec.get('id'))}</td><td class='thumb'>{cell}</td>"
+            f"<td class='q'>{esc(rec.get('question'))}{qtype}{prompt}</td><td class='ref'>{esc(refs)}</td>"
+            f"<td class='pred'>{pred}</td><td class='v' title='{esc(title)}'>{verdict}</td>"
+            f"<td>{esc(score)}</td></tr>"
+        )
+    body.append("</tbody></table>")
+    body.insert(1, f"<p class='summary'>listed: {len(records)} &middot; right: {n_ok} &middot; wrong: {n_fail} "
+                   f"&middot; errored: {n_err}</p>")
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{esc(tr.run)} / {esc(tr.task)} - evalkit report</title><style>{_STYLE}</style></head><body>"
+            + "".join(body) + "</body></html>")
+    out = Path(out) if out is not None else task_dir / REPORT
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _header(tr: TaskRun, total: int, listed: int, max_thumbnails: int) -> str:
+    m = tr.metrics or {}
+    rows = [("run", tr.run), ("task", tr.task), ("model", tr.model), ("scored", m.get("scored")),
+            ("scoring", tr.scoring_label())]
+    for k, v in (m.get("headline") or {}).items():
+        if isinstance(v, (int, float)):
+            shown = f"{v:.2f}" if "score" in k else f"{100 * v:.1f}%"
+            rows.append((k, shown))
+    c = m.get("counts") or {}
+    if c:
+        rows.append(("counts", ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                         for k, v in c.items())))
+    media = tr.media_protocol()
+    if media:
+        rows.append(("frames", ", ".join(f"{k}={v}" for k, v in media.items())))
+    if tr.prompt_template():
+        rows.append(("prompt template", tr.prompt_template()))
+    rows.append(("samples", f"{total} in predictions.jsonl, {listed} listed, thumbnails for the first "
+                            f"{min(listed, max_thumbnails)}"))
+    cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f"<h1>{esc(tr.run)} / {esc(tr.task)}</h1><table class='summary'>{cells}</table>"
