@@ -1,0 +1,178 @@
+"""GQA (Hudson & Manning, 2019) test-dev balanced with LLaVA-1.5's protocol -- Video-LLaVA's 60.3.
+
+Official form::
+
+    <data_root>/llava_gqa_testdev_balanced.jsonl     question_jsonl: {"question_id", "image", "text", ...}
+    <data_root>/testdev_balanced_questions.json      annotation_file: {"<questionId>": {"question", "answer",
+                                                       "imageId", "isBalanced", "types": {"structural",
+                                                       "semantic", "detailed"}, ...}, ...}
+    <data_root>/images/<imageId>.jpg                 image_dir
+
+Joined by question id.  Scoring is GQA's ``eval.py`` accuracy: exact string equality of the
+prediction and the answer over the balanced questions, with the prediction first normalised as
+LLaVA's ``convert_gqa_for_eval.py`` does (``rstrip('.')`` and lower-case; ``answer_mode: llava``) or
+left raw (``official``).  Also reported: the open/binary split (``query`` questions are open) and
+accuracy per structural and per semantic type.  Without answers the score stage writes
+``testdev_balanced_predictions.json`` ([{"questionId", "prediction"}]) for the official script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.samples import Sample
+from evalkit.tasks.base import TASKS, DataError, read_json
+from evalkit.tasks.image.vqa_common import ImageQATask, VQAConfig, read_jsonl, split_suffix, write_json_file
+
+DEFAULT_FIELDS = {"id": "id", "question": "question", "answer": "answer", "image": "imageId",
+                  "structural": "types.structural", "semantic": "types.semantic"}
+
+
+@dataclass
+class GQAConfig(VQAConfig):
+    adapter: str = "gqa"
+    name: str = "gqa"
+    split: str = "testdev_balanced"
+    expected_size: Optional[int] = 12578
+    hf_split: str = "testdev"
+    image_name_format: str = "{}.jpg"
+    question_jsonl: Optional[str] = "llava_gqa_testdev_balanced.jsonl"
+    annotation_file: Optional[str] = "testdev_balanced_questions.json"
+    image_dir: str = "images"
+    prompt_template: str = "short_answer"
+    fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
+
+
+@TASKS.register("gqa")
+class GQATask(ImageQATask):
+    config_cls = GQAConfig
+    cfg: GQAConfig
+    benchmark = "gqa"
+    headline_metrics = ("accuracy",)
+
+    def __init__(self, cfg: GQAConfig) -> None:
+        super().__init__(cfg)
+        from evalkit.config import ConfigError
+        from evalkit.metrics.vqa import ANSWER_MODES
+
+        if cfg.answer_mode not in ANSWER_MODES:
+            raise ConfigError(f"task {cfg.name}: answer_mode must be one of {', '.join(ANSWER_MODES)}, "
+                              f"got {cfg.answer_mode!r}")
+
+    def load_samples(self) -> list[Sample]:
+        if self.cfg.form == "hf":
+            return self._hf_samples()
+        anns = self._annotations()
+        if self.cfg.question_jsonl:
+            rows = []
+            for q in read_jsonl(self.path(self.cfg.question_jsonl), "question file", ("question_id", "image", "text")):
+                body, found = split_suffix(str(q["text"]))
+                rows.append((str(q["question_id"]), body, found, str(q["image"])))
+        elif anns is not None:
+            rows = [(qid, *split_suffix(str(a["question"])), f"{a['imageId']}.jpg") for qid, a in anns.items()]
+        else:
+            raise DataError(f"task {self.name}: set task.question_jsonl and/or task.annotation_file")
+        samples, unmatched = [], []
+        for qid, body, found, image in rows:
+            a = anns.get(qid) if anns is not None else None
+            if anns is not None and a is None:
+                unmatched.append(qid)
+                continue
+            meta: dict[str, Any] = {"image": image}
+            answers: list[str] = []
+            question = body
+            if a is not None:
+                answers = [str(a["answer"])] if a.get("answer") is not None else []
+                question = str(a.get("question", body))
+                types = a.get("types") or {}
+                meta.update({"structural": types.get("structural"), "semantic": types.get("semantic"),
+                             "is_balanced": bool(a.get("isBalanced", True))})
+            samples.append(self.make_sample(qid, question, body, answers, self.image_path(image), meta, found))
+        if unmatched:
+            raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no entry for {len(unmatched)} question id(s) "
+                            f"of the question file (e.g. {', '.join(unmatched[:5])})")
+        return samples
+
+    def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
+        if not self.cfg.annotation_file:
+            return None
+        apath = self.path(self.cfg.annotation_file)
+        data = read_json(apath, "questions/annotation file")
+        if not isinstance(data, dict):
+            raise DataError(f"{apath}: expected a JSON object keyed by question id")
+        for qid, a in data.items():
+            if not isinstance(a, dict) or not {"question", "imageId"} <= a.keys():
+                raise DataError(f"{apath}: entry {qid} lacks question/imageId")
+        return {str(k): v for k, v in data.items()}
+
+    def _hf_samples(self) -> list[Sample]:
+        samples = []
+        for r in self.hf_rows(("id", "question", "image")):
+            body, found = split_suffix(str(r["question"]))
+            answers = [str(r["answer"])] if r.get("answer") is not None else []
+            meta = {k: r.get(k) for k in ("structural", "semantic") if r.get(k) is not None}
+            samples.append(self.make_sample(r["id"], body, body, answers, r["image"], meta, found))
+        return samples
+
+    def source_files(self) -> list[Path]:
+        return super().source_files() + ([self.path(self.cfg.annotation_file)] if self.cfg.annotation_file else [])
+
+    def protocol(self) -> dict[str, Any]:
+        out = super().protocol()
+        out.update({"answer_mode": self.cfg.answer_mode,
+                    "scorer": "GQA eval.py exact match" + (" after LLaVA convert_gqa_for_eval.py "
+                                                           "(rstrip('.').lower())" if self.cfg.answer_mode == "llava"
+                                                           else " of the raw reply")})
+        return out
+
+    def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None,
+              aggregation: str = "strict") -> dict[str, Any]:
+        from evalkit.metrics.vqa import gqa_answer_type, gqa_correct
+
+        mode = self.cfg.answer_mode
+        out: dict[str, Any] = {"answer_mode": mode, "n_errors": sum(1 for r in records if "error" in r)}
+        refs = [r for r in records if r.get("answer") and (r.get("metadata") or {}).get("is_balanced", True)]
+        if not refs:
+            out.update({"accuracy": None, "scored_locally": False, "n_scored": 0})
+            return out
+        overall: list[float] = []
+        groups: dict[str, dict[str, list[float]]] = {"answer_type": {}, "structural": {}, "semantic": {}}
+        for r in refs:
+            if "pred" not in r:
+                continue
+            ok = float(gqa_correct(str(r["pred"]), str(r["answer"]), mode))
+            overall.append(ok)
+            meta = r.get("metadata") or {}
+            keys = {"answer_type": gqa_answer_type(meta.get("structural")),
+                    "structural": meta.get("structural"), "semantic": meta.get("semantic")}
+            for g, k in keys.items():
+                if k is not None:
+                    groups[g].setdefault(str(k), []).append(ok)
+        n_err = len(refs) - len(overall)
+        out.update({
+            "accuracy": sum(overall) / len(overall) if overall else None,
+            "accuracy_all": sum(overall) / len(refs),
+            "scored_locally": True, "n_scored": len(overall),
+            "n_unbalanced_skipped": sum(1 for r in records if (r.get("metadata") or {}).get("is_balanced") is False),
+        })
+        for k in ("binary", "open"):
+            v = groups["answer_type"].get(k)
+            out[k] = sum(v) / len(v) if v else None
+        for g in ("structural", "semantic"):
+            if groups[g]:
+                out[f"by_{g}"] = {k: {"accuracy": sum(v) / len(v), "n": len(v)} for k, v in sorted(groups[g].items())}
+        if n_err:
+            out["n_reference_errors"] = n_err
+        return out
+
+    def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
+        if not self.wants_submission(records):
+            return {}
+        from evalkit.metrics.vqa import gqa_normalize
+
+        preds = [{"questionId": r["id"], "prediction": gqa_normalize(str(r["pred"]), self.cfg.answer_mode)
+                  if "pred" in r else ""} for r in records]
+        path = write_json_file(task_dir / f"{self.cfg.split}_predictions.json", preds)
+        return {"GQA eval.py predictions file ([{questionId, prediction}])": path}

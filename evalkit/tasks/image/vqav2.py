@@ -1,0 +1,164 @@
+"""VQAv2 (Goyal et al., 2017) with LLaVA-1.5's protocol -- the setting of Video-LLaVA's 74.7.
+
+Official form (``form: official``)::
+
+    <data_root>/llava_vqav2_mscoco_test-dev2015.jsonl   question_jsonl: {"question_id", "image", "text", ...}
+    <data_root>/test2015/COCO_test2015_<12 digits>.jpg  image_dir
+    # local scoring on a split with public answers (e.g. val2014):
+    <data_root>/v2_mscoco_val2014_annotations.json      annotation_file: {"annotations": [{"question_id",
+                                                          "answers": [{"answer", ...} x 10], "answer_type", ...}]}
+    <data_root>/v2_OpenEnded_mscoco_val2014_questions.json  questions_json (used when question_jsonl is null)
+
+Answers are joined to questions by ``question_id``.  Without an annotation file (test-dev) the
+score stage writes the EvalAI upload file: a JSON list of ``{"question_id": int, "answer": str}``,
+answers passed through the EvalAI answer processor as LLaVA's ``convert_vqav2_for_submission.py``
+does (``answer_mode: official`` uploads the raw replies); with ``submission_fill_jsonl`` (LLaVA's
+``llava_vqav2_mscoco_test2015.jsonl``) every test2015 question missing from the predictions is
+added with an empty answer, as the server expects the full test set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.samples import Sample
+from evalkit.tasks.base import TASKS, DataError, read_json
+from evalkit.tasks.image.vqa_common import VQAAccuracyTask, VQAConfig, answer_strings, read_jsonl, split_suffix, \
+    write_json_file
+
+DEFAULT_FIELDS = {"id": "question_id", "question": "question", "answers": "answers", "image": "image",
+                  "answer_type": "answer_type", "question_type": "question_type"}
+
+
+@dataclass
+class VQAv2Config(VQAConfig):
+    adapter: str = "vqav2"
+    name: str = "vqav2"
+    split: str = "test-dev"
+    expected_size: Optional[int] = 107394
+    hf_split: str = "validation"
+    question_jsonl: Optional[str] = "llava_vqav2_mscoco_test-dev2015.jsonl"
+    questions_json: Optional[str] = None
+    annotation_file: Optional[str] = None
+    image_dir: str = "test2015"
+    prompt_template: str = "short_answer"
+    submission_fill_jsonl: Optional[str] = None
+    fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
+
+
+@TASKS.register("vqav2")
+class VQAv2Task(VQAAccuracyTask):
+    config_cls = VQAv2Config
+    cfg: VQAv2Config
+    benchmark = "vqav2"
+
+    def load_samples(self) -> list[Sample]:
+        return self._hf_samples() if self.cfg.form == "hf" else self._official_samples()
+
+    # ---- official form -------------------------------------------------------------------------
+    def _official_samples(self) -> list[Sample]:
+        annotations = self._annotations()
+        rows: list[tuple[Any, str, Optional[str], str]] = []  # (question_id, body, file suffix, image)
+        if self.cfg.question_jsonl:
+            qpath = self.path(self.cfg.question_jsonl)
+            for q in read_jsonl(qpath, "question file", ("question_id", "image", "text")):
+                body, found = split_suffix(str(q["text"]))
+                rows.append((q["question_id"], body, found, str(q["image"])))
+        elif self.cfg.questions_json:
+            qpath = self.path(self.cfg.questions_json)
+            data = read_json(qpath, "questions file")
+            if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
+                raise DataError(f"{qpath}: expected {{'questions': [...], 'data_subtype': ...}}")
+            subtype = str(data.get("data_subtype") or self.cfg.split)
+            for i, q in enumerate(data["questions"]):
+                if not isinstance(q, dict) or not {"question_id", "question", "image_id"} <= q.keys():
+                    raise DataError(f"{qpath}: questions[{i}] lacks question_id/question/image_id: {q!r:.120}")
+                body, found = split_suffix(str(q["question"]))
+                rows.append((q["question_id"], body, found, f"COCO_{subtype}_{int(q['image_id']):012d}.jpg"))
+        else:
+            raise DataError(f"task {self.name}: set task.question_jsonl (LLaVA question file) or task.questions_json")
+        samples, unmatched = [], []
+        for qid, body, found, image in rows:
+            ann = annotations.get(str(qid)) if annotations is not None else None
+            if annotations is not None and ann is None:
+                unmatched.append(str(qid))
+                continue
+            meta: dict[str, Any] = {"question_id": qid, "image": image}
+            answers: list[str] = []
+            if ann is not None:
+                answers = answer_strings(ann.get("answers"), f"{self.cfg.annotation_file} question {qid}")
+                for k in ("answer_type", "question_type"):
+                    if ann.get(k) is not None:
+                        meta[k] = ann[k]
+            samples.append(self.make_sample(qid, body, body, answers, self.image_path(image), meta, found))
+        if unmatched:
+            raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no annotation for {len(unmatched)} "
+                            f"question_id(s) of the question file (e.g. {', '.join(unmatched[:5])})")
+        return samples
+
+    def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
+        if not self.cfg.annotation_file:
+            return None
+        apath = self.path(self.cfg.annotation_file)
+        data = read_json(apath, "annotation file")
+        anns = data.get("annotations") if isinstance(data, dict) else None
+        if not isinstance(anns, list):
+            raise DataError(f"{apath}: expected {{'annotations': [...]}}")
+        out: dict[str, dict[str, Any]] = {}
+        for i, a in enumerate(anns):
+            if not isinstance(a, dict) or "question_id" not in a or "answers" not in a:
+                raise DataError(f"{apath}: annotations[{i}] lacks question_id/answers")
+            out[str(a["question_id"])] = a
+        return out
+
+    # ---- hf form ---------------------------------------------------------------------------------
+    def _hf_samples(self) -> list[Sample]:
+        samples = []
+        for r in self.hf_rows(("id", "question", "image")):
+            body, found = split_suffix(str(r["question"]))
+            answers = answer_strings(r.get("answers"), f"{self.cfg.hf_path} row {r['id']}")
+            meta = {"question_id": r["id"]}
+            for k in ("answer_type", "question_type"):
+                if r.get(k) is not None:
+                    meta[k] = r[k]
+            samples.append(self.make_sample(r["id"], body, body, answers, r["image"], meta, found))
+        return samples
+
+    def source_files(self) -> list[Path]:
+        files = super().source_files()
+        for f in (self.cfg.questions_json, self.cfg.annotation_file):
+            if f:
+                files.append(self.path(f))
+        return files
+
+    # ---- submission ------------------------------------------------------------------------------
+    def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
+        if not self.wants_submission(records):
+            return {}
+        from evalkit.metrics.vqa import submission_answer
+
+        answers: dict[int, str] = {}
+        for r in records:
+            qid = _int_id((r.get("metadata") or {}).get("question_id", r["id"]), r["id"])
+            answers[qid] = submission_answer(str(r["pred"]), self.cfg.answer_mode) if "pred" in r else ""
+        entries = []
+        if self.cfg.submission_fill_jsonl:
+            seen = set()
+            for q in read_jsonl(self.path(self.cfg.submission_fill_jsonl), "submission fill file", ("question_id",)):
+                qid = _int_id(q["question_id"], q["question_id"])
+                seen.add(qid)
+                entries.append({"question_id": qid, "answer": answers.get(qid, "")})
+            entries += [{"question_id": q, "answer": a} for q, a in sorted(answers.items()) if q not in seen]
+        else:
+            entries = [{"question_id": q, "answer": a} for q, a in sorted(answers.items())]
+        path = write_json_file(task_dir / f"vqav2_{self.cfg.split}_submission.json", entries)
+        return {"VQAv2 EvalAI upload file ([{question_id, answer}])": path}
+
+
+def _int_id(value: Any, sid: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DataError(f"vqav2 submission: question_id {sid!r} is not an integer") from None
