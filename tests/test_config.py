@@ -84,3 +84,10 @@ def test_secrets_scrubbed_from_dumped_config():
                            "base_url": "https://user:sk-999@host/v1"}})
     assert out["judge"]["api_key_env"] == "OPENAI_API_KEY"
     assert "sk-123" not in str(out) and "sk-999" not in str(out)
+
+
+@pytest.mark.parametrize("task", ["msvd_qa", "vqav2", "mmbench", "llava_bench"])
+def test_unknown_data_form_rejected_for_every_task(compose, task, tmp_path):
+    cfg = compose([f"task={task}", f"task.data_root={tmp_path}", "task.form=xml"])
+    with pytest.raises(ConfigError, match="form must be one of official, hf"):
+        build_task(cfg.task)

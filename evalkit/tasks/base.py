@@ -85,6 +85,10 @@ class DataReport:
         }
 
 
+# Where a task's data come from: the benchmark's official files, or a Hugging Face datasets source.
+DATA_FORMS = ("official", "hf")
+
+
 class DataError(ValueError):
     """Benchmark files that cannot be read; the message names the file."""
 
@@ -103,6 +107,11 @@ class Task(ABC):
 
     def __init__(self, cfg: TaskConfig) -> None:
         self.cfg = cfg
+        form = getattr(cfg, "form", None)
+        if form is not None and form not in DATA_FORMS:
+            from evalkit.config import ConfigError
+
+            raise ConfigError(f"task {cfg.name}: form must be one of {', '.join(DATA_FORMS)}, got {form!r}")
 
     @property
     def name(self) -> str:
@@ -111,6 +120,17 @@ class Task(ABC):
     @abstractmethod
     def load_samples(self) -> list[Sample]:
         """Read the benchmark from ``cfg.data_root``; raise :class:`DataError` naming the file."""
+
+    def read_rows(self) -> list[dict[str, Any]]:
+        """Rows of the configured data form (tasks with a ``form`` field): the benchmark's
+        official files (``_official_rows``) or a Hugging Face ``datasets`` source (``_hf_rows``)."""
+        return self._hf_rows() if getattr(self.cfg, "form", "official") == "hf" else self._official_rows()
+
+    def _official_rows(self) -> list[dict[str, Any]]:
+        raise NotImplementedError(f"task {self.name} has no official-layout reader")
+
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        raise NotImplementedError(f"task {self.name} has no Hugging Face datasets reader")
 
     def media_spec(self) -> MediaSpec:
         return MediaSpec()

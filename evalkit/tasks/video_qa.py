@@ -90,12 +90,7 @@ class VideoQATask(Task):
 
     # ---- reading -----------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
-        if self.cfg.form == "official":
-            rows = self._official_rows()
-        elif self.cfg.form == "hf":
-            rows = self._hf_rows()
-        else:
-            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        rows = self.read_rows()
         video_dir = Path(self.cfg.data_root) / self.cfg.video_dir
         index = index_videos(video_dir)
         samples = []

@@ -97,7 +97,7 @@ class LlavaBenchTask(Task):
 
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
-        rows = self._official_rows() if self.cfg.form == "official" else self._hf_rows()
+        rows = self.read_rows()
         suffix = named_suffix(OPEN_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
         return [
             Sample(id=r["id"], task=self.name, question=r["question"], answers=(r["answer"],), modality="image",
@@ -107,8 +107,6 @@ class LlavaBenchTask(Task):
         ]
 
     def _official_rows(self) -> list[dict[str, Any]]:
-        if self.cfg.form != "official":
-            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
         root = Path(self.cfg.data_root)
         qpath, cpath, apath = root / self.cfg.questions_file, root / self.cfg.context_file, root / self.cfg.answers_file
         questions = read_jsonl_file(qpath, "LLaVA-Bench questions file")
@@ -141,8 +139,6 @@ class LlavaBenchTask(Task):
     def _hf_rows(self) -> list[dict[str, Any]]:
         from evalkit.tasks.hf_source import load_hf_rows
 
-        if self.cfg.form != "hf":
-            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
         if not self.cfg.hf_path:
             raise DataError(f"task {self.name}: form=hf needs task.hf_path")
         raw = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),

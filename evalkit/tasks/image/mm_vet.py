@@ -73,12 +73,7 @@ class MMVetTask(Task):
 
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
-        if self.cfg.form == "official":
-            rows = self._official_rows()
-        elif self.cfg.form == "hf":
-            rows = self._hf_rows()
-        else:
-            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        rows = self.read_rows()
         suffix = named_suffix(OPEN_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
         return [
             Sample(id=r["id"], task=self.name, question=r["question"], answers=(r["answer"],), modality="image",

@@ -251,7 +251,7 @@ class MMBenchTask(Task):
             l2_key = "l2-category" if "l2-category" in df.columns else "L2-category"
             rows = [{**r, "l2_category": r.get(l2_key)} for r in raw]
             where = str(path)
-        elif self.cfg.form == "hf":
+        else:
             from evalkit.tasks.hf_source import load_hf_rows
 
             if not self.cfg.hf_path:
@@ -259,8 +259,6 @@ class MMBenchTask(Task):
             rows = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
                                 required=("index", "question", "A", "B", "image"))
             where = str(self.cfg.hf_path)
-        else:
-            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
         out = []
         for i, r in enumerate(rows):
             try:

@@ -90,12 +90,7 @@ class ScienceQATask(Task):
 
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
-        if self.cfg.form == "official":
-            rows = self._official_rows()
-        elif self.cfg.form == "hf":
-            rows = self._hf_rows()
-        else:
-            raise DataError(f"task {self.name}: form must be 'official' or 'hf', got {self.cfg.form!r}")
+        rows = self.read_rows()
         suffix = named_suffix(MC_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
         samples = []
         for r in rows:

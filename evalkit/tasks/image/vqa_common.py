@@ -157,8 +157,6 @@ class ImageQATask(Task):
         if cfg.prompt_template not in PROMPT_SUFFIXES:
             raise ConfigError(f"task {cfg.name}: prompt_template must be one of {', '.join(PROMPT_SUFFIXES)}, "
                               f"got {cfg.prompt_template!r}")
-        if cfg.form not in ("official", "hf"):
-            raise ConfigError(f"task {cfg.name}: form must be 'official' or 'hf', got {cfg.form!r}")
         if cfg.submission not in SUBMISSION_MODES:
             raise ConfigError(f"task {cfg.name}: submission must be one of {', '.join(SUBMISSION_MODES)}, "
                               f"got {cfg.submission!r}")
