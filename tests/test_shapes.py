@@ -40,11 +40,17 @@ def test_generator_is_deterministic(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert (tmp_path / "a" / "test_a.json").read_bytes() != (tmp_path / "c" / "test_a.json").read_bytes()
     assert a["specs"] == b["specs"] != c["specs"]
+    # The rendered pixels are bit-identical; the encoded files are not always: libx264 through PyAV
+    # was seen to vary by a few levels (max 11, mean < 0.3) between two encodes when the machine
+    # was under concurrent load, even with one encoder thread. So decoded frames match to a tolerance.
+    for sa, sb in zip(a["specs"], b["specs"]):
+        assert np.array_equal(shapes.render(sa), shapes.render(sb))
     fa, fb = _decoded(tmp_path / "a"), _decoded(tmp_path / "b")
     assert sorted(fa) == sorted(fb) and len(fa) == 6
     for name in fa:
         assert fa[name].shape == (NUM_FRAMES, 32, 32, 3) and fa[name].dtype == np.uint8
-        assert np.array_equal(fa[name], fb[name])
+        diff = np.abs(fa[name].astype(int) - fb[name].astype(int))
+        assert diff.max() <= 24 and diff.mean() <= 1.0, (name, diff.max(), diff.mean())
 
 
 def test_msvd_qa_layout_and_join(tmp_path):

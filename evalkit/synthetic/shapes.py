@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from fractions import Fraction
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,10 +185,15 @@ def encode_mp4(frames: np.ndarray, path: str | Path, *, fps: int = DEFAULT_FPS, 
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = w, h
         stream.pix_fmt = "yuv420p"
-        # threads=1 keeps the bitstream identical run to run; bframes=0 keeps pts == dts order.
+        # One encoder thread keeps the bitstream identical run to run (with PyAV's default automatic
+        # threading, x264's output changed under CPU load); bframes=0 keeps pts == dts order.
+        stream.codec_context.thread_count = 1
+        stream.codec_context.thread_type = "SLICE"
         stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "bframes": "0"}
-        for arr in frames:
+        stream.time_base = Fraction(1, fps)
+        for i, arr in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
