@@ -144,8 +144,14 @@ class Job:
         self._save_manifest()
 
     def _save_manifest(self) -> None:
-        self.manifest["updated"] = now_iso()
-        write_json(self.task_dir / MANIFEST, self.manifest)
+        """Write the manifest; ranks of a sharded run share it, so stage entries another process
+        wrote meanwhile are kept (read-merge-write under a file lock)."""
+        with _locked(self.task_dir / ".manifest.lock"):
+            on_disk = read_json_if_exists(self.task_dir / MANIFEST) or {}
+            stages = {**(on_disk.get("stages") or {}), **self.manifest.get("stages", {})}
+            self.manifest["stages"] = stages
+            self.manifest["updated"] = now_iso()
+            write_json(self.task_dir / MANIFEST, self.manifest)
 
     # ---- stages ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -197,7 +203,9 @@ class Job:
             self.manifest["model"] = self.model.describe()
             self.manifest["model"]["load_seconds"] = round(load_s, 3)
         stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
-        self.manifest["stages"]["predict"] = {
+        key = "predict" if self.runner_cfg.num_shards == 1 else \
+            f"predict_shard_{self.runner_cfg.shard_rank}_of_{self.runner_cfg.num_shards}"
+        self.manifest["stages"][key] = {
             "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg), **stats.as_dict(),
         }
         self.manifest.setdefault("model", self.model.describe())

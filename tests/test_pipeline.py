@@ -171,3 +171,6 @@ def test_sharded_ranks_merge(compose, tiny_ckpt, qa_data, tmp_path):
     recs = _preds(tdir / "predictions.jsonl")
     assert sorted(r["id"] for r in recs) == sorted(f"q{i}" for i in range(8))
     assert (tdir / "metrics.json").exists()
+    stages = json.loads((tdir / "manifest.json").read_text())["stages"]
+    assert sum(stages[f"predict_shard_{r}_of_3"]["predicted"] for r in range(3)) == 8
+    assert stages["merge"]["records"] == 8
