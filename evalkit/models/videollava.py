@@ -28,6 +28,30 @@ class VideoLlavaConfig(ModelConfig):
     cpu_threads: Optional[int] = None
 
 
+def local_checkpoint_fingerprint(path: str) -> Optional[dict[str, Any]]:
+    """For a checkpoint folder on disk: sha256 over each file's name, size, first and last MiB
+    (cheap even for a 7B model), so a re-trained checkpoint saved to the same path is told apart
+    in the manifest.  None for a hub id."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(path)
+    if not root.is_dir():
+        return None
+    h = hashlib.sha256()
+    files = sorted(p for p in root.iterdir() if p.is_file())
+    for p in files:
+        h.update(p.name.encode())
+        size = p.stat().st_size
+        h.update(str(size).encode())
+        with open(p, "rb") as f:  # whole small files; head and tail of large weight shards
+            h.update(f.read(1 << 20))
+            if size > 2 << 20:
+                f.seek(-(1 << 20), 2)
+                h.update(f.read())
+    return {"files": len(files), "fingerprint": h.hexdigest()[:16]}
+
+
 @MODELS.register("video_llava")
 class VideoLlavaAdapter(ModelAdapter):
     config_cls = VideoLlavaConfig
@@ -110,6 +134,9 @@ class VideoLlavaAdapter(ModelAdapter):
                         "max_new_tokens": self.cfg.max_new_tokens, "temperature": 0.0 if not self.cfg.do_sample else None},
             padding_side="left",
         )
+        local = local_checkpoint_fingerprint(self.cfg.pretrained)
+        if local:
+            d["local_checkpoint"] = local
         if self.model is not None:
             d["commit_hash"] = getattr(self.model.config, "_commit_hash", None)
             d["num_parameters"] = sum(p.numel() for p in self.model.parameters())
