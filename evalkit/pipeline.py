@@ -68,7 +68,8 @@ def protocol_of(task: Task, model) -> dict[str, Any]:
     tcfg = {f.name: getattr(task.cfg, f.name) for f in fields(task.cfg) if f.name not in RUNTIME_TASK_FIELDS}
     mcfg = {f.name: getattr(model.cfg, f.name) for f in fields(model.cfg) if f.name not in RUNTIME_MODEL_FIELDS}
     return {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
-            "data": task.data_fingerprint(), "model_adapter": model.registry_name, "model_config": mcfg}
+            "data": task.data_fingerprint(), "model_adapter": model.registry_name, "model_config": mcfg,
+            "model_weights": model.weights_identity()}
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:

@@ -174,3 +174,15 @@ def test_sharded_ranks_merge(compose, tiny_ckpt, qa_data, tmp_path):
     stages = json.loads((tdir / "manifest.json").read_text())["stages"]
     assert sum(stages[f"predict_shard_{r}_of_3"]["predicted"] for r in range(3)) == 8
     assert stages["merge"]["records"] == 8
+
+
+def test_retrained_checkpoint_at_same_path_is_not_mixed(compose, qa_data, tmp_path):
+    from evalkit.config import ConfigError
+    from evalkit.models.tiny import build_tiny_videollava
+    from tests._data import QUESTIONS
+
+    ckpt = build_tiny_videollava(tmp_path / "ckpt", corpus=QUESTIONS, seed=0)
+    Job(compose(_overrides(ckpt, qa_data, tmp_path / "out", "run.limit=2"))).run()
+    build_tiny_videollava(ckpt, corpus=QUESTIONS, seed=1)  # "re-trained" into the same folder
+    with pytest.raises(ConfigError, match="model_weights"):
+        Job(compose(_overrides(ckpt, qa_data, tmp_path / "out", "run.limit=2"))).run()

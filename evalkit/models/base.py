@@ -50,6 +50,11 @@ class ModelAdapter(ABC):
     def generate(self, batch: list[GenerationInput]) -> list[str]:
         """Generated text for each input, in order."""
 
+    def weights_identity(self) -> Optional[dict[str, Any]]:
+        """Something that changes when the weights behind ``pretrained`` change (part of the run's
+        protocol, so predictions of a re-trained checkpoint at the same path are never mixed)."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """What to record in the manifest about the model and its decoding protocol."""
         return {"adapter": self.registry_name, "pretrained": self.cfg.pretrained}

@@ -122,6 +122,9 @@ class VideoLlavaAdapter(ModelAdapter):
         texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
         return [t.strip() for t in texts]
 
+    def weights_identity(self) -> Optional[dict[str, Any]]:
+        return local_checkpoint_fingerprint(self.cfg.pretrained)
+
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(
@@ -134,7 +137,7 @@ class VideoLlavaAdapter(ModelAdapter):
                         "max_new_tokens": self.cfg.max_new_tokens, "temperature": 0.0 if not self.cfg.do_sample else None},
             padding_side="left",
         )
-        local = local_checkpoint_fingerprint(self.cfg.pretrained)
+        local = self.weights_identity()
         if local:
             d["local_checkpoint"] = local
         if self.model is not None:
