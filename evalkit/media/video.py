@@ -405,11 +405,13 @@ def _iter_sequential(container: Any, stream: Any) -> Iterator[Any]:
 
 
 def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
-                 full_decode: bool = False) -> _FrameIndex:
+                 full_decode: bool = False, count: bool = True) -> _FrameIndex:
     """Demux every video packet once (no decoding) and build the frame index.
 
     Falls back to counting decoded frames when the packets cannot be trusted
-    to correspond one-to-one to output frames.  Leaves the container at EOF.
+    to correspond one-to-one to output frames (with ``count=False`` that
+    count is skipped and ``num_frames`` is -1: the caller reads sequentially
+    anyway).  Leaves the container at EOF.
     """
     pts: list[int | None] = []
     dts: list[int | None] = []
@@ -463,8 +465,8 @@ def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
         distrust.append("pts follow decode order although the codec reorders frames")
 
     if distrust or n == 0:
-        num = _count_decoded(path) if n else 0
-        truncated = damaged or _declares_more(path, container, header_frames, num)
+        num = (_count_decoded(path) if count else -1) if n else 0
+        truncated = damaged or _declares_more(path, container, header_frames, num if num >= 0 else n)
         return _FrameIndex(num_frames=num, trusted=False, truncated=truncated)
 
     pkt_pts = np.asarray(pts, dtype=np.int64)
@@ -484,7 +486,7 @@ def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
         # The last packet of a cut file may be partial without being flagged
         # (mpegts, gif, ...); its concealed pixels depend on the decoder's
         # history, so only sequential decoding gives reproducible frames.
-        return _FrameIndex(num_frames=_count_decoded(path), trusted=False, truncated=True)
+        return _FrameIndex(num_frames=_count_decoded(path) if count else -1, trusted=False, truncated=True)
     return index
 
 
@@ -532,9 +534,10 @@ def _stream_info(path: str, stream: Any) -> tuple[int, float | None, int, int, s
     return header, fps, int(cc.width or 0), int(cc.height or 0), cc.name
 
 
-def _probe_open(path: str, container: Any, stream: Any, *, full_decode: bool = False) -> tuple[VideoInfo, _FrameIndex]:
+def _probe_open(path: str, container: Any, stream: Any, *, full_decode: bool = False,
+                count: bool = True) -> tuple[VideoInfo, _FrameIndex]:
     header, fps, width, height, codec = _stream_info(path, stream)
-    index = _build_index(path, container, stream, header, full_decode=full_decode)
+    index = _build_index(path, container, stream, header, full_decode=full_decode, count=count)
     if index.num_frames == 0:
         reason = "truncated" if index.truncated or _file_cut_short(path) else "undecodable"
         raise MediaError(path, reason, f"no decodable frames in {codec} stream")
@@ -812,6 +815,8 @@ def _normalise_indices(indices: Sequence[int]) -> list[int]:
 
 
 def _out_of_range(path: str, index_max: int, available: int, truncated: bool) -> MediaError:
+    if available == 0:
+        return MediaError(path, "truncated" if truncated else "undecodable", "no decodable frames")
     if truncated:
         return MediaError(path, "truncated",
                           f"frame {index_max} requested but the file is cut short after {available} decodable frames")
@@ -847,8 +852,10 @@ def read_frames(path: str | os.PathLike[str], indices: Sequence[int], *, threads
     """
     wanted = _normalise_indices(indices)
     with _open_video(path, threads=threads) as (p, container, stream):
-        info, index = _probe_open(p, container, stream)
-        if wanted and max(wanted) >= info.num_frames:
+        # (no decode-count for untrusted files: the sequential read below
+        # finds out-of-range indices itself)
+        info, index = _probe_open(p, container, stream, count=False)
+        if index.trusted and wanted and max(wanted) >= info.num_frames:
             raise _out_of_range(p, max(wanted), info.num_frames, info.truncated)
         if index.seekable:
             try:
