@@ -40,3 +40,16 @@ class MediaError(Exception):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}: {self.detail}"
+
+
+def check_media_file(path: str | os.PathLike[str]) -> str:
+    """The path as a string if it names a non-empty regular file, else a MediaError
+    (reason ``'missing'`` or ``'empty'``).  Shared by the video and image readers."""
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise MediaError(p, "missing", "no such file")
+    if not os.path.isfile(p):
+        raise MediaError(p, "missing", "not a regular file")
+    if os.path.getsize(p) == 0:
+        raise MediaError(p, "empty", "file is 0 bytes")
+    return p

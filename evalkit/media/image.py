@@ -6,7 +6,7 @@ import os
 
 from PIL import Image, UnidentifiedImageError
 
-from .errors import MediaError
+from .errors import MediaError, check_media_file
 
 __all__ = ["load_image"]
 
@@ -21,13 +21,7 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         MediaError: reason ``'missing'``, ``'empty'``, ``'truncated'`` (image
             data ends early) or ``'undecodable'`` (not an image PIL can read).
     """
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise MediaError(p, "missing", "no such file")
-    if not os.path.isfile(p):
-        raise MediaError(p, "missing", "not a regular file")
-    if os.path.getsize(p) == 0:
-        raise MediaError(p, "empty", "file is 0 bytes")
+    p = check_media_file(path)
     try:
         with Image.open(p) as img:
             img.load()

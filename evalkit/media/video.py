@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MediaError
+from .errors import MediaError, check_media_file
 from .sampling import sample_indices
 
 __all__ = [
@@ -175,17 +175,6 @@ class _FrameIndex:
 # opening
 
 
-def _check_path(path: str | os.PathLike[str]) -> str:
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise MediaError(p, "missing", "no such file")
-    if not os.path.isfile(p):
-        raise MediaError(p, "missing", "not a regular file")
-    if os.path.getsize(p) == 0:
-        raise MediaError(p, "empty", "file is 0 bytes")
-    return p
-
-
 def _file_cut_short(path: str) -> bool:
     """Cheap structural check: does the file end before its container says?
 
@@ -291,7 +280,7 @@ def _open_video(path: str | os.PathLike[str], *, threads: bool = True) -> Iterat
     """Open ``path`` and yield ``(path_str, container, video_stream)``; always closes."""
     import av
 
-    p = _check_path(path)
+    p = check_media_file(path)
     try:
         container = av.open(p, mode="r", metadata_errors="ignore")
     except _av_errors() as exc:
