@@ -109,6 +109,13 @@ class Job:
         self.output_dir = Path(cfg.output_dir)
         self.run_name = self.run_cfg.name or default_run_name(self.model.cfg.pretrained)
         self.task_dir = self.output_dir / self.run_name / self.task.name
+        if self._judge_enabled():
+            from evalkit.judge.config import validate_config
+
+            try:
+                validate_config(self.judge_cfg)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
         self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
         self.protocol = protocol_of(self.task, self.model)
         self.manifest: dict[str, Any] = {}
@@ -166,6 +173,11 @@ class Job:
         self.manifest["data_check"] = report.as_dict()
         self.manifest["counts"] = {"selected_samples": len(samples)}
         result: dict[str, Any] = {"task_dir": str(self.task_dir)}
+        if self.stage in ("all", "judge") and self._judge_enabled() and not self.judge_cfg.dry_run:
+            # Fail before hours of inference, not after: a judge without its key cannot work.
+            from evalkit.judge.endpoint import resolve_endpoint
+
+            resolve_endpoint(self.judge_cfg)
         if self.stage in ("all", "predict"):
             result["predict"] = self.predict(samples)
             if self.runner_cfg.num_shards > 1 and not self._try_merge(samples):

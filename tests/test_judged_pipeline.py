@@ -99,3 +99,20 @@ def test_judge_none_scores_offline_by_exact_match(compose, tmp_path):
                  "run.name=t"])).run()
     met = json.loads((tmp_path / "t" / "demo_shapes" / "metrics.json").read_text())
     assert met["metrics"]["accuracy_source"] == "exact_match" and met["judge"] is None
+
+
+def test_missing_key_fails_before_any_inference(compose, tmp_path, monkeypatch):
+    from evalkit.judge import MissingAPIKeyError
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        Job(compose(["task=demo_shapes", "run.limit=2", f"output_dir={tmp_path}", "judge=gpt35"])).run()
+    assert not list(tmp_path.rglob("predictions.jsonl"))
+
+
+def test_judge_config_errors_are_config_errors(compose, tmp_path):
+    from evalkit.config import ConfigError
+
+    with pytest.raises(ConfigError, match="judge.model must be set"):
+        Job(compose(["task=demo_shapes", f"output_dir={tmp_path}", "judge=openai_compatible"]))
