@@ -20,7 +20,9 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def compose():
-    """compose(overrides) -> the root config exactly as the CLI would build it."""
+    """compose(overrides) -> the config exactly as the CLI builds it.  Default: the demo config
+    (demo task, tiny trained model), so tests name only what they change; config_name="config"
+    gives the root config real users start from."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -30,7 +32,7 @@ def compose():
 
     register_configs()
 
-    def _compose(overrides: list[str], config_name: str = "config"):
+    def _compose(overrides: list[str], config_name: str = "demo"):
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=False)

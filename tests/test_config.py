@@ -20,9 +20,13 @@ def test_contract_overrides_compose(compose, tmp_path):
     assert task.name == "demo_shapes" and model.cfg.pretrained == "/ckpts/my-finetune"
 
 
-def test_default_model_is_the_real_checkpoint(compose):
-    cfg = compose(["model=video_llava_7b"])
+def test_root_config_defaults_to_the_paper_setting(compose):
+    cfg = compose([], config_name="config")
     assert build_model(cfg.model).cfg.pretrained == "LanguageBind/Video-LLaVA-7B-hf"
+    assert cfg.model.dtype == "auto" and cfg.model.max_new_tokens == 1024 and cfg.judge.name == "none"
+    assert cfg.task.name == "msvd_qa" and cfg.task.num_frames == 8 and cfg.task.sampler == "uniform_linspace"
+    with pytest.raises(ConfigError, match="data_root"):  # no data given: named, before any model loads
+        build_task(cfg.task)
 
 
 def test_unknown_task_lists_choices(compose):

@@ -24,7 +24,7 @@ def by_order(tmp_path_factory):
     for order in ("original", "reversed"):
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=[
+            cfg = compose(config_name="demo", overrides=[
                 f"task.frame_order={order}", "runner.batch_size=8", "runner.progress=false", "run.report=false",
                 f"output_dir={out}", f"run.name={order}"])
         Job(cfg).run()

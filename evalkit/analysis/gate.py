@@ -302,6 +302,7 @@ def update_baseline(path: Path, old: Optional[dict[str, Any]], metrics_json: dic
     data = {
         "task": task,
         "subset": subset_text,
+        **({"job_overrides": list(old["job_overrides"])} if (old or {}).get("job_overrides") else {}),
         "scoring": {k: v for k, v in scoring_of(metrics_json).items() if k != "judge_returned"},
         "metrics": new_metrics,
         "recorded": recorded,
@@ -378,7 +379,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 tmp = Path(tempfile.mkdtemp(prefix="evalkit-gate-"))
             out_dir = args.output_dir or tmp
             try:
-                task_dir = run_subset(args.task, subset.resolve(), args.overrides, out_dir)
+                # the baseline's own job overrides (e.g. its model) first; the command line wins
+                pinned = list((old or {}).get("job_overrides") or [])
+                task_dir = run_subset(args.task, subset.resolve(), [*pinned, *args.overrides], out_dir)
             except _Errored as e:
                 task_dir, errored = e.task_dir, str(e)
         metrics_json = json.loads((task_dir / "metrics.json").read_text(encoding="utf-8"))

@@ -2,7 +2,7 @@
 
 from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
 
-_BUILTIN_MODULES = ("evalkit.models.videollava",)
+_BUILTIN_MODULES = ("evalkit.models.videollava", "evalkit.models.openai_chat")
 
 
 def load_builtin_models() -> None:

@@ -1,0 +1,78 @@
+"""The served-model adapter against a loopback chat-completions server: frames arrive as images,
+in order, and a failing request becomes that sample's error record only."""
+
+import base64
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from evalkit.media.synth import decode_index
+from evalkit.pipeline import Job
+from tests._data import write_video_qa
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.seen.append(body)
+        parts = body["messages"][0]["content"]
+        text = parts[0]["text"]
+        if "FAIL" in text:
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "bad request"}}')
+            return
+        # reply with the frame indices stamped into the images, proving order and count
+        idx = []
+        for p in parts[1:]:
+            raw = base64.b64decode(p["image_url"]["url"].split(",", 1)[1])
+            idx.append(decode_index(np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))))
+        reply = {"id": "x", "object": "chat.completion", "model": body["model"],
+                 "choices": [{"index": 0, "finish_reason": "stop",
+                              "message": {"role": "assistant", "content": " ".join(map(str, idx))}}],
+                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture()
+def chat_server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.seen = []
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_served_model_sees_sampled_frames_in_order(compose, chat_server, tmp_path):
+    data = write_video_qa(tmp_path / "d", n=4, frames=[20],
+                          questions=["what?", "who?", "FAIL this one", "where?"])
+    url = f"http://127.0.0.1:{chat_server.server_address[1]}/v1"
+    cfg = compose(["task=msvd_qa", f"task.data_root={data}", "task.expected_size=null", "model=openai_chat",
+                   "model.pretrained=served-vlm", f"model.base_url={url}", "model.max_retries=0",
+                   "runner.batch_size=4", "runner.progress=false", "run.max_error_rate=0.3",
+                   f"output_dir={tmp_path}/out", "run.name=served"])
+    Job(cfg).run()
+    recs = {r["id"]: r for r in map(json.loads, (tmp_path / "out/served/msvd_qa/predictions.jsonl").read_text().splitlines())}
+    expected = [int(i) for i in np.linspace(0, 19, 8, dtype=int)]
+    for qid in ("q0", "q1", "q3"):
+        assert [int(x) for x in recs[qid]["pred"].split()] == expected == recs[qid]["frame_indices"]
+    assert "pred" not in recs["q2"] and "400" in recs["q2"]["error"]
+    assert all(b["model"] == "served-vlm" and b["temperature"] == 0.0 for b in chat_server.seen)
+    man = json.loads((tmp_path / "out/served/msvd_qa/manifest.json").read_text())
+    assert man["model"]["adapter"] == "openai_chat" and man["model"]["endpoint"] == url
