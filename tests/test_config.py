@@ -95,3 +95,17 @@ def test_unknown_data_form_rejected_for_every_task(compose, task, tmp_path):
     cfg = compose([f"task={task}", f"task.data_root={tmp_path}", "task.form=xml"])
     with pytest.raises(ConfigError, match="form must be one of official, hf"):
         build_task(cfg.task)
+
+
+@pytest.mark.parametrize("override, field", [("task.sampler=uniform", "sampler"), ("task.frame_order=backwards", "frame_order"),
+                                             ("task.num_frames=0", "num_frames")])
+def test_video_protocol_options_checked_at_startup(compose, override, field):
+    with pytest.raises(ConfigError, match=field):
+        build_task(compose([override]).task)
+
+
+@pytest.mark.parametrize("task, override", [("scienceqa_img", "task.extraction=fuzzy"), ("mmbench", "task.circular=maybe"),
+                                            ("vqav2", "task.answer_mode=loose"), ("gqa", "task.answer_mode=loose")])
+def test_image_named_options_checked_at_startup(compose, task, override, tmp_path):
+    with pytest.raises(ConfigError, match="must be one of"):
+        build_task(compose([f"task={task}", f"task.data_root={tmp_path}", override]).task)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -107,11 +108,18 @@ class Task(ABC):
 
     def __init__(self, cfg: TaskConfig) -> None:
         self.cfg = cfg
-        form = getattr(cfg, "form", None)
-        if form is not None and form not in DATA_FORMS:
+        if getattr(cfg, "form", None) is not None:
+            self.require_choice("form", DATA_FORMS)
+
+    def require_choice(self, field_name: str, choices: Iterable[Any]) -> None:
+        """Start-up check of a named-option field: a ConfigError naming the valid choices."""
+        choices = list(choices)
+        value = getattr(self.cfg, field_name)
+        if value not in choices:
             from evalkit.config import ConfigError
 
-            raise ConfigError(f"task {cfg.name}: form must be one of {', '.join(DATA_FORMS)}, got {form!r}")
+            raise ConfigError(f"task {self.cfg.name}: {field_name} must be one of "
+                              f"{', '.join(map(str, choices))}, got {value!r}")
 
     @property
     def name(self) -> str:

@@ -88,6 +88,17 @@ class VideoQATask(Task):
     judged = True
     cfg: VideoQATaskConfig
 
+    def __init__(self, cfg: VideoQATaskConfig) -> None:
+        super().__init__(cfg)
+        from evalkit.media.sampling import FRAME_ORDERS, SAMPLERS
+
+        self.require_choice("sampler", SAMPLERS)
+        self.require_choice("frame_order", FRAME_ORDERS)
+        if cfg.num_frames < 1:
+            from evalkit.config import ConfigError
+
+            raise ConfigError(f"task {cfg.name}: num_frames must be >= 1, got {cfg.num_frames}")
+
     # ---- reading -----------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
         rows = self.read_rows()

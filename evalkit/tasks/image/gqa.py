@@ -54,12 +54,9 @@ class GQATask(ImageQATask):
 
     def __init__(self, cfg: GQAConfig) -> None:
         super().__init__(cfg)
-        from evalkit.config import ConfigError
         from evalkit.metrics.vqa import ANSWER_MODES
 
-        if cfg.answer_mode not in ANSWER_MODES:
-            raise ConfigError(f"task {cfg.name}: answer_mode must be one of {', '.join(ANSWER_MODES)}, "
-                              f"got {cfg.answer_mode!r}")
+        self.require_choice("answer_mode", ANSWER_MODES)
 
     def load_samples(self) -> list[Sample]:
         if self.cfg.form == "hf":

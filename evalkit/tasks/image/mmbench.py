@@ -211,9 +211,7 @@ class MMBenchTask(Task):
 
     def __init__(self, cfg: MMBenchTaskConfig) -> None:
         super().__init__(cfg)
-        if cfg.circular not in CIRCULAR_MODES:
-            raise DataError(f"task {cfg.name}: circular must be one of {', '.join(CIRCULAR_MODES)}, "
-                            f"got {cfg.circular!r}")
+        self.require_choice("circular", CIRCULAR_MODES)
         # Judged only when asked to (the judge then sees the unmatched replies only).
         self.judged = bool(cfg.judge_match)
         self._sha: Optional[str] = None

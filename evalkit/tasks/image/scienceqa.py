@@ -80,13 +80,9 @@ class ScienceQATask(Task):
 
     def __init__(self, cfg: ScienceQATaskConfig) -> None:
         super().__init__(cfg)
-        if cfg.extraction not in EXTRACTION_MODES:
-            raise DataError(f"task {cfg.name}: extraction must be one of {', '.join(EXTRACTION_MODES)}, "
-                            f"got {cfg.extraction!r}")
-        if cfg.subset not in ("image", "all"):
-            raise DataError(f"task {cfg.name}: subset must be 'image' or 'all', got {cfg.subset!r}")
-        if cfg.prompt_format not in PROMPT_FORMATS:
-            raise DataError(f"task {cfg.name}: prompt_format must be one of {', '.join(PROMPT_FORMATS)}")
+        self.require_choice("extraction", EXTRACTION_MODES)
+        self.require_choice("subset", ("image", "all"))
+        self.require_choice("prompt_format", PROMPT_FORMATS)
 
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:

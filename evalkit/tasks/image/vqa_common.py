@@ -152,14 +152,8 @@ class ImageQATask(Task):
 
     def __init__(self, cfg: ImageQAConfig) -> None:
         super().__init__(cfg)
-        from evalkit.config import ConfigError
-
-        if cfg.prompt_template not in PROMPT_SUFFIXES:
-            raise ConfigError(f"task {cfg.name}: prompt_template must be one of {', '.join(PROMPT_SUFFIXES)}, "
-                              f"got {cfg.prompt_template!r}")
-        if cfg.submission not in SUBMISSION_MODES:
-            raise ConfigError(f"task {cfg.name}: submission must be one of {', '.join(SUBMISSION_MODES)}, "
-                              f"got {cfg.submission!r}")
+        self.require_choice("prompt_template", PROMPT_SUFFIXES)
+        self.require_choice("submission", SUBMISSION_MODES)
 
     # ---- paths ---------------------------------------------------------------------------------
     @property
@@ -336,12 +330,9 @@ class VQAAccuracyTask(ImageQATask):
 
     def __init__(self, cfg: VQAConfig) -> None:
         super().__init__(cfg)
-        from evalkit.config import ConfigError
         from evalkit.metrics.vqa import ANSWER_MODES
 
-        if cfg.answer_mode not in ANSWER_MODES:
-            raise ConfigError(f"task {cfg.name}: answer_mode must be one of {', '.join(ANSWER_MODES)}, "
-                              f"got {cfg.answer_mode!r}")
+        self.require_choice("answer_mode", ANSWER_MODES)
 
     def protocol(self) -> dict[str, Any]:
         from evalkit.metrics.vqa import scorer_name
