@@ -51,6 +51,7 @@ def test_stages_cache_and_no_key_on_disk(compose, server, tmp_path, monkeypatch)
     expect = sum(r["answer"].lower() in r["pred"].lower() for r in recs) / 12
     assert met["metrics"]["accuracy"] == pytest.approx(expect)
     assert met["headline"]["accuracy"] == pytest.approx(expect) and "score" in met["headline"]
+    assert met["metrics"]["accuracy_all_samples"] == pytest.approx(expect) and met["metrics"]["n_unjudged"] == 0
     assert met["judge"]["models_returned"] == ["gpt-3.5-turbo-0613"]
     assert met["judge"]["model_requested"] == "gpt-3.5-turbo" and met["judge"]["aggregation"] == "strict"
     assert set(met["metrics"]["judge_by_type"]) >= {"color", "direction"}

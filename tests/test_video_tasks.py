@@ -142,3 +142,15 @@ def test_extension_priority_and_explicit_extension(compose, tmp_path):
     assert s["2"].media[0].endswith("b.gif")
     s = {x.id: x for x in _task(compose, "msvd_qa", root, "task.video_extensions=[.gif,.mp4]").load_samples()}
     assert s["1"].media[0].endswith("a.gif")
+
+
+def test_judged_score_counts_errors_and_unjudged_honestly(compose, tmp_path):
+    task = _task(compose, "msvd_qa", tmp_path)
+    recs = [{"id": "a", "question": "q", "answer": "x", "pred": "x"},
+            {"id": "b", "question": "q", "answer": "y", "pred": "y"},
+            {"id": "c", "question": "q", "answer": "z", "pred": "w"},  # judge never answered for c
+            {"id": "d", "question": "q", "answer": "z", "error": "d.mp4: missing: no such file"}]
+    judgments = [{"id": i, "status": "ok", "verdict": {"pred": "yes", "score": 5}} for i in ("a", "b")]
+    m = task.score(recs, judgments, aggregation="strict")
+    assert m["accuracy"] == 1.0  # over judged items, as the reference script
+    assert m["accuracy_all_samples"] == 0.5 and m["n_unjudged"] == 1 and m["n_errors"] == 1

@@ -197,6 +197,12 @@ class VideoQATask(Task):
             metrics["judge"] = aggregate(judgments, mode=aggregation)
             metrics["accuracy"] = metrics["judge"].get("accuracy")
             metrics["score"] = metrics["judge"].get("score")
+            # Honest denominators: samples that errored or were never judged count as 'no' here.
+            judged_ids = {j.get("id") for j in judgments}
+            metrics["n_unjudged"] = sum(1 for r in records if "pred" in r and r["id"] not in judged_ids)
+            n_yes = metrics["judge"].get("n_yes")
+            if records and n_yes is not None:
+                metrics["accuracy_all_samples"] = n_yes / len(records)
             types = {r["id"]: (r.get("metadata") or {}).get("type") for r in records}
             by_type: dict[str, list[dict[str, Any]]] = {}
             for j in judgments:
