@@ -309,7 +309,7 @@ class Job:
             "run": self.run_name,
             "model": self.model.cfg.pretrained,
             "protocol_id": self.manifest.get("protocol_id"),
-            "headline": {k: metrics.get(k) for k in self.task.headline_metrics if metrics.get(k) is not None},
+            "headline": self.task.headline(metrics),
             "metrics": metrics,
             "counts": counts,
             "judge": self.manifest.get("judge") if judgments is not None else None,

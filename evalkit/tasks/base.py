@@ -166,6 +166,10 @@ class Task(ABC):
         """Metrics from finished prediction records (and judge verdicts, for judged tasks;
         ``aggregation`` is the judge config's aggregation mode)."""
 
+    def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The few numbers a leaderboard shows for this task (from ``score()``'s result)."""
+        return {k: metrics[k] for k in self.headline_metrics if metrics.get(k) is not None}
+
     def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
         """Extra files made from the predictions (e.g. an evaluation-server submission file);
         returns {description: path}.  Called by the score stage."""

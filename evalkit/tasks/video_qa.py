@@ -180,6 +180,20 @@ class VideoQATask(Task):
         return out
 
     # ---- scoring -----------------------------------------------------------------------
+    # Per-question-type accuracy joins the headline when a set has few types (MSVD-QA: what, who,
+    # how, when, where); more would swamp the leaderboard (they stay in metrics.json).
+    max_headline_types = 6
+
+    def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        out = super().headline(metrics)
+        if "judge_by_type" in metrics:
+            per_type = {t: m.get("accuracy") for t, m in metrics["judge_by_type"].items()}
+        else:
+            per_type = {t: m.get("exact_match") for t, m in (metrics.get("by_type") or {}).items()}
+        if 1 < len(per_type) <= self.max_headline_types:
+            out.update({f"accuracy/{t}": v for t, v in per_type.items() if v is not None})
+        return out
+
     def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
         from evalkit.judge import JudgeItem
 
