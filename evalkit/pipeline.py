@@ -204,12 +204,8 @@ class Job:
             if n:
                 self.log(f"[{self.task.name}] retrying {n} samples recorded as errors")
         runner = Runner(self.model, self.runner_cfg)
-        from evalkit.runner.runner import shard
-
-        mine = shard(samples, self.runner_cfg.shard_rank, self.runner_cfg.num_shards)
-        todo = [s for s in mine if s.id not in store.done_ids]
         started = now_iso()
-        if todo:
+        if runner.pending(samples, store)[1]:  # load weights only when something is left to predict
             t0 = time.perf_counter()
             self.model.load()
             load_s = time.perf_counter() - t0

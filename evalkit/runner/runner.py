@@ -108,10 +108,14 @@ class Runner:
             # Isolate the failure: one bad sample must not take its batch-mates down.
             return [rec for x in items for rec in self._generate([x])]
 
-    def run(self, samples: list[Sample], spec: MediaSpec, store: PredictionStore, desc: str = "predict") -> RunStats:
+    def pending(self, samples: list[Sample], store: PredictionStore) -> tuple[list[Sample], list[Sample]]:
+        """(this rank's samples, those of them not yet in the store)."""
         mine = shard(samples, self.cfg.shard_rank, self.cfg.num_shards)
         done = store.done_ids
-        todo = [s for s in mine if s.id not in done]
+        return mine, [s for s in mine if s.id not in done]
+
+    def run(self, samples: list[Sample], spec: MediaSpec, store: PredictionStore, desc: str = "predict") -> RunStats:
+        mine, todo = self.pending(samples, store)
         stats = RunStats(total=len(mine), skipped=len(mine) - len(todo))
         if not todo:
             return stats
