@@ -208,3 +208,25 @@ def read_json(path: Path, what: str) -> Any:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise DataError(f"{what} is not valid JSON: {path}: line {e.lineno}: {e.msg}") from None
+
+
+def read_jsonl(path: Path, what: str, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Objects of a JSONL file; a DataError names the file and line of anything unreadable."""
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path}")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{what} {path}: line {lineno} is not valid JSON ({e.msg})") from None
+            if not isinstance(obj, dict):
+                raise DataError(f"{what} {path}: line {lineno} is not a JSON object")
+            missing = [k for k in required if k not in obj]
+            if missing:
+                raise DataError(f"{what} {path}: line {lineno} lacks {', '.join(missing)}: {line.strip()[:120]}")
+            rows.append(obj)
+    return rows

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, read_json
-from evalkit.tasks.image.vqa_common import ImageQATask, VQAConfig, read_jsonl, split_suffix, write_json_file
+from evalkit.tasks.base import TASKS, DataError, read_json, read_jsonl
+from evalkit.tasks.image.vqa_common import ImageQATask, VQAConfig, split_suffix, write_json_file
 
 DEFAULT_FIELDS = {"id": "id", "question": "question", "answer": "answer", "image": "imageId",
                   "structural": "types.structural", "semantic": "types.semantic"}

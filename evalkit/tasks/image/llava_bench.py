@@ -34,7 +34,7 @@ from typing import Any, Optional
 
 from evalkit.metrics.llava_bench import CATEGORIES
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, sha256_file
+from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_jsonl, sha256_file
 from evalkit.tasks.image.mmbench import (OPEN_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
                                         materialize_image, named_suffix)
 
@@ -58,25 +58,6 @@ class LlavaBenchTaskConfig(TaskConfig):
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
 
 
-def read_jsonl_file(path: Path, what: str) -> list[dict[str, Any]]:
-    """Objects of a JSONL file, or a DataError naming the file and line."""
-    if not path.is_file():
-        raise DataError(f"{what} not found: {path}")
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{what} is not valid JSONL: {path}: line {n}: {e.msg}") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}: line {n} is not a JSON object")
-            out.append(obj)
-    return out
-
-
 def caption_text(caption: Any) -> str:
     if isinstance(caption, (list, tuple)):
         return "\n".join(str(c) for c in caption)
@@ -90,10 +71,6 @@ class LlavaBenchTask(Task):
     judged = True
     judge_protocol = "llava_bench_pairwise"
     cfg: LlavaBenchTaskConfig
-
-    def __init__(self, cfg: LlavaBenchTaskConfig) -> None:
-        super().__init__(cfg)
-        from evalkit.tasks.image import judge_protocols  # noqa: F401  (registers the protocol)
 
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
@@ -109,9 +86,9 @@ class LlavaBenchTask(Task):
     def _official_rows(self) -> list[dict[str, Any]]:
         root = Path(self.cfg.data_root)
         qpath, cpath, apath = root / self.cfg.questions_file, root / self.cfg.context_file, root / self.cfg.answers_file
-        questions = read_jsonl_file(qpath, "LLaVA-Bench questions file")
-        contexts = read_jsonl_file(cpath, "LLaVA-Bench context file")
-        answers = read_jsonl_file(apath, "LLaVA-Bench reference answers file")
+        questions = read_jsonl(qpath, "LLaVA-Bench questions file")
+        contexts = read_jsonl(cpath, "LLaVA-Bench context file")
+        answers = read_jsonl(apath, "LLaVA-Bench reference answers file")
         caption_of = {str(c.get("image")): caption_text(c.get("caption")) for c in contexts}
         answer_of: dict[str, str] = {}
         for n, a in enumerate(answers, 1):
@@ -232,6 +209,5 @@ def _num_key(x: str) -> tuple[int, Any]:
 
 def _protocol():
     from evalkit.judge import get_protocol
-    from evalkit.tasks.image import judge_protocols  # noqa: F401
 
     return get_protocol(LlavaBenchTask.judge_protocol)

@@ -67,10 +67,6 @@ class MMVetTask(Task):
     judge_protocol = "mm_vet_grade"
     cfg: MMVetTaskConfig
 
-    def __init__(self, cfg: MMVetTaskConfig) -> None:
-        super().__init__(cfg)
-        from evalkit.tasks.image import judge_protocols  # noqa: F401  (registers the protocol)
-
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
         rows = self.read_rows()

@@ -217,7 +217,6 @@ class MMBenchTask(Task):
         self._sha: Optional[str] = None
         self._file_rows: Optional[list[dict[str, Any]]] = None
         self._circular_used: Optional[str] = None
-        from evalkit.tasks.image import judge_protocols  # noqa: F401  (registers mmbench_choice)
 
     # ---- reading -----------------------------------------------------------------------------
     def _tsv_path(self) -> Path:

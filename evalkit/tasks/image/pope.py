@@ -27,8 +27,8 @@ from typing import Any, Optional
 
 from evalkit.metrics.pope import POPE_SPLITS
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError
-from evalkit.tasks.image.vqa_common import ImageQAConfig, ImageQATask, read_jsonl, split_suffix
+from evalkit.tasks.base import TASKS, DataError, read_jsonl
+from evalkit.tasks.image.vqa_common import ImageQAConfig, ImageQATask, split_suffix
 
 DEFAULT_FIELDS = {"id": "question_id", "question": "question", "label": "answer", "image": "image",
                   "split": "category"}

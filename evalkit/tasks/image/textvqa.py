@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, read_json
-from evalkit.tasks.image.vqa_common import OCR_PREFIX, VQAAccuracyTask, VQAConfig, answer_strings, read_jsonl, \
+from evalkit.tasks.base import TASKS, DataError, read_json, read_jsonl
+from evalkit.tasks.image.vqa_common import OCR_PREFIX, VQAAccuracyTask, VQAConfig, answer_strings, \
     split_suffix
 
 DEFAULT_FIELDS = {"id": "question_id", "question": "question", "answers": "answers", "image": "image",

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, read_json
-from evalkit.tasks.image.vqa_common import VQAAccuracyTask, VQAConfig, answer_strings, read_jsonl, split_suffix, \
+from evalkit.tasks.base import TASKS, DataError, read_json, read_jsonl
+from evalkit.tasks.image.vqa_common import VQAAccuracyTask, VQAConfig, answer_strings, split_suffix, \
     write_json_file
 
 DEFAULT_FIELDS = {"id": "question_id", "question": "question", "answers": "answers", "image": "image",

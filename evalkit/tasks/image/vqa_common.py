@@ -59,28 +59,6 @@ def _lookup(rec: dict[str, Any], column: str) -> Any:
     return value
 
 
-def read_jsonl(path: Path, what: str, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Objects of a JSONL file; a DataError names the file and line of anything unreadable."""
-    if not path.is_file():
-        raise DataError(f"{what} not found: {path}")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{what} {path}: line {lineno} is not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{what} {path}: line {lineno} is not a JSON object")
-            missing = [k for k in required if k not in obj]
-            if missing:
-                raise DataError(f"{what} {path}: line {lineno} lacks {', '.join(missing)}: {line.strip()[:120]}")
-            rows.append(obj)
-    return rows
-
-
 def answer_strings(value: Any, where: str) -> list[str]:
     """Human answers as strings, from the official ``[{"answer": ...}, ...]`` or a plain list."""
     if value is None:
