@@ -19,9 +19,9 @@ from pathlib import Path
 from evalkit.media.synth import write_video
 from evalkit.models.base import ModelAdapter, ModelConfig
 from evalkit.runner.runner import Runner, RunnerConfig
-from evalkit.runner.store import PredictionStore
+from evalkit.store import PredictionStore
 from evalkit.samples import Sample
-from evalkit.tasks.base import MediaSpec
+from evalkit.samples import MediaSpec
 
 
 class SleepModel(ModelAdapter):

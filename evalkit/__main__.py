@@ -1,3 +1,3 @@
-from evalkit.cli import main
+from evalkit.cli.run import main
 
 main()

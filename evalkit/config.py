@@ -16,14 +16,12 @@ from typing import Any, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from evalkit.errors import ConfigError
 from evalkit.judge.config import JudgeConfig
+from evalkit.paths import REPO_ROOT
 from evalkit.runner.runner import RunnerConfig
 
 STAGES = ("all", "predict", "judge", "score")
-
-
-class ConfigError(ValueError):
-    """A configuration problem, explained in one readable message."""
 
 
 @dataclass
@@ -52,27 +50,22 @@ class EvalConfig:
     stage: str = "all"
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
 def register_configs() -> None:
     """Register the root schema with Hydra's ConfigStore and the ``${repo_root:}`` resolver
     (called by the CLI and by tests, never at import)."""
     from hydra.core.config_store import ConfigStore
 
-    from evalkit.models import MODELS, load_builtin_models
-    from evalkit.tasks import TASKS, load_builtin_tasks
+    from evalkit.models.base import MODELS
+    from evalkit.tasks.base import TASKS
 
     store = ConfigStore.instance()
     store.store(name="evalkit_schema", node=EvalConfig)
     # Each adapter's dataclass becomes a schema a YAML extends (`defaults: [/schema/task/video_qa@_here_]`),
     # so Hydra types every task/model field and rejects unknown ones at composition time.
-    load_builtin_tasks()
-    load_builtin_models()
-    for name in TASKS:
-        store.store(group="schema/task", name=name, node=TASKS.get(name).config_cls)
-    for name in MODELS:
-        store.store(group="schema/model", name=name, node=MODELS.get(name).config_cls)
+    for name, cls in TASKS.items():
+        store.store(group="schema/task", name=name, node=cls.config_cls)
+    for name, cls in MODELS.items():
+        store.store(group="schema/model", name=name, node=cls.config_cls)
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
     if not OmegaConf.has_resolver("data_path"):
@@ -110,18 +103,16 @@ def validate_section(section: DictConfig | dict, schema: type, what: str) -> Any
 
 
 def build_task(section: DictConfig | dict):
-    from evalkit.tasks import TASKS, load_builtin_tasks
+    from evalkit.tasks.base import TASKS
 
-    load_builtin_tasks()
     adapter = _adapter_name(section, "task")
     cls = TASKS.get(adapter)
     return cls(validate_section(section, cls.config_cls, "task"))
 
 
 def build_model(section: DictConfig | dict):
-    from evalkit.models import MODELS, load_builtin_models
+    from evalkit.models.base import MODELS
 
-    load_builtin_models()
     adapter = _adapter_name(section, "model")
     cls = MODELS.get(adapter)
     return cls(validate_section(section, cls.config_cls, "model"))

@@ -1,10 +1,11 @@
-"""Run manifests: what ran, under which protocol, with which code and packages."""
+"""What a run manifest records about its environment: code version, packages, machine, and a
+scrubbed copy of the configuration (no secrets).  The manifest file itself is written through
+:mod:`evalkit.store`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
 import subprocess
@@ -82,20 +83,3 @@ def scrub(obj: Any) -> Any:
 
 def stable_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (a kill never leaves half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def read_json_if_exists(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)

@@ -7,42 +7,41 @@ later all work on the same folder.
 
 from __future__ import annotations
 
-import fcntl
-import re
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from evalkit.config import ConfigError, RunConfig, build_model, build_task, check_stage
-from evalkit.manifest import (environment, git_info, now_iso, package_versions, read_json_if_exists, scrub,
-                              stable_hash, write_json)
+from evalkit.config import RunConfig, build_model, build_task, check_stage
+from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
+from evalkit.manifest import (
+    environment,
+    git_info,
+    now_iso,
+    package_versions,
+    scrub,
+    stable_hash,
+)
 from evalkit.runner.runner import Runner, RunnerConfig
-from evalkit.runner.store import PREDICTIONS, PredictionStore, merge_shards, read_jsonl, shard_file_name, shard_files
 from evalkit.samples import Sample
-from evalkit.tasks.base import DataError, Task
+from evalkit.store import (
+    OutputFolder,
+    PredictionStore,
+    TaskFolder,
+    default_run_name,
+    file_lock,
+    merge_shards,
+    read_json,
+    read_jsonl,
+    write_json,
+)
+from evalkit.tasks.base import Task
 
-JUDGMENTS = "judgments.jsonl"
-METRICS = "metrics.json"
-MANIFEST = "manifest.json"
 # Model config fields that change where/how fast a model runs, not what it outputs.
 RUNTIME_MODEL_FIELDS = {"device", "cpu_threads", "attn_implementation"}
 RUNTIME_TASK_FIELDS = {"data_root", "expected_size", "image_cache_dir"}
-
-
-class EvalFailure(RuntimeError):
-    """The job ran but its outcome fails the run (e.g. too many errored samples)."""
-
-
-def default_run_name(pretrained: str) -> str:
-    """A folder name from a hub id (``org/name`` -> ``org__name``) or a local path (last two parts)."""
-    p = Path(pretrained)
-    parts = p.parts[-2:] if (p.exists() or pretrained.startswith((".", "/"))) else pretrained.split("/")
-    name = "__".join(x for x in parts if x not in ("", "/", ".", ".."))
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "run"
 
 
 def select_samples(samples: list[Sample], run: RunConfig) -> list[Sample]:
@@ -83,17 +82,6 @@ def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 class Job:
     def __init__(self, cfg: DictConfig, log=print) -> None:
         self.log = log
@@ -106,9 +94,10 @@ class Job:
         # The task fixes the judging protocol (prompt + parser); the judge config fixes endpoint and model.
         self.judge_cfg.protocol = self.task.judge_protocol
         self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
-        self.output_dir = Path(cfg.output_dir)
+        self.output = OutputFolder(Path(cfg.output_dir))
         self.run_name = self.run_cfg.name or default_run_name(self.model.cfg.pretrained)
-        self.task_dir = self.output_dir / self.run_name / self.task.name
+        self.folder: TaskFolder = self.output.task_folder(self.run_name, self.task.name)
+        self.task_dir = self.folder.path
         if self._judge_enabled():
             from evalkit.judge.config import validate_config
 
@@ -122,17 +111,17 @@ class Job:
 
     # ---- manifest ----------------------------------------------------------------------
     def _open_manifest(self) -> None:
-        old = read_json_if_exists(self.task_dir / MANIFEST)
+        old = read_json(self.folder.manifest)
         if old and old.get("protocol") and old["protocol"] != self.protocol and not self.run_cfg.overwrite:
-            if (self.task_dir / PREDICTIONS).exists() or shard_files(self.task_dir):
+            if self.folder.predictions.exists() or self.folder.shard_files():
                 changes = "; ".join(_diff(old["protocol"], self.protocol)[:8])
                 raise ConfigError(
                     f"{self.task_dir} holds predictions made under a different protocol ({changes}). "
                     "Use another run.name, or run.overwrite=true to discard them."
                 )
         if old and old.get("protocol") != self.protocol and self.run_cfg.overwrite:
-            for p in [self.task_dir / PREDICTIONS, self.task_dir / JUDGMENTS, self.task_dir / METRICS,
-                      *shard_files(self.task_dir)]:
+            for p in [self.folder.predictions, self.folder.judgments, self.folder.metrics,
+                      *self.folder.shard_files()]:
                 p.unlink(missing_ok=True)
             old = None
         self.manifest = old or {"created": now_iso(), "stages": {}}
@@ -154,12 +143,12 @@ class Job:
     def _save_manifest(self) -> None:
         """Write the manifest; ranks of a sharded run share it, so stage entries another process
         wrote meanwhile are kept (read-merge-write under a file lock)."""
-        with _locked(self.task_dir / ".manifest.lock"):
-            on_disk = read_json_if_exists(self.task_dir / MANIFEST) or {}
+        with file_lock(self.folder.manifest_lock):
+            on_disk = read_json(self.folder.manifest) or {}
             stages = {**(on_disk.get("stages") or {}), **self.manifest.get("stages", {})}
             self.manifest["stages"] = stages
             self.manifest["updated"] = now_iso()
-            write_json(self.task_dir / MANIFEST, self.manifest)
+            write_json(self.folder.manifest, self.manifest)
 
     # ---- stages ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -196,7 +185,7 @@ class Job:
         return result
 
     def predict(self, samples: list[Sample]) -> dict[str, Any]:
-        store = PredictionStore(self.task_dir / shard_file_name(self.runner_cfg.shard_rank, self.runner_cfg.num_shards))
+        store = PredictionStore(self.folder.predictions_for(self.runner_cfg.shard_rank, self.runner_cfg.num_shards))
         if store.repaired_bytes:
             self.log(f"[{self.task.name}] cut a truncated last line ({store.repaired_bytes} bytes) from {store.path}")
         if self.run_cfg.retry_errors:
@@ -227,28 +216,25 @@ class Job:
         return stats.as_dict()
 
     def _try_merge(self, samples: list[Sample], required: bool = False) -> bool:
-        if not shard_files(self.task_dir):
+        if not self.folder.shard_files():
             return True
-        with _locked(self.task_dir / ".merge.lock"):
-            from evalkit.runner.store import StoreError
-
-            try:
-                info = merge_shards(self.task_dir, expected_ids=[s.id for s in samples])
-            except StoreError:
-                if required:
-                    raise
-                return False
+        try:
+            info = merge_shards(self.folder, expected_ids=[s.id for s in samples])
+        except StoreError:
+            if required:
+                raise
+            return False
         self.manifest["stages"]["merge"] = {"finished": now_iso(), **info}
         self._save_manifest()
         return True
 
     def _records(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        path = self.task_dir / PREDICTIONS
+        path = self.folder.predictions
         if not path.exists():
             raise DataError(f"no predictions at {path}; run stage=predict first")
-        PredictionStore(path)  # repairs a truncated tail, rejects duplicates
         wanted = {s.id for s in samples}
-        records = [r for r in read_jsonl(path) if str(r["id"]) in wanted]
+        # opening the store repairs a truncated tail and refuses duplicate ids
+        records = [r for r in PredictionStore(path).records() if str(r["id"]) in wanted]
         missing = len(wanted) - len(records)
         if missing and self.stage != "all":
             self.log(f"[{self.task.name}] warning: {missing} selected samples have no prediction yet")
@@ -258,9 +244,9 @@ class Job:
         return self.judge_cfg.name != "none" and self.task.judged
 
     def _cache_path(self) -> Path:
-        from evalkit.judge.config import DEFAULT_CACHE_NAME
+        from evalkit.judge.config import resolve_cache_path
 
-        return Path(self.judge_cfg.cache_path) if self.judge_cfg.cache_path else self.output_dir / DEFAULT_CACHE_NAME
+        return resolve_cache_path(self.judge_cfg, self.output.path)
 
     def judge(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         from evalkit.judge import dry_run, judge_items
@@ -272,7 +258,7 @@ class Job:
             self.log(f"[{self.task.name}] judge dry run: {d.get('n_requests')} requests would be sent "
                      f"({d.get('n_cache_hits')} cache hits), est. ${d.get('est_cost_usd')}; nothing sent")
             return {"dry_run": d}
-        summary = judge_items(items, self.judge_cfg, judgments_path=self.task_dir / JUDGMENTS,
+        summary = judge_items(items, self.judge_cfg, judgments_path=self.folder.judgments,
                               cache_path=self._cache_path(), progress=self.runner_cfg.progress)
         info = _as_dict(summary)
         self.manifest["stages"]["judge"] = {"finished": now_iso(), **info}
@@ -288,7 +274,7 @@ class Job:
 
     def score(self, records: list[dict[str, Any]], samples: list[Sample]) -> dict[str, Any]:
         judgments: Optional[list[dict[str, Any]]] = None
-        jpath = self.task_dir / JUDGMENTS
+        jpath = self.folder.judgments
         if self._judge_enabled():
             if not jpath.exists():
                 raise DataError(f"judge={self.judge_cfg.name} but no judgments at {jpath}; run stage=judge first")
@@ -312,13 +298,13 @@ class Job:
             "artifacts": artifacts,
             "scored": now_iso(),
         }
-        write_json(self.task_dir / METRICS, out)
+        write_json(self.folder.metrics, out)
         self.manifest["counts"].update(counts)
         self.manifest["stages"]["score"] = {"finished": now_iso()}
         self._save_manifest()
-        from evalkit.leaderboard import write_leaderboard
+        from evalkit.analysis.leaderboard import write_leaderboard
 
-        board = write_leaderboard(self.output_dir)
+        board = write_leaderboard(self.output.path)
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
         self.log(f"[{self.task.name}] {head} | errors {n_err}/{len(records)}")
         self.log(f"[{self.task.name}] results: {self.task_dir} | leaderboard: {board}")
@@ -333,7 +319,7 @@ class Job:
             raise EvalFailure(
                 f"task {self.task.name}: {n_err} of {len(records)} samples errored "
                 f"({counts['error_rate']:.1%} > run.max_error_rate={self.run_cfg.max_error_rate:.1%}); "
-                f"see the 'error' fields in {self.task_dir / PREDICTIONS}"
+                f"see the 'error' fields in {self.folder.predictions}"
             )
         return out
 

@@ -1,36 +1,69 @@
-"""A small name -> class registry shared by tasks and model adapters."""
+"""One name -> object registry mechanism for every table of named things evalkit has.
+
+Each registry is defined next to what it holds (tasks in ``evalkit.tasks.base``, model adapters in
+``evalkit.models.base``, judge protocols in ``evalkit.judge.protocols``, frame samplers in
+``evalkit.media.sampling``, prompt templates in ``evalkit.models.prompts``, task instructions in
+``evalkit.tasks.instructions``, VQA scorers in ``evalkit.metrics.vqa``).  Things register
+themselves explicitly where they are defined (``@REG.register("name")`` or
+``REG.register("name", obj)``), and every registry names the modules that hold its built-ins:
+the first lookup imports them, so any registry used from any entry point in a fresh interpreter
+finds every built-in, whatever was imported before.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
+
+from evalkit.errors import UnknownNameError
 
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
-    """A name that is not registered; the message lists the valid choices."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0])
-
-
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    """Named objects of one kind (classes, functions or instances)."""
+
+    def __init__(self, kind: str, builtins: Sequence[str] = ()) -> None:
         self.kind = kind
-        self._items: dict[str, type[T]] = {}
+        self._builtins = tuple(builtins)
+        self._loaded = not self._builtins
+        self._items: dict[str, T] = {}
 
-    def register(self, name: str) -> Callable[[type[T]], type[T]]:
-        def deco(cls: type[T]) -> type[T]:
-            if name in self._items and self._items[name] is not cls:
+    @overload
+    def register(self, name: str) -> Callable[[T], T]: ...
+
+    @overload
+    def register(self, name: str, obj: T, *, replace: bool = False) -> T: ...
+
+    def register(self, name: str, obj: Any = None, *, replace: bool = False) -> Any:
+        """``@REG.register("name")`` as a decorator, or ``REG.register("name", obj)``.
+
+        Registering a different object under a taken name is an error unless ``replace``.
+        Classes get a ``registry_name`` attribute (what the manifest records).
+        """
+
+        def add(item: T) -> T:
+            if not name:
+                raise ValueError(f"{self.kind}: a registered name must not be empty")
+            if name in self._items and self._items[name] is not item and not replace:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._items[name] = cls
-            cls.registry_name = name  # type: ignore[attr-defined]
-            return cls
+            self._items[name] = item
+            if isinstance(item, type):
+                item.registry_name = name  # type: ignore[attr-defined]
+            return item
 
-        return deco
+        return add if obj is None else add(obj)
 
-    def get(self, name: str) -> type[T]:
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True  # before importing: a built-in module may look itself up while loading
+        for module in self._builtins:
+            importlib.import_module(module)
+
+    def get(self, name: str) -> T:
+        self._load()
         try:
             return self._items[name]
         except KeyError:
@@ -39,10 +72,20 @@ class Registry(Generic[T]):
             ) from None
 
     def names(self) -> list[str]:
+        self._load()
         return sorted(self._items)
 
+    def items(self) -> list[tuple[str, T]]:
+        self._load()
+        return sorted(self._items.items())
+
     def __contains__(self, name: object) -> bool:
+        self._load()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._items))
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._items)

@@ -1,4 +1,5 @@
-"""The one record every task produces and every runner consumes."""
+"""The records every task produces and the runner consumes: :class:`Sample` (one evaluation item)
+and :class:`MediaSpec` (how a task's media are read)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,13 @@ class Sample:
     @property
     def text_for_model(self) -> str:
         return self.prompt if self.prompt is not None else self.question
+
+
+@dataclass(frozen=True)
+class MediaSpec:
+    """How the runner reads a task's media (recorded in the manifest)."""
+
+    num_frames: int = 8
+    sampler: str = "uniform_linspace"
+    frame_order: str = "original"
+    seed: int = 0

@@ -7,6 +7,18 @@ import pytest
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Decoded-image caches go to a temporary folder, never the user's ~/.cache/evalkit."""
+    old = os.environ.get("EVALKIT_CACHE")
+    os.environ["EVALKIT_CACHE"] = str(tmp_path_factory.mktemp("evalkit_cache"))
+    yield
+    if old is None:
+        os.environ.pop("EVALKIT_CACHE", None)
+    else:
+        os.environ["EVALKIT_CACHE"] = old
+
 from tests._data import QUESTIONS  # noqa: E402
 
 
@@ -27,7 +39,7 @@ def compose():
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from evalkit.cli import CONFIG_DIR
+    from evalkit.paths import CONFIG_DIR
     from evalkit.config import register_configs
 
     register_configs()

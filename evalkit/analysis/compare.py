@@ -22,8 +22,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from evalkit.analysis.runs import PREDICTIONS, RunDataError, TaskRun, exact_correct, is_hidden, judge_outcome
+from evalkit.analysis.runs import RunDataError, TaskRun, exact_correct, judge_outcome
 from evalkit.analysis.stats import mcnemar, paired_bootstrap
+from evalkit.store import OutputFolder, TaskFolder, run_task_folders
 
 METRICS = ("accuracy", "exact_match", "score")
 
@@ -93,19 +94,17 @@ def task_dirs(run_dir: Path) -> dict[str, TaskRun]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDataError(f"{run_dir}: no such run folder")
-    if (run_dir / PREDICTIONS).is_file():
+    if TaskFolder(run_dir).predictions.is_file():
         tr = TaskRun.open(run_dir)
         return {tr.task: tr}
     out: dict[str, TaskRun] = {}
-    for sub in sorted(p for p in run_dir.iterdir() if p.is_dir() and not is_hidden(p, run_dir)):
-        if (sub / PREDICTIONS).is_file():
-            tr = TaskRun.open(sub)
-            out[tr.task] = tr
+    for folder in run_task_folders(run_dir):
+        tr = TaskRun.open(folder.path)
+        out[tr.task] = tr
     if not out:
-        runs = sorted({p.parent.parent.name for p in run_dir.glob(f"*/*/{PREDICTIONS}")
-                       if not is_hidden(p, run_dir)})
+        runs = sorted({f.run_name for f in OutputFolder(run_dir).task_folders_with_predictions()})
         hint = f"; it looks like an output folder: pass {run_dir}/<run>, e.g. {run_dir / runs[0]}" if runs else ""
-        raise RunDataError(f"{run_dir}: not a run folder (no <task>/{PREDICTIONS} inside){hint}")
+        raise RunDataError(f"{run_dir}: not a run folder (no <task>/predictions.jsonl inside){hint}")
     return out
 
 

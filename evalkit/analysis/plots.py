@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evalkit.store import write_bytes
+
 if TYPE_CHECKING:  # pragma: no cover
-    from evalkit.leaderboard import Leaderboard
+    from evalkit.analysis.leaderboard import Leaderboard
 
 
 def _pyplot():
@@ -25,8 +27,6 @@ def plot_leaderboard(board: "Leaderboard", path: Path, *, dpi: int = 110) -> Pat
     scores (0-5), other metrics.  Measured rows are solid bars; reported rows are hatched and paler,
     and their legend entries say "(reported)".  Returns None (writes nothing) with nothing to plot.
     """
-    from evalkit.leaderboard import REPORTED
-
     df = board.table
     other = [c for c in board.metric_columns if not c.endswith(" %")]
     small = [c for c in other if df[c].notna().any() and float(df[c].max()) <= 5.0]
@@ -46,8 +46,8 @@ def plot_leaderboard(board: "Leaderboard", path: Path, *, dpi: int = 110) -> Pat
     cmap = plt.get_cmap("tab10")
     labels = []
     for _, r in df.iterrows():
-        if r["source"] == REPORTED:
-            same = (df["source"] == REPORTED) & (df["model"] == r["model"])
+        if board.is_reported(r):
+            same = (df["source"] == r["source"]) & (df["model"] == r["model"])
             extra = f", judge {r['judge']}" if same.sum() > 1 else ""
             labels.append(f"{r['model']} (reported{extra})")
         else:
@@ -61,7 +61,7 @@ def plot_leaderboard(board: "Leaderboard", path: Path, *, dpi: int = 110) -> Pat
         slots = {c: [i for i in range(n_rows) if present(df.iloc[i][c])] for c in cols}
         bar_w = 0.8 / max(1, max(len(v) for v in slots.values()))
         for i, (_, r) in enumerate(df.iterrows()):
-            reported = r["source"] == REPORTED
+            reported = board.is_reported(r)
             xs, ys = [], []
             for j, c in enumerate(cols):
                 if i in slots[c]:
@@ -83,12 +83,9 @@ def plot_leaderboard(board: "Leaderboard", path: Path, *, dpi: int = 110) -> Pat
             ax.set_ylim(0, 100)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)  # atomic: concurrent jobs never leave a half-written chart
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_bytes(Path(path), buf.getvalue())  # atomic: concurrent jobs never leave a half-written chart

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.analysis.runs import TaskRun, exact_correct, judge_outcome
+from evalkit.store import TaskFolder, write_text
 
 log = logging.getLogger("evalkit.report")
 
-REPORT = "report.html"
 MAX_STRIP_FRAMES = 32
 
 _STYLE = """
@@ -139,7 +139,7 @@ def _thumbnail(rec: dict[str, Any], height: int, frame_order: str, seed: int) ->
 # ---- rows ---------------------------------------------------------------------------------------
 
 def _answers(rec: dict[str, Any]) -> list[str]:
-    from evalkit.scoring.text_match import record_answers
+    from evalkit.metrics.text_match import record_answers
 
     return record_answers(rec)
 
@@ -241,8 +241,8 @@ def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: 
     page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>{esc(tr.run)} / {esc(tr.task)} - evalkit report</title><style>{_STYLE}</style></head><body>"
             + "".join(body) + "</body></html>")
-    out = Path(out) if out is not None else task_dir / REPORT
-    out.write_text(page, encoding="utf-8")
+    out = Path(out) if out is not None else TaskFolder(task_dir).report
+    write_text(out, page)
     return out
 
 

@@ -1,64 +1,32 @@
-"""Reading finished run folders back: ``<output_dir>/<run>/<task>/{predictions,judgments,metrics,manifest}``.
+"""Reading finished run folders back: ``<output_dir>/<run>/<task>/{predictions,judgments,metrics,manifest}``
+(files and layout: :mod:`evalkit.store`).
 
 Shared by the leaderboard, the checkpoint comparison and the HTML report.  Per-sample correctness
-is derived with the project's own scoring code: :func:`evalkit.scoring.text_match.exact_match` for
+is derived with the project's own scoring code: :func:`evalkit.metrics.text_match.exact_match` for
 exact match, and :func:`evalkit.judge.aggregate` applied to a sample's judgment line for the judge
 verdict (so the ``strict`` / ``paper`` rules are exactly those of the metrics).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional
 
-PREDICTIONS = "predictions.jsonl"
-JUDGMENTS = "judgments.jsonl"
-METRICS = "metrics.json"
-MANIFEST = "manifest.json"
+from evalkit.errors import EvalkitError, StoreError
+from evalkit.store import TaskFolder, read_json, read_judgments, read_predictions
 
 
-class RunDataError(ValueError):
+class RunDataError(EvalkitError, ValueError):
     """A run/task folder that is missing or cannot be read (shown as one line by the CLIs)."""
 
 
-def read_json(path: Path) -> Optional[dict[str, Any]]:
-    """The JSON object in ``path``, or None when the file does not exist."""
-    if not path.is_file():
-        return None
+def _read_json(path: Path) -> Optional[dict[str, Any]]:
     try:
-        with open(path, encoding="utf-8") as f:
-            obj = json.load(f)
-    except (OSError, ValueError) as e:
-        raise RunDataError(f"{path}: cannot read JSON ({e})") from None
-    if not isinstance(obj, dict):
-        raise RunDataError(f"{path}: expected a JSON object")
-    return obj
-
-
-def is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def read_predictions(path: Path) -> dict[str, dict[str, Any]]:
-    """``{id: record}`` from a predictions.jsonl (a truncated last line is ignored; a later line for
-    the same id wins)."""
-    out: dict[str, dict[str, Any]] = {}
-    lines = path.read_text(encoding="utf-8").split("\n")
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            if i == len(lines) - 1:  # a run killed mid-write; the pipeline redoes that sample
-                continue
-            raise RunDataError(f"{path}:{i + 1}: corrupt JSON line") from None
-        if isinstance(rec, dict) and "id" in rec:
-            out[str(rec["id"])] = rec
-    return out
+        return read_json(path)
+    except StoreError as e:
+        raise RunDataError(str(e)) from None
 
 
 @dataclass
@@ -72,15 +40,18 @@ class TaskRun:
 
     @classmethod
     def open(cls, path: Path) -> "TaskRun":
-        path = Path(path)
-        if not path.is_dir():
-            raise RunDataError(f"{path}: not a folder")
-        tr = cls(path, read_json(path / METRICS), read_json(path / MANIFEST))
-        if tr.metrics is None and not (path / PREDICTIONS).is_file():
-            shards = sorted(path.glob("predictions.shard-*.jsonl"))
-            hint = " (only unmerged shards; finish the other shards first)" if shards else ""
-            raise RunDataError(f"{path}: no {PREDICTIONS} or {METRICS}{hint}")
+        folder = TaskFolder(Path(path))
+        if not folder.path.is_dir():
+            raise RunDataError(f"{folder.path}: not a folder")
+        tr = cls(folder.path, _read_json(folder.metrics), _read_json(folder.manifest))
+        if tr.metrics is None and not folder.predictions.is_file():
+            hint = " (only unmerged shards; finish the other shards first)" if folder.shard_files() else ""
+            raise RunDataError(f"{folder.path}: no {folder.predictions.name} or {folder.metrics.name}{hint}")
         return tr
+
+    @property
+    def folder(self) -> TaskFolder:
+        return TaskFolder(self.path)
 
     @property
     def task(self) -> str:
@@ -110,7 +81,7 @@ class TaskRun:
     def judged(self) -> bool:
         if self.metrics is not None:
             return bool(self.metrics.get("judge"))
-        return (self.path / JUDGMENTS).is_file()
+        return self.folder.judgments.is_file()
 
     @property
     def aggregation(self) -> Optional[str]:
@@ -141,19 +112,21 @@ class TaskRun:
     @property
     def records(self) -> dict[str, dict[str, Any]]:
         if self._records is None:
-            p = self.path / PREDICTIONS
+            p = self.folder.predictions
             if not p.is_file():
-                raise RunDataError(f"{self.path}: no {PREDICTIONS}")
-            self._records = read_predictions(p)
+                raise RunDataError(f"{self.path}: no {p.name}")
+            try:
+                self._records = read_predictions(p)
+            except StoreError as e:
+                raise RunDataError(str(e)) from None
         return self._records
 
     @cached_property
     def judgments(self) -> dict[str, dict[str, Any]]:
         """``{id: last judgment line}`` (empty when not judged)."""
         from evalkit.judge.aggregate import latest_per_id
-        from evalkit.judge.judgments import read_judgments
 
-        p = self.path / JUDGMENTS
+        p = self.folder.judgments
         if not self.judged or not p.is_file():
             return {}
         return {str(j["id"]): dict(j) for j in latest_per_id(read_judgments(p)) if "id" in j}
@@ -183,7 +156,7 @@ class TaskRun:
 
 def exact_correct(rec: dict[str, Any]) -> bool:
     """Normalized exact match of a prediction record; an errored record is wrong."""
-    from evalkit.scoring.text_match import exact_match, record_answers
+    from evalkit.metrics.text_match import exact_match, record_answers
 
     if "pred" not in rec or rec.get("pred") is None:
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Sequence
 
-from .protocols import get_protocol
+from evalkit.judge.protocols import get_protocol
 
 AGGREGATION_MODES = ("strict", "paper")
 DEFAULT_PROTOCOL = "video_chatgpt_qa"
@@ -24,7 +24,7 @@ def aggregate(judgments: Sequence[Mapping[str, Any]], mode: str = "strict") -> D
     """Metrics over judgment lines (one protocol per call; last line per id wins).
 
     For ``video_chatgpt_qa`` the keys are documented in
-    :mod:`evalkit.judge.qa_metrics`: ``accuracy`` is a fraction in 0–1 and
+    :mod:`evalkit.metrics.video_chatgpt`: ``accuracy`` is a fraction in 0–1 and
     ``score`` lies on the 0–5 scale. The result also carries ``protocol``.
     """
     if mode not in AGGREGATION_MODES:

@@ -11,10 +11,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-#: Default cache file name, created inside the run's output directory.
-DEFAULT_CACHE_NAME = ".judge_cache.sqlite"
-DEFAULT_CACHE_FILENAME = DEFAULT_CACHE_NAME  # alias
-
 
 def default_prices() -> Dict[str, Dict[str, float]]:
     """Return USD prices per 1M tokens (standard tier, no batch/caching discount).
@@ -72,7 +68,7 @@ class JudgeConfig:
     temperature: float = 0.0
     max_tokens: int = 64
     aggregation: str = "strict"             # "strict" | "paper"
-    cache_path: Optional[str] = None        # default: <output_dir>/.judge_cache.sqlite
+    cache_path: Optional[str] = None        # default: <output_dir>/.judge_cache.sqlite (one per output folder)
     dry_run: bool = False
     prices: Dict[str, Dict[str, float]] = field(default_factory=default_prices)
 
@@ -129,11 +125,14 @@ def is_enabled(cfg: Any) -> bool:
 
 
 def resolve_cache_path(cfg: Any, output_dir: Path) -> Path:
-    """Cache file to use: ``cfg.cache_path`` if set, else ``<output_dir>/.judge_cache.sqlite``."""
+    """Cache file to use: ``cfg.cache_path`` if set, else the output folder's shared cache
+    (``<output_dir>/.judge_cache.sqlite``, see :mod:`evalkit.store.layout`)."""
+    from evalkit.store.layout import OutputFolder
+
     c = coerce_config(cfg)
     if c.cache_path:
         return Path(c.cache_path).expanduser()
-    return Path(output_dir) / DEFAULT_CACHE_NAME
+    return OutputFolder(Path(output_dir)).judge_cache
 
 
 def validate_config(cfg: JudgeConfig) -> None:

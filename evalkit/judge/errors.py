@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from evalkit.errors import EvalkitError
 
-class JudgeUnavailableError(RuntimeError):
+
+class JudgeUnavailableError(EvalkitError, RuntimeError):
     """The judge endpoint cannot be used: unreachable, unauthenticated, or failing.
 
     Raised after transport retries are exhausted (or at once for 401/403/404),

@@ -10,11 +10,11 @@ small regex scanner pulls out the requested fields, and
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any, Dict, Iterable, Optional
 
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+from evalkit.metrics.numbers import NUMBER_PATTERN as _NUMBER
+from evalkit.metrics.numbers import to_number
 
 # value alternatives: 'single quoted' | "double quoted" | number | bare word(s)
 _VALUE = (
@@ -105,28 +105,3 @@ def extract_fields(text: Optional[str], keys: Iterable[str]) -> Dict[str, Any]:
                     found.setdefault(k, v)
             return found
     return _scan(stripped, keys)
-
-
-def to_number(value: Any) -> Optional[float]:
-    """Convert an int/float/numeric string to a finite number, else None.
-
-    Integers stay ``int``; other values become ``float``. Booleans are rejected.
-    """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        s = value.strip()
-        if not re.fullmatch(_NUMBER, s):
-            return None
-        try:
-            if re.fullmatch(r"[-+]?\d+", s):
-                return int(s)
-            f = float(s)
-        except ValueError:
-            return None
-        return f if math.isfinite(f) else None
-    return None

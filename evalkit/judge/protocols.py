@@ -5,8 +5,8 @@ templates (versioned and hashed), which item fields identify a request for
 caching, how a reply becomes a verdict dict, and how verdicts aggregate into
 metrics. The client, cache, concurrency and JSONL machinery are shared.
 
-Built-in protocols are listed in a plain registry dict; more can be added with
-:func:`register_protocol` (e.g. LLaVA-Bench pairwise rating, MM-Vet 0–1 grade).
+Protocols are instances registered in :data:`JUDGE_PROTOCOLS` where they are defined (the Video-
+ChatGPT QA protocol here, the image benchmarks' in :mod:`evalkit.judge.image_protocols`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import json
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Mapping, Sequence
 
-from .config import JudgeItem
-from .errors import ParseError
-from .parsing import extract_fields, to_number
-from . import qa_metrics
+from evalkit.judge.config import JudgeItem
+from evalkit.judge.errors import ParseError
+from evalkit.judge.parsing import extract_fields, to_number
+from evalkit.metrics import video_chatgpt as qa_metrics
+from evalkit.registry import Registry
 
 Message = Dict[str, str]
 
@@ -155,7 +156,7 @@ class VideoChatGPTQA(JudgeProtocol):
         return verdict
 
     def aggregate(self, judgments: Sequence[Mapping[str, Any]], mode: str) -> Dict[str, Any]:
-        """``strict`` or ``paper`` metrics (see :mod:`evalkit.judge.qa_metrics`)."""
+        """``strict`` or ``paper`` metrics (see :mod:`evalkit.metrics.video_chatgpt`)."""
         if mode == "strict":
             return qa_metrics.strict(judgments)
         if mode == "paper":
@@ -163,26 +164,11 @@ class VideoChatGPTQA(JudgeProtocol):
         raise ValueError(f"unknown aggregation mode {mode!r} (expected 'strict' or 'paper')")
 
 
-_REGISTRY: Dict[str, JudgeProtocol] = {VideoChatGPTQA.name: VideoChatGPTQA()}
-
-
-def register_protocol(protocol: JudgeProtocol, *, replace: bool = False) -> None:
-    """Add a protocol instance to the registry under ``protocol.name``."""
-    if not protocol.name or not protocol.version:
-        raise ValueError("a protocol needs a name and a version")
-    if protocol.name in _REGISTRY and not replace:
-        raise ValueError(f"protocol {protocol.name!r} is already registered")
-    _REGISTRY[protocol.name] = protocol
+JUDGE_PROTOCOLS: Registry[JudgeProtocol] = Registry(
+    "judge protocol", builtins=("evalkit.judge.protocols", "evalkit.judge.image_protocols"))
+JUDGE_PROTOCOLS.register(VideoChatGPTQA.name, VideoChatGPTQA())
 
 
 def get_protocol(name: str) -> JudgeProtocol:
-    """The registered protocol called ``name`` (``KeyError`` lists the known ones)."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown judge protocol {name!r}; known: {sorted(_REGISTRY)}") from None
-
-
-def list_protocols() -> List[str]:
-    """Names of all registered protocols."""
-    return sorted(_REGISTRY)
+    """The registered protocol called ``name`` (UnknownNameError, a KeyError, lists the known ones)."""
+    return JUDGE_PROTOCOLS.get(name)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from evalkit.registry import Registry
+
 __all__ = [
     "SAMPLERS",
     "sample_indices",
@@ -41,10 +43,9 @@ def _uniform_arange(total_frames: int, num_frames: int) -> list[int]:
     return np.arange(0, total_frames, total_frames / num_frames).astype(int)[:num_frames].tolist()
 
 
-SAMPLERS: dict[str, Callable[[int, int], list[int]]] = {
-    "uniform_linspace": _uniform_linspace,
-    "uniform_arange": _uniform_arange,
-}
+SAMPLERS: Registry[Callable[[int, int], list[int]]] = Registry("frame sampler")
+SAMPLERS.register("uniform_linspace", _uniform_linspace)
+SAMPLERS.register("uniform_arange", _uniform_arange)
 
 
 def sample_indices(total_frames: int, num_frames: int, method: str = "uniform_linspace") -> list[int]:
@@ -57,10 +58,9 @@ def sample_indices(total_frames: int, num_frames: int, method: str = "uniform_li
         ValueError: unknown ``method`` (the message lists valid names),
             ``total_frames < 1`` or ``num_frames < 1``.
     """
-    try:
-        sampler = SAMPLERS[method]
-    except KeyError:
-        raise ValueError(f"unknown sampler {method!r}; valid: {', '.join(sorted(SAMPLERS))}") from None
+    if method not in SAMPLERS:
+        raise ValueError(f"unknown sampler {method!r}; valid: {', '.join(SAMPLERS.names())}")
+    sampler = SAMPLERS.get(method)
     total_frames, num_frames = int(total_frames), int(num_frames)
     if total_frames < 1:
         raise ValueError(f"total_frames must be >= 1, got {total_frames}")

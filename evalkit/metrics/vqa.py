@@ -39,7 +39,9 @@ that can never match lower-cased text.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from evalkit.registry import Registry
 
 ANSWER_MODES = ("official", "llava")
 
@@ -161,11 +163,11 @@ def m4c_accuracy(pred: str, answers: Sequence[str]) -> float:
     return leave_one_out_accuracy(evalai_normalize(pred), [evalai_normalize(a) for a in answers])
 
 
-SCORERS = {
-    "vqav2": ("vqaEval.py (GT-Vision-Lab/VQA)", vqav2_official_accuracy),
-    "vizwiz": ("vqaEval (VizWiz-VQA API)", vizwiz_official_accuracy),
-    "textvqa": ("vqaEval.py (GT-Vision-Lab/VQA) rules", vqav2_official_accuracy),
-}
+# benchmark -> (name of its reference scorer, that scorer's per-question accuracy)
+SCORERS: Registry[tuple[str, Callable[[str, Sequence[str]], float]]] = Registry("VQA scorer")
+SCORERS.register("vqav2", ("vqaEval.py (GT-Vision-Lab/VQA)", vqav2_official_accuracy))
+SCORERS.register("vizwiz", ("vqaEval (VizWiz-VQA API)", vizwiz_official_accuracy))
+SCORERS.register("textvqa", ("vqaEval.py (GT-Vision-Lab/VQA) rules", vqav2_official_accuracy))
 
 
 def scorer_name(benchmark: str, mode: str) -> str:
@@ -173,8 +175,8 @@ def scorer_name(benchmark: str, mode: str) -> str:
     if mode == "llava":
         if benchmark == "textvqa":
             return "m4c_evaluator.TextVQAAccuracyEvaluator (LLaVA eval_textvqa.py)"
-        return f"EvalAIAnswerProcessor on the prediction, then {SCORERS[benchmark][0]}"
-    return SCORERS[benchmark][0]
+        return f"EvalAIAnswerProcessor on the prediction, then {SCORERS.get(benchmark)[0]}"
+    return SCORERS.get(benchmark)[0]
 
 
 def vqa_accuracy(pred: str, answers: Sequence[str], benchmark: str = "vqav2", mode: str = "llava") -> float:
@@ -185,7 +187,7 @@ def vqa_accuracy(pred: str, answers: Sequence[str], benchmark: str = "vqav2", mo
         if benchmark == "textvqa":
             return m4c_accuracy(pred, answers)
         pred = evalai_normalize(pred)
-    return SCORERS[benchmark][1](pred, answers)
+    return SCORERS.get(benchmark)[1](pred, answers)
 
 
 def submission_answer(pred: str, mode: str = "llava") -> str:

@@ -64,4 +64,7 @@ class ModelAdapter(ABC):
         return None
 
 
-MODELS: Registry[ModelAdapter] = Registry("model")
+MODELS: Registry[type[ModelAdapter]] = Registry("model", builtins=(
+    "evalkit.models.videollava",
+    "evalkit.models.openai_chat",
+))

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from evalkit.models.base import GenerationInput, ModelAdapter
-from evalkit.runner.media import LoadedSample, load_media
-from evalkit.runner.store import PredictionStore
-from evalkit.samples import Sample
-from evalkit.tasks.base import MediaSpec
+from evalkit.runner.loading import LoadedSample, load_media
+from evalkit.samples import MediaSpec, Sample
+from evalkit.store.predictions import PredictionStore
 
 
 @dataclass

@@ -1,12 +1,20 @@
 """Task adapters: one per benchmark.  A task turns files on disk into :class:`Sample` records,
 says how its media are read, and scores finished prediction records.
 
-Adding a benchmark = one module here (a ``TaskConfig`` subclass + a ``Task`` subclass
-registered in :data:`TASKS`), one YAML under ``configs/task/`` and one test.
+Every task reads its benchmark in one of two data forms (``task.form``): the benchmark's
+``official`` files (``_official_rows`` / ``load_samples``, the adapter's own format), or a Hugging
+Face ``datasets`` source (``hf``: a ``save_to_disk`` folder, parquet/JSON/JSONL files or a hub id,
+its columns mapped to ours by ``task.fields``).  The switch, the ``hf_path`` check and the data
+fingerprint recorded in the manifest live here, once.
+
+Adding a benchmark = one module (a ``TaskConfig`` subclass + a ``Task`` subclass registered in
+:data:`TASKS`, and the module named in ``TASKS``' built-ins), one YAML under ``configs/task/``
+and one test.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -15,8 +23,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
+from evalkit.errors import ConfigError, DataError
 from evalkit.registry import Registry
-from evalkit.samples import Sample
+from evalkit.samples import MediaSpec, Sample
+
+# Where a task's data come from: the benchmark's official files, or a Hugging Face datasets source.
+DATA_FORMS = ("official", "hf")
 
 
 @dataclass
@@ -29,16 +41,14 @@ class TaskConfig:
     split: str = "test"
     # Number of samples the split is documented to have; a mismatch is reported by the data check.
     expected_size: Optional[int] = None
-
-
-@dataclass(frozen=True)
-class MediaSpec:
-    """How the runner reads this task's media (recorded in the manifest)."""
-
-    num_frames: int = 8
-    sampler: str = "uniform_linspace"
-    frame_order: str = "original"
-    seed: int = 0
+    form: str = "official"  # official | hf
+    # hf form: `hf_path` is a save_to_disk dir, a data file / glob (parquet, json, jsonl) or a hub id;
+    # `fields` maps our names to the dataset's columns (``a.b``: key b of a struct column a).
+    hf_path: Optional[str] = None
+    hf_split: str = "test"
+    fields: dict[str, str] = field(default_factory=dict)
+    # Named instruction appended to each question (evalkit.tasks.instructions; "none": as is).
+    instruction: str = "none"
 
 
 @dataclass
@@ -86,14 +96,6 @@ class DataReport:
         }
 
 
-# Where a task's data come from: the benchmark's official files, or a Hugging Face datasets source.
-DATA_FORMS = ("official", "hf")
-
-
-class DataError(ValueError):
-    """Benchmark files that cannot be read; the message names the file."""
-
-
 class Task(ABC):
     """Base class of task adapters."""
 
@@ -102,22 +104,24 @@ class Task(ABC):
     # Metrics shown in the leaderboard for this task, in order (keys of score()'s result).
     headline_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
     # Does this task's protocol use an LLM judge (when one is configured)?  Which protocol
-    # (a name in evalkit.judge's protocol registry)?  The judge config picks endpoint and model.
+    # (a name in evalkit.judge.protocols.JUDGE_PROTOCOLS)?  The judge config picks endpoint and model.
     judged: ClassVar[bool] = False
     judge_protocol: ClassVar[str] = "video_chatgpt_qa"
+    # Our field names the hf form needs in every row (checked against task.fields and the columns).
+    hf_required: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: TaskConfig) -> None:
+        from evalkit.tasks.instructions import INSTRUCTIONS
+
         self.cfg = cfg
-        if getattr(cfg, "form", None) is not None:
-            self.require_choice("form", DATA_FORMS)
+        self.require_choice("form", DATA_FORMS)
+        self.require_choice("instruction", INSTRUCTIONS)
 
     def require_choice(self, field_name: str, choices: Iterable[Any]) -> None:
         """Start-up check of a named-option field: a ConfigError naming the valid choices."""
         choices = list(choices)
         value = getattr(self.cfg, field_name)
         if value not in choices:
-            from evalkit.config import ConfigError
-
             raise ConfigError(f"task {self.cfg.name}: {field_name} must be one of "
                               f"{', '.join(map(str, choices))}, got {value!r}")
 
@@ -125,23 +129,63 @@ class Task(ABC):
     def name(self) -> str:
         return self.cfg.name
 
+    @property
+    def root(self) -> Path:
+        return Path(self.cfg.data_root)
+
+    def path(self, rel: str) -> Path:
+        """A configured file/folder: absolute as given, else relative to ``data_root``."""
+        p = Path(rel)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def instruction_text(self) -> str:
+        from evalkit.tasks.instructions import instruction_text
+
+        return instruction_text(self.cfg.instruction)
+
     @abstractmethod
     def load_samples(self) -> list[Sample]:
         """Read the benchmark from ``cfg.data_root``; raise :class:`DataError` naming the file."""
 
+    # ---- data forms ------------------------------------------------------------------------------
     def read_rows(self) -> list[dict[str, Any]]:
-        """Rows of the configured data form (tasks with a ``form`` field): the benchmark's
-        official files (``_official_rows``) or a Hugging Face ``datasets`` source (``_hf_rows``)."""
-        return self._hf_rows() if getattr(self.cfg, "form", "official") == "hf" else self._official_rows()
+        """Rows of the configured data form: the benchmark's official files (``_official_rows``)
+        or the Hugging Face ``datasets`` source (``_hf_rows``)."""
+        return self._hf_rows() if self.cfg.form == "hf" else self._official_rows()
 
     def _official_rows(self) -> list[dict[str, Any]]:
         raise NotImplementedError(f"task {self.name} has no official-layout reader")
 
-    def _hf_rows(self) -> list[dict[str, Any]]:
-        raise NotImplementedError(f"task {self.name} has no Hugging Face datasets reader")
+    def hf_source(self) -> str:
+        """``task.hf_path``, required by the hf form."""
+        if not self.cfg.hf_path:
+            raise DataError(f"task {self.name}: form=hf needs task.hf_path (save_to_disk dir, data files or hub id)")
+        return self.cfg.hf_path
 
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        from evalkit.tasks.hf_source import load_hf_rows
+
+        return load_hf_rows(self.hf_source(), self.cfg.hf_split, dict(self.cfg.fields), required=self.hf_required)
+
+    def source_files(self) -> list[Path]:
+        """The official files the samples (and references) came from: fingerprinted in the manifest."""
+        return []
+
+    def data_fingerprint(self) -> dict[str, str]:
+        """sha256 of the files the samples came from (hf form: the source and split)."""
+        if self.cfg.form == "hf":
+            return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+        return {f.name: sha256_file(f) for f in self.source_files() if f.is_file()}
+
+    # ---- protocol --------------------------------------------------------------------------------
     def media_spec(self) -> MediaSpec:
         return MediaSpec()
+
+    def protocol(self) -> dict[str, Any]:
+        """Protocol details recorded in the manifest."""
+        return {"media": asdict(self.media_spec()), "form": self.cfg.form, "instruction": self.cfg.instruction,
+                "instruction_text": self.instruction_text}
 
     def check(self, samples: list[Sample]) -> DataReport:
         """Pre-inference data check: duplicate ids, missing media, size mismatch."""
@@ -152,14 +196,10 @@ class Task(ABC):
                 dups.append(s.id)
             seen.add(s.id)
         missing = [s.id for s in samples if any(not Path(m).is_file() for m in s.media)]
-        return DataReport(
-            task=self.name,
-            total=len(samples),
-            missing_media=missing,
-            duplicate_ids=dups,
-            expected_size=self.cfg.expected_size,
-        )
+        return DataReport(task=self.name, total=len(samples), missing_media=missing, duplicate_ids=dups,
+                          expected_size=self.cfg.expected_size)
 
+    # ---- scoring ---------------------------------------------------------------------------------
     @abstractmethod
     def score(self, records: list[dict[str, Any]], judgments: Optional[list[dict[str, Any]]] = None,
               aggregation: str = "strict") -> dict[str, Any]:
@@ -171,30 +211,41 @@ class Task(ABC):
         return {k: metrics[k] for k in self.headline_metrics if metrics.get(k) is not None}
 
     def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
-        """Extra files made from the predictions (e.g. an evaluation-server submission file);
-        returns {description: path}.  Called by the score stage."""
+        """Extra files made from the predictions (e.g. an evaluation-server submission file),
+        written into ``task_dir``; returns {description: path}.  Called by the score stage."""
         return {}
 
     def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
         """Items for the LLM judge (judged tasks only)."""
         raise NotImplementedError(f"task {self.name} is not judged")
 
-    def protocol(self) -> dict[str, Any]:
-        """Protocol details recorded in the manifest."""
-        return {"media": asdict(self.media_spec())}
 
-    def data_fingerprint(self) -> dict[str, str]:
-        """sha256 of the annotation files the samples came from (recorded in the manifest)."""
-        return {}
+TASKS: Registry[type[Task]] = Registry("task", builtins=(
+    "evalkit.tasks.video_qa",
+    "evalkit.tasks.image.vqav2",
+    "evalkit.tasks.image.gqa",
+    "evalkit.tasks.image.vizwiz",
+    "evalkit.tasks.image.textvqa",
+    "evalkit.tasks.image.pope",
+    "evalkit.tasks.image.scienceqa",
+    "evalkit.tasks.image.mmbench",
+    "evalkit.tasks.image.llava_bench",
+    "evalkit.tasks.image.mm_vet",
+))
 
 
-TASKS: Registry[Task] = Registry("task")
+def sha256_file(path: str | Path) -> str:
+    """sha256 of a file's bytes (remembered per path, size and mtime: a large benchmark file is
+    read once per process however often its fingerprint is asked for)."""
+    st = Path(path).stat()
+    return _sha256(str(path), st.st_size, st.st_mtime_ns)
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+@functools.lru_cache(maxsize=256)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(chunk):
+        while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
 

@@ -1,13 +1,13 @@
 """Read benchmark rows through Hugging Face ``datasets``: a ``save_to_disk`` folder, local
-parquet/JSON/JSONL files (a path or glob), or a hub id (for users with network)."""
+parquet/JSON/JSONL/CSV files (a path or glob), or a hub id (for users with network)."""
 
 from __future__ import annotations
 
 import glob
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from evalkit.tasks.base import DataError
+from evalkit.errors import DataError
 
 _FILE_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
 
@@ -38,17 +38,41 @@ def open_hf_dataset(path: str, split: str):
         raise DataError(f"could not load dataset {path!r} split {split!r} from the hub: {type(e).__name__}: {e}") from None
 
 
-def load_hf_rows(path: str, split: str, fields: dict[str, str], required: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Rows with our field names (``fields`` maps ours -> the dataset's columns)."""
+def _top(column: str) -> str:
+    return column.split(".", 1)[0]
+
+
+def _lookup(rec: dict[str, Any], column: str) -> Any:
+    """``rec[column]``; ``a.b`` reads key ``b`` of a struct/dict column ``a`` (e.g. GQA ``types.structural``)."""
+    value: Any = rec
+    for part in column.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def load_hf_rows(path: str, split: str, fields: dict[str, str], required: tuple[str, ...],
+                 image_field: Optional[str] = None) -> list[dict[str, Any]]:
+    """Rows with our field names (``fields`` maps ours -> the dataset's columns, ``a.b`` reaching
+    into a struct column).  ``id``, ``question``, ``answer`` and ``video`` values become strings.
+    With ``image_field``, a decoding ``datasets.Image`` column mapped to it is read undecoded
+    (``{"bytes", "path"}``), so the original file bytes are kept."""
     ds = open_hf_dataset(path, split)
     cols = set(ds.column_names)
-    missing = [f"{ours} (column {theirs!r})" for ours, theirs in fields.items()
-               if ours in required and theirs not in cols]
+    missing = [f"{k} (not mapped in task.fields)" for k in required if k not in fields]
+    missing += [f"{ours} (column {theirs!r})" for ours, theirs in fields.items()
+                if ours in required and _top(theirs) not in cols]
     if missing:
         raise DataError(f"{path}: missing fields {', '.join(missing)}; columns are {', '.join(sorted(cols))}")
+    image_col = fields.get(image_field) if image_field else None
+    if image_col in cols:
+        import datasets
+
+        feature = ds.features.get(image_col)
+        if isinstance(feature, datasets.Image) and feature.decode:
+            ds = ds.cast_column(image_col, datasets.Image(decode=False))
     rows = []
     for rec in ds:
-        row = {ours: rec.get(theirs) for ours, theirs in fields.items() if theirs in cols}
+        row = {ours: _lookup(rec, theirs) for ours, theirs in fields.items() if _top(theirs) in cols}
         for k in ("id", "question", "answer", "video"):
             if k in row and row[k] is not None:
                 row[k] = str(row[k])

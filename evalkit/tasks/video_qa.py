@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from evalkit.samples import Sample
-from evalkit.scoring.text_match import text_match_metrics
-from evalkit.tasks.base import TASKS, DataError, MediaSpec, Task, TaskConfig, read_json, sha256_file
+from evalkit.errors import ConfigError, DataError
+from evalkit.metrics.text_match import text_match_metrics
+from evalkit.samples import MediaSpec, Sample
+from evalkit.tasks.base import TASKS, Task, TaskConfig, read_json
 
 DEFAULT_EXTENSIONS = [".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif"]
 DEFAULT_FIELDS = {
@@ -36,7 +37,6 @@ DEFAULT_FIELDS = {
 
 @dataclass
 class VideoQATaskConfig(TaskConfig):
-    form: str = "official"  # official | hf
     questions_file: str = "test_q.json"
     answers_file: str = "test_a.json"
     video_dir: str = "videos"
@@ -45,11 +45,6 @@ class VideoQATaskConfig(TaskConfig):
     num_frames: int = 8
     sampler: str = "uniform_linspace"
     frame_order: str = "original"  # original | reversed | shuffled (ablations / order control)
-    # Text appended to the question to form the model's prompt ("" for the paper's protocol).
-    prompt_suffix: str = ""
-    # hf form: `hf_path` is a save_to_disk dir, a data file / glob (parquet, json, jsonl) or a hub id.
-    hf_path: Optional[str] = None
-    hf_split: str = "test"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
 
 
@@ -86,6 +81,7 @@ class VideoQATask(Task):
     config_cls = VideoQATaskConfig
     headline_metrics = ("accuracy", "score", "exact_match")
     judged = True
+    hf_required = ("id", "question", "answer", "video")
     cfg: VideoQATaskConfig
 
     def __init__(self, cfg: VideoQATaskConfig) -> None:
@@ -95,22 +91,21 @@ class VideoQATask(Task):
         self.require_choice("sampler", SAMPLERS)
         self.require_choice("frame_order", FRAME_ORDERS)
         if cfg.num_frames < 1:
-            from evalkit.config import ConfigError
-
             raise ConfigError(f"task {cfg.name}: num_frames must be >= 1, got {cfg.num_frames}")
 
     # ---- reading -----------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
         rows = self.read_rows()
-        video_dir = Path(self.cfg.data_root) / self.cfg.video_dir
+        video_dir = self.path(self.cfg.video_dir)
         index = index_videos(video_dir)
+        suffix = self.instruction_text
         samples = []
         for r in rows:
             path = find_video(r["video"], video_dir, index, list(self.cfg.video_extensions))
             # A missing video keeps its expected path so the data check and the error record name it.
             media = str(path) if path else str(video_dir / r["video"])
             q = r["question"]
-            prompt = q + self.cfg.prompt_suffix
+            prompt = q + suffix
             meta = {"video_name": r["video"]}
             if r.get("type") is not None:
                 meta["type"] = r["type"]
@@ -123,8 +118,7 @@ class VideoQATask(Task):
         return samples
 
     def _official_rows(self) -> list[dict[str, Any]]:
-        root = Path(self.cfg.data_root)
-        qpath, apath = root / self.cfg.questions_file, root / self.cfg.answers_file
+        qpath, apath = self.path(self.cfg.questions_file), self.path(self.cfg.answers_file)
         questions = read_json(qpath, "questions file")
         answers = read_json(apath, "answers file")
         if not isinstance(questions, list) or not isinstance(answers, list):
@@ -155,20 +149,8 @@ class VideoQATask(Task):
             raise DataError(f"{apath}: no answer for {len(unmatched)} question_id(s) of {qpath} (e.g. {few})")
         return rows
 
-    def _hf_rows(self) -> list[dict[str, Any]]:
-        from evalkit.tasks.hf_source import load_hf_rows
-
-        if not self.cfg.hf_path:
-            raise DataError(f"task {self.name}: form=hf needs task.hf_path (save_to_disk dir, data files or hub id)")
-        return load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
-                            required=("id", "question", "answer", "video"))
-
-    def data_fingerprint(self) -> dict[str, str]:
-        root = Path(self.cfg.data_root)
-        if self.cfg.form == "official":
-            files = [root / self.cfg.questions_file, root / self.cfg.answers_file]
-            return {f.name: sha256_file(f) for f in files if f.is_file()}
-        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+    def source_files(self) -> list[Path]:
+        return [self.path(self.cfg.questions_file), self.path(self.cfg.answers_file)]
 
     # ---- protocol ----------------------------------------------------------------------
     def media_spec(self) -> MediaSpec:
@@ -176,7 +158,7 @@ class VideoQATask(Task):
 
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()
-        out.update({"prompt_suffix": self.cfg.prompt_suffix, "form": self.cfg.form, "join": "question_id"})
+        out["join"] = "question_id"
         return out
 
     # ---- scoring -----------------------------------------------------------------------
@@ -195,7 +177,7 @@ class VideoQATask(Task):
         return out
 
     def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
-        from evalkit.judge import JudgeItem
+        from evalkit.judge.config import JudgeItem
 
         return [
             JudgeItem(id=r["id"], question=r["question"], answer=r["answer"], pred=r["pred"])
@@ -206,7 +188,7 @@ class VideoQATask(Task):
               aggregation: str = "strict") -> dict[str, Any]:
         metrics = text_match_metrics(records)
         if judgments is not None:
-            from evalkit.judge import aggregate
+            from evalkit.judge.aggregate import aggregate
 
             metrics["judge"] = aggregate(judgments, mode=aggregation)
             metrics["accuracy"] = metrics["judge"].get("accuracy")

@@ -1,4 +1,3 @@
-"""Image benchmark adapters.  Importing the package registers the judge protocols its judged
-tasks name (LLaVA-Bench, MM-Vet, MMBench's optional choice matcher) with the shared judge."""
-
-from evalkit.tasks.image import judge_protocols  # noqa: F401  (registration only)
+"""Image benchmark adapters: a shared base (:mod:`.base`, :mod:`.images`), the LLaVA-1.5 question-file
+family (:mod:`.vqa_common`: VQAv2, GQA, VizWiz, TextVQA, POPE) and ScienceQA, MMBench, LLaVA-Bench,
+MM-Vet."""

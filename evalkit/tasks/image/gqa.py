@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, read_json, read_jsonl
-from evalkit.tasks.image.vqa_common import ImageQATask, VQAConfig, split_suffix, write_json_file
+from evalkit.errors import DataError
+from evalkit.tasks.base import TASKS, read_json, read_jsonl
+from evalkit.tasks.image.vqa_common import ImageQATask, VQAConfig, write_json_file
 
 DEFAULT_FIELDS = {"id": "id", "question": "question", "answer": "answer", "image": "imageId",
                   "structural": "types.structural", "semantic": "types.semantic"}
@@ -41,13 +41,14 @@ class GQAConfig(VQAConfig):
     question_jsonl: Optional[str] = "llava_gqa_testdev_balanced.jsonl"
     annotation_file: Optional[str] = "testdev_balanced_questions.json"
     image_dir: str = "images"
-    prompt_template: str = "short_answer"
+    instruction: str = "short_answer"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
 
 
 @TASKS.register("gqa")
 class GQATask(ImageQATask):
     config_cls = GQAConfig
+    hf_required = ("id", "question", "image")
     cfg: GQAConfig
     benchmark = "gqa"
     headline_metrics = ("accuracy",)
@@ -58,39 +59,35 @@ class GQATask(ImageQATask):
 
         self.require_choice("answer_mode", ANSWER_MODES)
 
-    def load_samples(self) -> list[Sample]:
-        if self.cfg.form == "hf":
-            return self._hf_samples()
+    def _official_rows(self) -> list[dict[str, Any]]:
         anns = self._annotations()
         if self.cfg.question_jsonl:
-            rows = []
-            for q in read_jsonl(self.path(self.cfg.question_jsonl), "question file", ("question_id", "image", "text")):
-                body, found = split_suffix(str(q["text"]))
-                rows.append((str(q["question_id"]), body, found, str(q["image"])))
+            rows = [(str(q["question_id"]), str(q["text"]), str(q["image"]))
+                    for q in read_jsonl(self.path(self.cfg.question_jsonl), "question file",
+                                        ("question_id", "image", "text"))]
         elif anns is not None:
-            rows = [(qid, *split_suffix(str(a["question"])), f"{a['imageId']}.jpg") for qid, a in anns.items()]
+            rows = [(qid, str(a["question"]), f"{a['imageId']}.jpg") for qid, a in anns.items()]
         else:
             raise DataError(f"task {self.name}: set task.question_jsonl and/or task.annotation_file")
-        samples, unmatched = [], []
-        for qid, body, found, image in rows:
+        out, unmatched = [], []
+        for qid, text, image in rows:
             a = anns.get(qid) if anns is not None else None
             if anns is not None and a is None:
                 unmatched.append(qid)
                 continue
-            meta: dict[str, Any] = {"image": image}
-            answers: list[str] = []
-            question = body
+            row: dict[str, Any] = {"id": qid, "text": text, "answers": [], "image": self.image_path(image),
+                                   "metadata": {"image": image}}
             if a is not None:
-                answers = [str(a["answer"])] if a.get("answer") is not None else []
-                question = str(a.get("question", body))
                 types = a.get("types") or {}
-                meta.update({"structural": types.get("structural"), "semantic": types.get("semantic"),
-                             "is_balanced": bool(a.get("isBalanced", True))})
-            samples.append(self.make_sample(qid, question, body, answers, self.image_path(image), meta, found))
+                row["answers"] = [str(a["answer"])] if a.get("answer") is not None else []
+                row["question"] = str(a["question"])
+                row["metadata"].update({"structural": types.get("structural"), "semantic": types.get("semantic"),
+                                        "is_balanced": bool(a.get("isBalanced", True))})
+            out.append(row)
         if unmatched:
             raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no entry for {len(unmatched)} question id(s) "
                             f"of the question file (e.g. {', '.join(unmatched[:5])})")
-        return samples
+        return out
 
     def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
         if not self.cfg.annotation_file:
@@ -104,14 +101,10 @@ class GQATask(ImageQATask):
                 raise DataError(f"{apath}: entry {qid} lacks question/imageId")
         return {str(k): v for k, v in data.items()}
 
-    def _hf_samples(self) -> list[Sample]:
-        samples = []
-        for r in self.hf_rows(("id", "question", "image")):
-            body, found = split_suffix(str(r["question"]))
-            answers = [str(r["answer"])] if r.get("answer") is not None else []
-            meta = {k: r.get(k) for k in ("structural", "semantic") if r.get(k) is not None}
-            samples.append(self.make_sample(r["id"], body, body, answers, r["image"], meta, found))
-        return samples
+    def from_hf_row(self, row: dict[str, Any], index: int, where: str) -> dict[str, Any]:
+        return {"id": row["id"], "text": str(row["question"]),
+                "answers": [str(row["answer"])] if row.get("answer") is not None else [], "image": row["image"],
+                "metadata": {k: row[k] for k in ("structural", "semantic") if row.get(k) is not None}}
 
     def source_files(self) -> list[Path]:
         return super().source_files() + ([self.path(self.cfg.annotation_file)] if self.cfg.annotation_file else [])

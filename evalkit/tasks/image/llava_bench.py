@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from evalkit.errors import DataError
 from evalkit.metrics.llava_bench import CATEGORIES
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_jsonl, sha256_file
-from evalkit.tasks.image.mmbench import (OPEN_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
-                                        materialize_image, named_suffix)
+from evalkit.tasks.base import TASKS, read_jsonl
+from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 
 DEFAULT_HF_FIELDS = {
     "id": "question_id", "question": "question", "answer": "gpt_answer", "image": "image",
@@ -45,15 +45,13 @@ DEFAULT_HF_FIELDS = {
 
 
 @dataclass
-class LlavaBenchTaskConfig(TaskConfig):
-    form: str = "official"  # official | hf
+class LlavaBenchTaskConfig(ImageTaskConfig):
+    adapter: str = "llava_bench"
+    name: str = "llava_bench"
+    expected_size: Optional[int] = 60
     questions_file: str = "questions.jsonl"
     context_file: str = "context.jsonl"
     answers_file: str = "answers_gpt4.jsonl"
-    image_dir: str = "images"
-    prompt_suffix: str = "none"
-    image_cache_dir: Optional[str] = None  # hf form only
-    hf_path: Optional[str] = None
     hf_split: str = "train"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
 
@@ -65,8 +63,9 @@ def caption_text(caption: Any) -> str:
 
 
 @TASKS.register("llava_bench")
-class LlavaBenchTask(Task):
+class LlavaBenchTask(ImageTask):
     config_cls = LlavaBenchTaskConfig
+    hf_required = ("id", "question", "answer", "image", "caption")
     headline_metrics = ("relative_score", "relative_score_conv", "relative_score_detail", "relative_score_complex")
     judged = True
     judge_protocol = "llava_bench_pairwise"
@@ -75,7 +74,7 @@ class LlavaBenchTask(Task):
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
         rows = self.read_rows()
-        suffix = named_suffix(OPEN_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
+        suffix = self.instruction_text
         return [
             Sample(id=r["id"], task=self.name, question=r["question"], answers=(r["answer"],), modality="image",
                    media=(r["image"],), prompt=r["question"] + suffix,
@@ -84,8 +83,7 @@ class LlavaBenchTask(Task):
         ]
 
     def _official_rows(self) -> list[dict[str, Any]]:
-        root = Path(self.cfg.data_root)
-        qpath, cpath, apath = root / self.cfg.questions_file, root / self.cfg.context_file, root / self.cfg.answers_file
+        qpath, cpath, apath = self.source_files()
         questions = read_jsonl(qpath, "LLaVA-Bench questions file")
         contexts = read_jsonl(cpath, "LLaVA-Bench context file")
         answers = read_jsonl(apath, "LLaVA-Bench reference answers file")
@@ -107,49 +105,29 @@ class LlavaBenchTask(Task):
                 problems.append(f"no context for image {image} (question_id {qid})")
                 continue
             rows.append({"id": qid, "question": str(q["text"]), "answer": answer_of[qid],
-                         "image": str(root / self.cfg.image_dir / image), "caption": caption_of[image],
+                         "image": self.image_path(image), "caption": caption_of[image],
                          "category": str(q.get("category") or "")})
         if problems:
             raise DataError(f"task {self.name}: {len(problems)} question(s) cannot be used: {'; '.join(problems[:5])}")
         return rows
 
     def _hf_rows(self) -> list[dict[str, Any]]:
-        from evalkit.tasks.hf_source import load_hf_rows
+        return [{**r, "caption": caption_text(r.get("caption")), "category": str(r.get("category") or "")}
+                for r in super()._hf_rows()]
 
-        if not self.cfg.hf_path:
-            raise DataError(f"task {self.name}: form=hf needs task.hf_path")
-        raw = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
-                           required=("id", "question", "answer", "image", "caption"))
-        key = hf_fingerprint(self.cfg.hf_path, self.cfg.hf_split)[:16]
-        cache = image_cache_root(self.cfg.image_cache_dir, self.name, key)
-        rows = []
-        for i, r in enumerate(raw):
-            try:
-                image = str(materialize_image(r["image"], cache, f"q{r['id']}"))
-            except ValueError as e:
-                raise DataError(f"{self.cfg.hf_path}: row {i}: cannot read its image: {e}") from None
-            rows.append({"id": r["id"], "question": r["question"], "answer": r["answer"], "image": image,
-                         "caption": caption_text(r.get("caption")), "category": str(r.get("category") or "")})
-        return rows
-
-    def data_fingerprint(self) -> dict[str, str]:
-        if self.cfg.form == "official":
-            root = Path(self.cfg.data_root)
-            files = [root / self.cfg.questions_file, root / self.cfg.context_file, root / self.cfg.answers_file]
-            return {f.name: sha256_file(f) for f in files if f.is_file()}
-        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+    def source_files(self) -> list[Path]:
+        return [self.path(self.cfg.questions_file), self.path(self.cfg.context_file),
+                self.path(self.cfg.answers_file)]
 
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()
-        out.update({"form": self.cfg.form, "prompt_suffix": self.cfg.prompt_suffix,
-                    "prompt_suffix_text": OPEN_PROMPT_SUFFIXES.get(self.cfg.prompt_suffix),
-                    "judge_protocol": self.judge_protocol, "reference": "answers_gpt4 as Assistant 1",
+        out.update({"judge_protocol": self.judge_protocol, "reference": "answers_gpt4 as Assistant 1",
                     "join": "question_id; context by image"})
         return out
 
     # ---- scoring -----------------------------------------------------------------------------
     def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
-        from evalkit.judge import JudgeItem
+        from evalkit.judge.config import JudgeItem
 
         out = []
         for r in records:
@@ -208,6 +186,6 @@ def _num_key(x: str) -> tuple[int, Any]:
 
 
 def _protocol():
-    from evalkit.judge import get_protocol
+    from evalkit.judge.protocols import JUDGE_PROTOCOLS
 
-    return get_protocol(LlavaBenchTask.judge_protocol)
+    return JUDGE_PROTOCOLS.get(LlavaBenchTask.judge_protocol)

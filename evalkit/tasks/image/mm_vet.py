@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from evalkit.errors import DataError
 from evalkit.metrics.mm_vet import CAPABILITIES
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_json, sha256_file
-from evalkit.tasks.image.mmbench import (OPEN_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
-                                        materialize_image, named_suffix)
+from evalkit.tasks.base import TASKS, read_json
+from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 
 DEFAULT_HF_FIELDS = {
     "id": "question_id", "question": "question", "answer": "answer", "image": "image", "capability": "capability",
@@ -40,14 +40,11 @@ DEFAULT_HF_FIELDS = {
 
 
 @dataclass
-class MMVetTaskConfig(TaskConfig):
-    form: str = "official"  # official | hf
+class MMVetTaskConfig(ImageTaskConfig):
+    adapter: str = "mm_vet"
+    name: str = "mm_vet"
+    expected_size: Optional[int] = 218
     metadata_file: str = "mm-vet.json"
-    image_dir: str = "images"
-    prompt_suffix: str = "none"
-    image_cache_dir: Optional[str] = None  # hf form only
-    hf_path: Optional[str] = None
-    hf_split: str = "test"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
 
 
@@ -60,8 +57,9 @@ def capability_list(value: Any) -> list[str]:
 
 
 @TASKS.register("mm_vet")
-class MMVetTask(Task):
+class MMVetTask(ImageTask):
     config_cls = MMVetTaskConfig
+    hf_required = ("id", "question", "answer", "image")
     headline_metrics = ("total", *CAPABILITIES)
     judged = True
     judge_protocol = "mm_vet_grade"
@@ -70,7 +68,7 @@ class MMVetTask(Task):
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
         rows = self.read_rows()
-        suffix = named_suffix(OPEN_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
+        suffix = self.instruction_text
         return [
             Sample(id=r["id"], task=self.name, question=r["question"], answers=(r["answer"],), modality="image",
                    media=(r["image"],), prompt=r["question"] + suffix, metadata={"capability": r["capability"]})
@@ -78,8 +76,7 @@ class MMVetTask(Task):
         ]
 
     def _official_rows(self) -> list[dict[str, Any]]:
-        root = Path(self.cfg.data_root)
-        path = root / self.cfg.metadata_file
+        path = self.path(self.cfg.metadata_file)
         data = read_json(path, "MM-Vet metadata file")
         if not isinstance(data, dict):
             raise DataError(f"{path} must hold a JSON object {{id: {{imagename, question, answer, capability}}}}")
@@ -88,45 +85,24 @@ class MMVetTask(Task):
             if not isinstance(v, dict) or not {"imagename", "question", "answer"} <= v.keys():
                 raise DataError(f"{path}: entry {sid} lacks imagename/question/answer")
             rows.append({"id": str(sid), "question": str(v["question"]), "answer": str(v["answer"]),
-                         "image": str(root / self.cfg.image_dir / str(v["imagename"])),
+                         "image": self.image_path(str(v["imagename"])),
                          "capability": capability_list(v.get("capability"))})
         return rows
 
     def _hf_rows(self) -> list[dict[str, Any]]:
-        from evalkit.tasks.hf_source import load_hf_rows
+        return [{**r, "capability": capability_list(r.get("capability"))} for r in super()._hf_rows()]
 
-        if not self.cfg.hf_path:
-            raise DataError(f"task {self.name}: form=hf needs task.hf_path")
-        raw = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
-                           required=("id", "question", "answer", "image"))
-        key = hf_fingerprint(self.cfg.hf_path, self.cfg.hf_split)[:16]
-        cache = image_cache_root(self.cfg.image_cache_dir, self.name, key)
-        rows = []
-        for i, r in enumerate(raw):
-            try:
-                image = str(materialize_image(r["image"], cache, r["id"]))
-            except ValueError as e:
-                raise DataError(f"{self.cfg.hf_path}: row {i}: cannot read its image: {e}") from None
-            rows.append({"id": r["id"], "question": r["question"], "answer": r["answer"], "image": image,
-                         "capability": capability_list(r.get("capability"))})
-        return rows
-
-    def data_fingerprint(self) -> dict[str, str]:
-        if self.cfg.form == "official":
-            p = Path(self.cfg.data_root) / self.cfg.metadata_file
-            return {p.name: sha256_file(p)} if p.is_file() else {}
-        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+    def source_files(self) -> list[Path]:
+        return [self.path(self.cfg.metadata_file)]
 
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()
-        out.update({"form": self.cfg.form, "prompt_suffix": self.cfg.prompt_suffix,
-                    "prompt_suffix_text": OPEN_PROMPT_SUFFIXES.get(self.cfg.prompt_suffix),
-                    "judge_protocol": self.judge_protocol})
+        out["judge_protocol"] = self.judge_protocol
         return out
 
     # ---- scoring -----------------------------------------------------------------------------
     def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
-        from evalkit.judge import JudgeItem
+        from evalkit.judge.config import JudgeItem
 
         return [JudgeItem(id=r["id"], question=r["question"], answer=r["answer"], pred=r["pred"],
                           extra={"capability": (r.get("metadata") or {}).get("capability") or []})

@@ -14,8 +14,8 @@ Prompt (LLaVA's ``model_vqa_mmbench.py`` with ``--single-pred-prompt``)::
 
     {hint}\\n{question}\\nA. {A}\\nB. {B}...\\n<suffix>        (no hint line when hint is empty)
 
-with the named suffix template ``letter_direct`` = "\\nAnswer with the option's letter from the
-given choices directly." (``letter_direct_cn`` for MMBench-CN, ``none`` for no suffix).
+with the named instruction ``letter_direct`` = "\\nAnswer with the option's letter from the
+given choices directly." (``letter_direct_cn`` for MMBench-CN, ``none`` for no instruction).
 
 Circular evaluation (see :mod:`evalkit.metrics.mmbench`), option ``circular``:
 
@@ -33,139 +33,28 @@ submission file for the evaluation server is written by :meth:`MMBenchTask.write
 ``submission_<split>.tsv`` with the columns LLaVA's ``convert_mmbench_for_submission.py``
 keeps (index, question, A–D, prediction, answer when present; prediction = the raw reply),
 plus ``.xlsx`` (the format that script uploads) when ``openpyxl`` is installed.
-
-This module also holds the small image helpers shared by the image adapters
-(:func:`materialize_image`, :func:`image_cache_root`) and the named prompt suffixes
-(:data:`MC_PROMPT_SUFFIXES`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from evalkit.metrics.mmbench import (CIRCULAR_BASE, circular_scores, extract_choice, group_of, is_missing,
-                                     options_from_row, rotate_options, rotation_of)
+from evalkit.errors import DataError
+from evalkit.metrics.mmbench import (
+    CIRCULAR_BASE,
+    circular_scores,
+    extract_choice,
+    group_of,
+    is_missing,
+    options_from_row,
+    rotate_options,
+    rotation_of,
+)
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, DataReport, Task, TaskConfig, sha256_file
-
-# ---- shared helpers of the image adapters ---------------------------------------------------
-
-#: Named instruction suffixes for multiple-choice prompts (recorded in every manifest).
-MC_PROMPT_SUFFIXES: dict[str, str] = {
-    # LLaVA-1.5's single-prediction instruction (ScienceQA, MMBench, SEED-Bench).
-    "letter_direct": "\nAnswer with the option's letter from the given choices directly.",
-    # Its MMBench-CN counterpart in LLaVA-1.5.
-    "letter_direct_cn": "\n请直接回答选项字母。",
-    "none": "",
-}
-
-#: Named instruction suffixes for open-ended prompts (LLaVA-Bench, MM-Vet use the question as is).
-OPEN_PROMPT_SUFFIXES: dict[str, str] = {"none": ""}
-
-
-def named_suffix(table: dict[str, str], name: str, task: str) -> str:
-    try:
-        return table[name]
-    except KeyError:
-        raise DataError(f"task {task}: unknown prompt_suffix {name!r}; valid: {', '.join(table)}") from None
-
-
-def image_cache_root(configured: Optional[str], task: str, fingerprint: str) -> Path:
-    """Where decoded images go: ``configured`` as is, else ``$EVALKIT_CACHE`` (default
-    ``~/.cache/evalkit``) ``/images/<task>/<fingerprint>``."""
-    if configured:
-        return Path(configured).expanduser()
-    base = Path(os.environ.get("EVALKIT_CACHE") or "~/.cache/evalkit").expanduser()
-    return base / "images" / task / fingerprint
-
-
-def hf_fingerprint(hf_path: Optional[str], split: str) -> str:
-    """Cache-folder key of a ``datasets`` source: its path, split and (for local files) mtime, so an
-    updated copy does not reuse images decoded from an older one."""
-    import hashlib
-
-    mtime = ""
-    if hf_path and Path(hf_path).exists():
-        mtime = str(Path(hf_path).stat().st_mtime_ns)
-    return hashlib.sha256(f"{hf_path}|{split}|{mtime}".encode()).hexdigest()
-
-
-def _safe_stem(stem: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(stem)) or "img"
-
-
-def _sniff_ext(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return ".png"
-    if data.startswith(b"\xff\xd8"):
-        return ".jpg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return ".gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return ".webp"
-    if data.startswith(b"BM"):
-        return ".bmp"
-    return ".img"
-
-
-def _write_once(path: Path, data: bytes) -> Path:
-    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
-
-
-def materialize_image(value: Any, cache_dir: Path, stem: str, base_dir: Optional[Path] = None) -> Path:
-    """A file path for an image given as a path, raw bytes, base64 text, a PIL image or a
-    ``datasets`` image dict ({"bytes", "path"}); bytes are written once to ``cache_dir/<stem>.<ext>``."""
-    stem = _safe_stem(stem)
-    if value is None:
-        raise ValueError("no image")
-    if hasattr(value, "save") and hasattr(value, "mode"):  # PIL image
-        path = cache_dir / f"{stem}.png"
-        if not path.is_file():
-            buf = io.BytesIO()
-            img = value if value.mode in ("RGB", "RGBA", "L", "P") else value.convert("RGB")
-            img.save(buf, format="PNG")
-            _write_once(path, buf.getvalue())
-        return path
-    if isinstance(value, dict):
-        if value.get("bytes"):
-            return materialize_image(bytes(value["bytes"]), cache_dir, stem, base_dir)
-        if value.get("path"):
-            return materialize_image(str(value["path"]), cache_dir, stem, base_dir)
-        raise ValueError("image dict holds neither bytes nor path")
-    if isinstance(value, (bytes, bytearray)):
-        data = bytes(value)
-        return _write_once(cache_dir / f"{stem}{_sniff_ext(data)}", data)
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) < 1024 and not _looks_base64(text):
-            p = Path(text)
-            return p if p.is_absolute() or base_dir is None else base_dir / p
-        try:
-            data = base64.b64decode(text, validate=False)
-        except (binascii.Error, ValueError) as e:
-            raise ValueError(f"not a path and not base64 image data: {e}") from None
-        if not data:
-            raise ValueError("empty base64 image data")
-        return _write_once(cache_dir / f"{stem}{_sniff_ext(data)}", data)
-    raise ValueError(f"unsupported image value of type {type(value).__name__}")
-
-
-def _looks_base64(text: str) -> bool:
-    """Long text of base64 characters only (a file path has '/' but also '.' or is short)."""
-    return len(text) >= 64 and all(c.isalnum() or c in "+/=\n\r" for c in text[:512])
-
+from evalkit.tasks.base import TASKS, DataReport, sha256_file
+from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 
 # ---- MMBench ------------------------------------------------------------------------------------
 
@@ -178,15 +67,17 @@ SUBMISSION_COLUMNS = ("index", "question", "A", "B", "C", "D", "prediction", "an
 
 
 @dataclass
-class MMBenchTaskConfig(TaskConfig):
-    form: str = "official"  # official (tsv) | hf
+class MMBenchTaskConfig(ImageTaskConfig):
+    adapter: str = "mmbench"
+    name: str = "mmbench"
+    split: str = "dev"  # dev: scored here; test: no answers, submission file only
+    expected_size: Optional[int] = 4377  # rows of mmbench_dev_20230712.tsv (1164 questions + rotated copies)
     tsv_file: str = "mmbench_dev_20230712.tsv"
     circular: str = "auto"  # auto | tsv | generate | off
-    prompt_suffix: str = "letter_direct"  # named: letter_direct | letter_direct_cn | none
+    instruction: str = "letter_direct"
     # Ask the judge (protocol mmbench_choice) about replies that name no option; needs judge=<...>.
     judge_match: bool = False
-    image_cache_dir: Optional[str] = None
-    hf_path: Optional[str] = None
+    image_dir: str = ""  # image values that are file names are relative to data_root
     hf_split: str = "dev"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
 
@@ -200,10 +91,11 @@ def build_mc_prompt(question: str, hint: Optional[str], options: dict[str, str],
 
 
 @TASKS.register("mmbench")
-class MMBenchTask(Task):
+class MMBenchTask(ImageTask):
     """MMBench with circular evaluation, choice extraction and a server submission file."""
 
     config_cls = MMBenchTaskConfig
+    hf_required = ("index", "question", "A", "B", "image")
     headline_metrics = ("circular_accuracy", "vanilla_accuracy")
     judged = False
     judge_protocol = "mmbench_choice"
@@ -220,42 +112,44 @@ class MMBenchTask(Task):
 
     # ---- reading -----------------------------------------------------------------------------
     def _tsv_path(self) -> Path:
-        return Path(self.cfg.data_root) / self.cfg.tsv_file
+        return self.path(self.cfg.tsv_file)
 
-    def _fingerprint(self) -> str:
+    def cache_key(self) -> str:
+        """Images are cached per tsv content (official) or per hf source."""
         if self._sha is None:
-            if self.cfg.form == "official":
-                self._sha = sha256_file(self._tsv_path())
-            else:
-                self._sha = hf_fingerprint(self.cfg.hf_path, self.cfg.hf_split)
+            self._sha = sha256_file(self._tsv_path()) if self.cfg.form == "official" else super().cache_key()
         return self._sha
 
-    def _read_rows(self) -> list[dict[str, Any]]:
-        if self.cfg.form == "official":
-            path = self._tsv_path()
-            if not path.is_file():
-                raise DataError(f"MMBench tsv not found: {path}")
-            import pandas as pd
+    def source_files(self) -> list[Path]:
+        return [self._tsv_path()]
 
-            try:
-                df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True)
-            except Exception as e:  # noqa: BLE001 - parser errors: one readable line naming the file
-                raise DataError(f"{path}: cannot read as tsv: {type(e).__name__}: {e}") from None
-            missing = [c for c in ("index", "question", "A", "B", "image") if c not in df.columns]
-            if missing:
-                raise DataError(f"{path}: missing column(s) {', '.join(missing)}; columns: {', '.join(df.columns)}")
-            raw = df.to_dict(orient="records")
-            l2_key = "l2-category" if "l2-category" in df.columns else "L2-category"
-            rows = [{**r, "l2_category": r.get(l2_key)} for r in raw]
-            where = str(path)
-        else:
-            from evalkit.tasks.hf_source import load_hf_rows
+    def _official_rows(self) -> list[dict[str, Any]]:
+        path = self._tsv_path()
+        if not path.is_file():
+            raise DataError(f"MMBench tsv not found: {path}")
+        import pandas as pd
 
-            if not self.cfg.hf_path:
-                raise DataError(f"task {self.name}: form=hf needs task.hf_path")
-            rows = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
-                                required=("index", "question", "A", "B", "image"))
-            where = str(self.cfg.hf_path)
+        try:
+            df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True)
+        except Exception as e:  # noqa: BLE001 - parser errors: one readable line naming the file
+            raise DataError(f"{path}: cannot read as tsv: {type(e).__name__}: {e}") from None
+        missing = [c for c in ("index", "question", "A", "B", "image") if c not in df.columns]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; columns: {', '.join(df.columns)}")
+        l2_key = "l2-category" if "l2-category" in df.columns else "L2-category"
+        return self._normalise([{**r, "l2_category": r.get(l2_key)} for r in df.to_dict(orient="records")],
+                               str(path))
+
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        # image values are resolved per row (after an index reference is followed), not by the base
+        from evalkit.tasks.hf_source import load_hf_rows
+
+        source = self.hf_source()
+        rows = load_hf_rows(source, self.cfg.hf_split, dict(self.cfg.fields), required=self.hf_required,
+                            image_field="image")
+        return self._normalise(rows, source)
+
+    def _normalise(self, rows: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
         out = []
         for i, r in enumerate(rows):
             try:
@@ -289,12 +183,11 @@ class MMBenchTask(Task):
         return mode
 
     def load_samples(self) -> list[Sample]:
-        rows = self._read_rows()
+        rows = self.read_rows()
         self._file_rows = rows
         mode = self._circular_mode(rows)
         self._circular_used = mode
-        suffix = named_suffix(MC_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
-        cache = image_cache_root(self.cfg.image_cache_dir, self.name, self._fingerprint()[:16])
+        suffix = self.instruction_text
         by_index = {r["index"]: r for r in rows}
 
         def image_path(r: dict[str, Any]) -> str:
@@ -305,10 +198,7 @@ class MMBenchTask(Task):
                     raise DataError(f"task {self.name}: index {r['index']}: image refers to missing row {value}")
                 value = ref["image"]
                 r = ref
-            try:
-                return str(materialize_image(value, cache, str(r["index"]), base_dir=Path(self.cfg.data_root)))
-            except ValueError as e:
-                raise DataError(f"task {self.name}: index {r['index']}: cannot read its image: {e}") from None
+            return self.image_from(value, str(r["index"]), f"task {self.name}: index {r['index']}")
 
         samples = []
         for r in rows:
@@ -339,17 +229,9 @@ class MMBenchTask(Task):
             report.problems.append("no answer column: predictions only (submit the submission file)")
         return report
 
-    def data_fingerprint(self) -> dict[str, str]:
-        if self.cfg.form == "official":
-            p = self._tsv_path()
-            return {p.name: self._fingerprint()} if p.is_file() else {}
-        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
-
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()
         out.update({
-            "form": self.cfg.form, "prompt_suffix": self.cfg.prompt_suffix,
-            "prompt_suffix_text": MC_PROMPT_SUFFIXES.get(self.cfg.prompt_suffix),
             "prompt_format": "{hint}\\n{question}\\nA. {A}\\nB. {B}...{suffix}",
             "circular": self.cfg.circular, "circular_grouping": "index % 1000000",
             "extraction": "letter_then_option_text", "judge_match": self.cfg.judge_match,
@@ -368,7 +250,7 @@ class MMBenchTask(Task):
         return out
 
     def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
-        from evalkit.judge import JudgeItem
+        from evalkit.judge.config import JudgeItem
 
         # The reference answer is never shown to the matcher: answer is left empty.
         return [JudgeItem(id=r["id"], question=r["question"], answer="", pred=r["pred"],
@@ -401,7 +283,7 @@ class MMBenchTask(Task):
         metrics["extraction"] = how_counts
         metrics["circular_mode"] = self._circular_used or self.cfg.circular
         if judgments is not None:
-            from evalkit.judge import aggregate
+            from evalkit.judge.aggregate import aggregate
 
             metrics["judge"] = aggregate(judgments, mode=aggregation) if judgments else {"n_judged": 0}
         elif self.cfg.judge_match:

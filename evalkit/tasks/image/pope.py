@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from evalkit.errors import DataError
 from evalkit.metrics.pope import POPE_SPLITS
-from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, read_jsonl
+from evalkit.tasks.base import TASKS, read_jsonl
 from evalkit.tasks.image.vqa_common import ImageQAConfig, ImageQATask, split_suffix
 
 DEFAULT_FIELDS = {"id": "question_id", "question": "question", "label": "answer", "image": "image",
@@ -46,33 +46,28 @@ class POPEConfig(ImageQAConfig):
     annotation_pattern: str = "coco_pope_{split}.json"
     splits: list[str] = field(default_factory=lambda: list(POPE_SPLITS))
     image_dir: str = "val2014"
-    prompt_template: str = "short_answer"
+    instruction: str = "short_answer"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
 
 
 @TASKS.register("pope")
 class POPETask(ImageQATask):
     config_cls = POPEConfig
+    hf_required = ("id", "question", "label", "image", "split")
     cfg: POPEConfig
     benchmark = "pope"
     join_key = "position within split (as LLaVA eval_pope.py), checked against image and question"
     headline_metrics = ("f1", "accuracy")
 
-    def load_samples(self) -> list[Sample]:
-        if self.cfg.form == "hf":
-            return self._hf_samples()
+    def _official_rows(self) -> list[dict[str, Any]]:
         labels = {s: self._label_file(s) for s in self.cfg.splits}
         if not self.cfg.question_jsonl:
-            samples = []
-            for s, rows in labels.items():
-                for row in rows:
-                    body, found = split_suffix(str(row["text"]))
-                    samples.append(self._sample(f"{s}-{row['question_id']}", body, found, row, s))
-            return samples
+            return [self._row(f"{s}-{row['question_id']}", str(row["text"]), row, s)
+                    for s, rows in labels.items() for row in rows]
         qpath = self.path(self.cfg.question_jsonl)
         questions = read_jsonl(qpath, "question file", ("question_id", "image", "text", "category"))
         position = {s: 0 for s in self.cfg.splits}
-        samples = []
+        rows = []
         for q in questions:
             s = str(q["category"])
             if s not in position:
@@ -83,26 +78,25 @@ class POPETask(ImageQATask):
                 raise DataError(f"{qpath}: more {s!r} questions than label lines in {self._label_path(s)} "
                                 f"({len(labels[s])})")
             lab = labels[s][i]
-            body, found = split_suffix(str(q["text"]))
+            body = split_suffix(str(q["text"]))[0]
             if str(lab["image"]) != str(q["image"]) or (lab.get("text") is not None and str(lab["text"]) != body):
                 raise DataError(f"{qpath} and {self._label_path(s)} disagree at {s} position {i}: "
                                 f"{q['image']!r} {body!r} vs {lab['image']!r} {lab.get('text')!r}")
-            samples.append(self._sample(q["question_id"], body, found, lab, s))
+            rows.append(self._row(q["question_id"], str(q["text"]), lab, s))
         for s, n in position.items():
             if n != len(labels[s]):
                 raise DataError(f"{qpath} has {n} {s!r} questions but {self._label_path(s)} "
                                 f"has {len(labels[s])} labels")
-        return samples
+        return rows
 
-    def _sample(self, sid: Any, body: str, found: Optional[str], lab: dict[str, Any], split: str,
-                media: Optional[str] = None) -> Sample:
+    def _row(self, sid: Any, text: str, lab: dict[str, Any], split: str, media: Optional[str] = None) -> dict[str, Any]:
         label = str(lab["label"])
         if label not in ("yes", "no"):
             raise DataError(f"{self._label_path(split)}: question {lab['question_id']}: "
                             f"label must be yes/no, got {label!r}")
         image = str(lab["image"])
-        meta = {"split": split, "label": label, "image": image, "question_id": lab["question_id"]}
-        return self.make_sample(sid, body, body, [label], media or self.image_path(image), meta, found)
+        return {"id": sid, "text": text, "answers": [label], "image": media or self.image_path(image),
+                "metadata": {"split": split, "label": label, "image": image, "question_id": lab["question_id"]}}
 
     def _label_path(self, split: str) -> Path:
         return self.path(self.cfg.annotation_dir) / self.cfg.annotation_pattern.format(split=split)
@@ -110,18 +104,14 @@ class POPETask(ImageQATask):
     def _label_file(self, split: str) -> list[dict[str, Any]]:
         return read_jsonl(self._label_path(split), "POPE label file", ("question_id", "image", "label"))
 
-    def _hf_samples(self) -> list[Sample]:
-        samples = []
-        wanted = set(self.cfg.splits)
-        for r in self.hf_rows(("id", "question", "label", "image", "split")):
-            s = str(r["split"])
-            if s not in wanted:
-                continue
-            body, found = split_suffix(str(r["question"]))
-            lab = {"label": str(r["label"]).strip().lower(), "image": Path(r["image"]).name, "question_id": r["id"]}
-            # per-split question ids repeat across splits (POPE numbers each file from 1)
-            samples.append(self._sample(f"{s}-{r['id']}", body, found, lab, s, media=r["image"]))
-        return samples
+    def from_hf_row(self, row: dict[str, Any], index: int, where: str) -> Optional[dict[str, Any]]:
+        s = str(row["split"])
+        if s not in self.cfg.splits:
+            return None
+        lab = {"label": str(row["label"]).strip().lower(), "image": Path(row["image"] or "").name,
+               "question_id": row["id"]}
+        # per-split question ids repeat across splits (POPE numbers each file from 1)
+        return self._row(f"{s}-{row['id']}", str(row["question"]), lab, s, media=row["image"])
 
     def source_files(self) -> list[Path]:
         return super().source_files() + [self._label_path(s) for s in self.cfg.splits]

@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from evalkit.errors import DataError
 from evalkit.metrics.scienceqa import EXTRACTION_MODES, OPTION_LETTERS, score_scienceqa
 from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_json, sha256_file
-from evalkit.tasks.image.mmbench import (MC_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
-                                        materialize_image, named_suffix)
+from evalkit.tasks.base import TASKS, read_json
+from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 
 PROMPT_FORMATS = ("llava",)
 DEFAULT_HF_FIELDS = {
@@ -49,18 +49,17 @@ DEFAULT_HF_FIELDS = {
 
 
 @dataclass
-class ScienceQATaskConfig(TaskConfig):
-    form: str = "official"  # official | hf
+class ScienceQATaskConfig(ImageTaskConfig):
+    adapter: str = "scienceqa"
+    name: str = "scienceqa_img"
+    expected_size: Optional[int] = 2017  # test problems with an image
     problems_file: str = "problems.json"
     splits_file: str = "pid_splits.json"
     image_path_format: str = "images/{split}/{pid}/{image}"
     subset: str = "image"  # image | all
     prompt_format: str = "llava"
-    prompt_suffix: str = "letter_direct"  # named: letter_direct | none
+    instruction: str = "letter_direct"
     extraction: str = "llava"  # llava (LLaVA's rules) | extended
-    image_cache_dir: Optional[str] = None  # hf form only
-    hf_path: Optional[str] = None
-    hf_split: str = "test"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HF_FIELDS))
 
 
@@ -72,8 +71,9 @@ def build_sqa_prompt(question: str, hint: Optional[str], choices: list[str], suf
 
 
 @TASKS.register("scienceqa")
-class ScienceQATask(Task):
+class ScienceQATask(ImageTask):
     config_cls = ScienceQATaskConfig
+    hf_required = ("question", "choices", "answer")
     headline_metrics = ("img_accuracy", "accuracy")
     judged = False
     cfg: ScienceQATaskConfig
@@ -87,7 +87,7 @@ class ScienceQATask(Task):
     # ---- reading -----------------------------------------------------------------------------
     def load_samples(self) -> list[Sample]:
         rows = self.read_rows()
-        suffix = named_suffix(MC_PROMPT_SUFFIXES, self.cfg.prompt_suffix, self.name)
+        suffix = self.instruction_text
         samples = []
         for r in rows:
             if self.cfg.subset == "image" and not r["image"]:
@@ -109,8 +109,7 @@ class ScienceQATask(Task):
         return samples
 
     def _official_rows(self) -> list[dict[str, Any]]:
-        root = Path(self.cfg.data_root)
-        ppath, spath = root / self.cfg.problems_file, root / self.cfg.splits_file
+        ppath, spath = self.path(self.cfg.problems_file), self.path(self.cfg.splits_file)
         problems = read_json(ppath, "ScienceQA problems file")
         splits = read_json(spath, "ScienceQA splits file")
         if not isinstance(problems, dict) or not isinstance(splits, dict):
@@ -127,50 +126,25 @@ class ScienceQATask(Task):
             image = None
             if prob.get("image"):
                 rel = self.cfg.image_path_format.format(split=self.cfg.split, pid=pid, image=prob["image"])
-                image = str(root / rel)
+                image = str(self.path(rel))
             rows.append({"id": pid, "question": str(prob["question"]), "choices": [str(c) for c in prob["choices"]],
                          "answer": int(prob["answer"]), "hint": str(prob.get("hint") or "").strip() or None,
                          "image": image, "subject": prob.get("subject"), "grade": prob.get("grade")})
         return rows
 
     def _hf_rows(self) -> list[dict[str, Any]]:
-        from evalkit.tasks.hf_source import load_hf_rows
+        return [{"id": r["id"], "question": str(r["question"]), "choices": [str(c) for c in r["choices"]],
+                 "answer": int(r["answer"]), "hint": str(r.get("hint") or "").strip() or None,
+                 "image": r.get("image"), "subject": r.get("subject"), "grade": r.get("grade")}
+                for r in super()._hf_rows()]
 
-        if not self.cfg.hf_path:
-            raise DataError(f"task {self.name}: form=hf needs task.hf_path (save_to_disk dir, data files or hub id)")
-        raw = load_hf_rows(self.cfg.hf_path, self.cfg.hf_split, dict(self.cfg.fields),
-                           required=("question", "choices", "answer"))
-        key = hf_fingerprint(self.cfg.hf_path, self.cfg.hf_split)[:16]
-        cache = image_cache_root(self.cfg.image_cache_dir, self.name, key)
-        rows = []
-        for i, r in enumerate(raw):
-            rid = str(r["id"]) if r.get("id") is not None else f"{self.cfg.hf_split}_{i}"
-            image = None
-            if r.get("image") is not None:
-                try:
-                    image = str(materialize_image(r["image"], cache, rid))
-                except ValueError as e:
-                    raise DataError(f"{self.cfg.hf_path}: row {i}: cannot read its image: {e}") from None
-            rows.append({"id": rid, "question": str(r["question"]), "choices": [str(c) for c in r["choices"]],
-                         "answer": int(r["answer"]), "hint": str(r.get("hint") or "").strip() or None,
-                         "image": image, "subject": r.get("subject"), "grade": r.get("grade")})
-        return rows
-
-    def data_fingerprint(self) -> dict[str, str]:
-        if self.cfg.form == "official":
-            root = Path(self.cfg.data_root)
-            files = [root / self.cfg.problems_file, root / self.cfg.splits_file]
-            return {f.name: sha256_file(f) for f in files if f.is_file()}
-        return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+    def source_files(self) -> list[Path]:
+        return [self.path(self.cfg.problems_file), self.path(self.cfg.splits_file)]
 
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()
-        out.update({
-            "form": self.cfg.form, "subset": self.cfg.subset, "prompt_format": self.cfg.prompt_format,
-            "prompt_suffix": self.cfg.prompt_suffix,
-            "prompt_suffix_text": MC_PROMPT_SUFFIXES.get(self.cfg.prompt_suffix),
-            "extraction": self.cfg.extraction,
-        })
+        out.update({"subset": self.cfg.subset, "prompt_format": self.cfg.prompt_format,
+                    "extraction": self.cfg.extraction})
         return out
 
     # ---- scoring -----------------------------------------------------------------------------

@@ -28,10 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, read_json, read_jsonl
-from evalkit.tasks.image.vqa_common import OCR_PREFIX, VQAAccuracyTask, VQAConfig, answer_strings, \
-    split_suffix
+from evalkit.errors import DataError
+from evalkit.tasks.base import TASKS, read_json, read_jsonl
+from evalkit.tasks.image.vqa_common import (
+    OCR_PREFIX,
+    VQAAccuracyTask,
+    VQAConfig,
+    answer_strings,
+    split_suffix,
+)
 
 DEFAULT_FIELDS = {"id": "question_id", "question": "question", "answers": "answers", "image": "image",
                   "image_id": "image_id", "ocr_tokens": "ocr_tokens"}
@@ -61,7 +66,7 @@ class TextVQAConfig(VQAConfig):
     question_jsonl: Optional[str] = "llava_textvqa_val_v051_ocr.jsonl"
     annotation_file: Optional[str] = "TextVQA_0.5.1_val.json"
     image_dir: str = "train_images"
-    prompt_template: str = "short_answer"
+    instruction: str = "short_answer"
     ocr_in_prompt: bool = True  # when building prompts (no question file): add the OCR token line
     capitalize_question: bool = True  # when building prompts: str.capitalize() the question
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
@@ -70,46 +75,40 @@ class TextVQAConfig(VQAConfig):
 @TASKS.register("textvqa")
 class TextVQATask(VQAAccuracyTask):
     config_cls = TextVQAConfig
+    hf_required = ("id", "question", "image")
     cfg: TextVQAConfig
     benchmark = "textvqa"
     join_key = "(image_id, lower-cased question) as LLaVA eval_textvqa.py; question_id if it is TextVQA's"
     group_key = None
 
-    def load_samples(self) -> list[Sample]:
-        if self.cfg.form == "hf":
-            return self._hf_samples()
+    def _official_rows(self) -> list[dict[str, Any]]:
         anns = self._annotations()
         if self.cfg.question_jsonl:
             return self._from_question_file(anns)
         if anns is None:
             raise DataError(f"task {self.name}: set task.question_jsonl and/or task.annotation_file")
-        samples = []
-        for a in anns:
-            ocr = a.get("ocr_tokens") if self.cfg.ocr_in_prompt else None
-            body, found = split_suffix(prompt_body(str(a["question"]), ocr, self.cfg.capitalize_question))
-            image = f"{a['image_id']}.jpg"
-            samples.append(self.make_sample(a["question_id"], str(a["question"]), body,
-                                            answer_strings(a.get("answers"), f"question {a['question_id']}"),
-                                            self.image_path(image), {"image": image, "image_id": a["image_id"]},
-                                            found))
-        return samples
+        return [self._row(a, prompt_body(str(a["question"]), a.get("ocr_tokens") if self.cfg.ocr_in_prompt else None,
+                                         self.cfg.capitalize_question), f"{a['image_id']}.jpg") for a in anns]
 
-    def _from_question_file(self, anns: Optional[list[dict[str, Any]]]) -> list[Sample]:
+    def _row(self, a: dict[str, Any], text: str, image: str) -> dict[str, Any]:
+        return {"id": a["question_id"], "text": text, "question": str(a["question"]),
+                "answers": answer_strings(a.get("answers"), f"question {a['question_id']}"),
+                "image": self.image_path(image), "metadata": {"image": image, "image_id": a["image_id"]}}
+
+    def _from_question_file(self, anns: Optional[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         qpath = self.path(self.cfg.question_jsonl or "")
         by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
         by_qid: dict[str, dict[str, Any]] = {}
         for a in anns or []:
             by_key.setdefault((str(a["image_id"]), str(a["question"]).lower()), []).append(a)
             by_qid[str(a["question_id"])] = a
-        samples, unmatched = [], []
+        rows, unmatched = [], []
         for lineno, q in enumerate(read_jsonl(qpath, "question file", ("question_id", "image", "text")), 1):
-            body, found = split_suffix(str(q["text"]))
-            question = question_from_prompt(body)
-            image = str(q["image"])
-            meta: dict[str, Any] = {"image": image}
+            text, image = str(q["text"]), str(q["image"])
+            question = question_from_prompt(split_suffix(text)[0])
             if anns is None:
-                samples.append(self.make_sample(f"{q['question_id']}:{lineno}", question, body, [],
-                                                self.image_path(image), meta, found))
+                rows.append({"id": f"{q['question_id']}:{lineno}", "text": text, "question": question,
+                             "image": self.image_path(image), "metadata": {"image": image}})
                 continue
             key = (str(q["question_id"]), question.lower())
             cands = by_key.get(key)
@@ -117,14 +116,11 @@ class TextVQATask(VQAAccuracyTask):
             if a is None:
                 unmatched.append(f"{key[0]}/{question!r}")
                 continue
-            meta["image_id"] = a["image_id"]
-            samples.append(self.make_sample(a["question_id"], str(a["question"]), body,
-                                            answer_strings(a.get("answers"), f"question {a['question_id']}"),
-                                            self.image_path(image), meta, found))
+            rows.append(self._row(a, text, image))
         if unmatched:
             raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no annotation for {len(unmatched)} row(s) "
                             f"of {qpath} by (image_id, question) (e.g. {', '.join(unmatched[:3])})")
-        return samples
+        return rows
 
     def _annotations(self) -> Optional[list[dict[str, Any]]]:
         if not self.cfg.annotation_file:
@@ -139,16 +135,12 @@ class TextVQATask(VQAAccuracyTask):
                 raise DataError(f"{apath}: data[{i}] lacks question_id/image_id/question")
         return rows
 
-    def _hf_samples(self) -> list[Sample]:
-        samples = []
-        for r in self.hf_rows(("id", "question", "image")):
-            ocr = r.get("ocr_tokens") if self.cfg.ocr_in_prompt else None
-            body, found = split_suffix(prompt_body(str(r["question"]), ocr, self.cfg.capitalize_question))
-            meta = {"image_id": r["image_id"]} if r.get("image_id") is not None else {}
-            samples.append(self.make_sample(r["id"], str(r["question"]), body,
-                                            answer_strings(r.get("answers"), f"{self.cfg.hf_path} row {r['id']}"),
-                                            r["image"], meta, found))
-        return samples
+    def from_hf_row(self, row: dict[str, Any], index: int, where: str) -> dict[str, Any]:
+        ocr = row.get("ocr_tokens") if self.cfg.ocr_in_prompt else None
+        return {"id": row["id"], "text": prompt_body(str(row["question"]), ocr, self.cfg.capitalize_question),
+                "question": str(row["question"]), "answers": answer_strings(row.get("answers"), where),
+                "image": row["image"],
+                "metadata": {"image_id": row["image_id"]} if row.get("image_id") is not None else {}}
 
     def source_files(self) -> list[Path]:
         return super().source_files() + ([self.path(self.cfg.annotation_file)] if self.cfg.annotation_file else [])

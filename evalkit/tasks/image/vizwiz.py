@@ -23,10 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, read_json, read_jsonl
-from evalkit.tasks.image.vqa_common import VQAAccuracyTask, VQAConfig, answer_strings, split_suffix, \
-    write_json_file
+from evalkit.errors import DataError
+from evalkit.tasks.base import TASKS, read_json, read_jsonl
+from evalkit.tasks.image.vqa_common import (
+    VQAAccuracyTask,
+    VQAConfig,
+    answer_strings,
+    write_json_file,
+)
 
 DEFAULT_FIELDS = {"id": "question_id", "question": "question", "answers": "answers", "image": "image",
                   "answer_type": "category", "image_name": "image_id"}
@@ -42,52 +46,45 @@ class VizWizConfig(VQAConfig):
     question_jsonl: Optional[str] = "llava_test.jsonl"
     annotation_file: Optional[str] = None
     image_dir: str = "test"
-    prompt_template: str = "vizwiz_unanswerable"
+    instruction: str = "vizwiz_unanswerable"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
 
 
 @TASKS.register("vizwiz")
 class VizWizTask(VQAAccuracyTask):
     config_cls = VizWizConfig
+    hf_required = ("id", "question", "image")
     cfg: VizWizConfig
     benchmark = "vizwiz"
     join_key = "image"
 
-    def load_samples(self) -> list[Sample]:
-        if self.cfg.form == "hf":
-            return self._hf_samples()
+    def _official_rows(self) -> list[dict[str, Any]]:
         anns = self._annotations()
-        rows: list[tuple[str, str, Optional[str], str]] = []  # (id, body, file suffix, image)
         if self.cfg.question_jsonl:
-            for q in read_jsonl(self.path(self.cfg.question_jsonl), "question file", ("question_id", "image", "text")):
-                body, found = split_suffix(str(q["text"]))
-                rows.append((str(q["question_id"]), body, found, str(q["image"])))
+            rows = [(str(q["question_id"]), str(q["text"]), str(q["image"]))
+                    for q in read_jsonl(self.path(self.cfg.question_jsonl), "question file",
+                                        ("question_id", "image", "text"))]
         elif anns is not None:
-            for image, a in anns.items():
-                body, found = split_suffix(str(a.get("question", "")))
-                rows.append((Path(image).stem, body, found, image))
+            rows = [(Path(image).stem, str(a.get("question", "")), image) for image, a in anns.items()]
         else:
             raise DataError(f"task {self.name}: set task.question_jsonl and/or task.annotation_file")
-        samples, unmatched = [], []
-        for index, (sid, body, found, image) in enumerate(rows):
+        out, unmatched = [], []
+        for index, (sid, text, image) in enumerate(rows):
             a = anns.get(image) if anns is not None else None
             if anns is not None and a is None:
                 unmatched.append(image)
                 continue
-            meta: dict[str, Any] = {"image": image, "index": index}
-            answers: list[str] = []
-            question = body
+            row: dict[str, Any] = {"id": sid, "text": text, "answers": [], "image": self.image_path(image),
+                                   "metadata": {"image": image, "index": index}}
             if a is not None:
-                answers = answer_strings(a.get("answers"), f"{self.cfg.annotation_file} image {image}")
-                question = str(a.get("question", body))
-                for k in ("answer_type", "answerable"):
-                    if a.get(k) is not None:
-                        meta[k] = a[k]
-            samples.append(self.make_sample(sid, question, body, answers, self.image_path(image), meta, found))
+                row["answers"] = answer_strings(a.get("answers"), f"{self.cfg.annotation_file} image {image}")
+                row["question"] = str(a["question"]) if "question" in a else None
+                row["metadata"].update({k: a[k] for k in ("answer_type", "answerable") if a.get(k) is not None})
+            out.append(row)
         if unmatched:
             raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no entry for {len(unmatched)} image(s) of "
                             f"the question file (e.g. {', '.join(unmatched[:5])})")
-        return samples
+        return out
 
     def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
         if not self.cfg.annotation_file:
@@ -105,17 +102,12 @@ class VizWizTask(VQAAccuracyTask):
             out[str(a["image"])] = a
         return out
 
-    def _hf_samples(self) -> list[Sample]:
-        samples = []
-        for index, r in enumerate(self.hf_rows(("id", "question", "image"))):
-            body, found = split_suffix(str(r["question"]))
-            answers = answer_strings(r.get("answers"), f"{self.cfg.hf_path} row {r['id']}")
-            name = r.get("image_name") or Path(r["image"]).name
-            meta: dict[str, Any] = {"image": str(name), "index": index}
-            if r.get("answer_type") is not None:
-                meta["answer_type"] = r["answer_type"]
-            samples.append(self.make_sample(r["id"], body, body, answers, r["image"], meta, found))
-        return samples
+    def from_hf_row(self, row: dict[str, Any], index: int, where: str) -> dict[str, Any]:
+        meta: dict[str, Any] = {"image": str(row.get("image_name") or Path(row["image"] or "").name), "index": index}
+        if row.get("answer_type") is not None:
+            meta["answer_type"] = row["answer_type"]
+        return {"id": row["id"], "text": str(row["question"]), "answers": answer_strings(row.get("answers"), where),
+                "image": row["image"], "metadata": meta}
 
     def source_files(self) -> list[Path]:
         return super().source_files() + ([self.path(self.cfg.annotation_file)] if self.cfg.annotation_file else [])

@@ -6,57 +6,27 @@ prompt including the answer-format instruction -- plus an image folder, and scor
 benchmark's own annotation files.  The model sees ``USER: <image>\\n{text} ASSISTANT:`` (the model
 adapter adds the template); greedy decoding.
 
-Answer-format instructions are named templates (:data:`PROMPT_SUFFIXES`) chosen by the task's
-``prompt_template`` field.  A question-file ``text`` that already ends with a known suffix is
-split into body + suffix first, so the suffix is never added twice; the configured template is
-what the model gets (a different suffix in the file is replaced, and the data check says so).
+Answer-format instructions are named (:mod:`evalkit.tasks.instructions`) and chosen by the task's
+``instruction`` field.  A question-file ``text`` that already ends with a known instruction is
+split into body + instruction first, so it is never added twice; the configured instruction is
+what the model gets (a different one in the file is replaced, and the data check says so).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
+from evalkit.errors import DataError
 from evalkit.samples import Sample
-from evalkit.tasks.base import DataError, DataReport, MediaSpec, Task, TaskConfig, sha256_file
-
-SHORT_ANSWER = "Answer the question using a single word or phrase."
-UNANSWERABLE = "When the provided information is insufficient, respond with 'Unanswerable'."
-
-PROMPT_SUFFIXES: dict[str, str] = {
-    "none": "",
-    # VQAv2, GQA, TextVQA, POPE in LLaVA-1.5's question files
-    "short_answer": "\n" + SHORT_ANSWER,
-    # VizWiz in LLaVA-1.5's question files
-    "vizwiz_unanswerable": "\n" + UNANSWERABLE + "\n" + SHORT_ANSWER,
-}
+from evalkit.tasks.base import DataReport
+from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
+from evalkit.tasks.instructions import split_instruction as split_suffix
 
 OCR_PREFIX = "Reference OCR token: "
 SUBMISSION_MODES = ("auto", "always", "never")
-
-
-def split_suffix(text: str) -> tuple[str, Optional[str]]:
-    """(body, name of the known suffix ``text`` ends with, or None); longest suffix first."""
-    for name, suffix in sorted(PROMPT_SUFFIXES.items(), key=lambda kv: -len(kv[1])):
-        if suffix and text.endswith(suffix):
-            return text[: -len(suffix)], name
-    return text, None
-
-
-def _top(column: str) -> str:
-    return column.split(".", 1)[0]
-
-
-def _lookup(rec: dict[str, Any], column: str) -> Any:
-    """``rec[column]``; ``a.b`` reads key ``b`` of a struct/dict column ``a`` (e.g. GQA ``types.structural``)."""
-    value: Any = rec
-    for part in column.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def answer_strings(value: Any, where: str) -> list[str]:
@@ -75,54 +45,20 @@ def answer_strings(value: Any, where: str) -> list[str]:
     return out
 
 
-_MAGIC = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"))
-
-
-def _image_ext(data: bytes, path: Optional[str]) -> str:
-    if path and Path(path).suffix:
-        return Path(path).suffix.lower()
-    for magic, ext in _MAGIC:
-        if data.startswith(magic):
-            return ext
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return ".webp"
-    return ".img"
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    if path.is_file() and path.stat().st_size == len(data):
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 # ---- config & base task ---------------------------------------------------------------------------
 
 @dataclass
-class ImageQAConfig(TaskConfig):
-    form: str = "official"  # official (LLaVA question JSONL + annotations) | hf
+class ImageQAConfig(ImageTaskConfig):
     # LLaVA-1.5 question file (relative to data_root); null = build the questions from the
     # benchmark's own annotation/question files instead.
     question_jsonl: Optional[str] = None
-    image_dir: str = "images"
-    prompt_template: str = "short_answer"  # a key of PROMPT_SUFFIXES
+    instruction: str = "short_answer"
     # Evaluation-server upload file: auto = when no record has reference answers (test splits).
     submission: str = "auto"
-    # hf form: `hf_path` is a save_to_disk dir, a data file / glob (parquet, json, jsonl) or a hub id;
-    # `fields` maps our names to the dataset's columns (``a.b``: key b of a struct column a).  An image
-    # column holding bytes (a datasets Image feature) is written once to `hf_image_cache`; a string is
-    # a file name under image_dir (after `image_name_format`).
-    hf_path: Optional[str] = None
-    hf_split: str = "test"
-    hf_image_cache: str = "hf_images"
-    image_name_format: str = "{}"  # applied to string image values, e.g. "{}.jpg" for GQA imageId
-    fields: dict[str, str] = field(default_factory=dict)
 
 
-class ImageQATask(Task):
-    """Base of the image QA adapters: paths, prompt templates, the hf form, data check, protocol."""
+class ImageQATask(ImageTask):
+    """Base of the LLaVA-1.5 question-file image QA adapters: instructions, data check, submission."""
 
     cfg: ImageQAConfig
     benchmark: ClassVar[str] = ""
@@ -130,119 +66,49 @@ class ImageQATask(Task):
 
     def __init__(self, cfg: ImageQAConfig) -> None:
         super().__init__(cfg)
-        self.require_choice("prompt_template", PROMPT_SUFFIXES)
         self.require_choice("submission", SUBMISSION_MODES)
 
-    # ---- paths ---------------------------------------------------------------------------------
-    @property
-    def root(self) -> Path:
-        return Path(self.cfg.data_root)
-
-    def path(self, rel: str) -> Path:
-        p = Path(rel)
-        return p if p.is_absolute() else self.root / p
-
-    @property
-    def image_root(self) -> Path:
-        return self.path(self.cfg.image_dir)
-
-    def image_path(self, name: str) -> str:
-        return str(self.image_root / name)
-
-    @property
-    def suffix(self) -> str:
-        return PROMPT_SUFFIXES[self.cfg.prompt_template]
-
     # ---- samples -------------------------------------------------------------------------------
-    def make_sample(self, sid: Any, question: str, body: str, answers: list[str], image: str,
+    # Both data forms yield rows of one shape: {"id", "text" (the question-file text, possibly
+    # ending with an instruction), "question" (the benchmark's own question; default: text without
+    # instruction), "answers" (list), "image" (path), "metadata" (dict)}.
+    def load_samples(self) -> list[Sample]:
+        samples = []
+        for r in self.read_rows():
+            body, found = split_suffix(str(r["text"]))
+            samples.append(self.make_sample(r["id"], r.get("question") or body, body, list(r.get("answers") or []),
+                                            r.get("image"), r.get("metadata") or {}, found))
+        return samples
+
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        source = self.hf_source()
+        rows = (self.from_hf_row(r, i, f"{source} row {r['id']}") for i, r in enumerate(super()._hf_rows()))
+        return [r for r in rows if r is not None]
+
+    def from_hf_row(self, row: dict[str, Any], index: int, where: str) -> Optional[dict[str, Any]]:
+        """One hf row (our field names, ``image`` a path) in the shape of the official rows (None:
+        not part of this task, e.g. a POPE split that was not selected)."""
+        raise NotImplementedError(f"task {self.name} has no Hugging Face datasets reader")
+
+    def make_sample(self, sid: Any, question: str, body: str, answers: list[str], image: Optional[str],
                     metadata: dict[str, Any], file_suffix: Optional[str] = None) -> Sample:
-        """``body`` = prompt text before the template suffix (question, plus OCR tokens for TextVQA)."""
+        """``body`` = prompt text before the instruction (question, plus OCR tokens for TextVQA)."""
+        if not image:
+            raise DataError(f"task {self.name}: sample {sid} has no image")
         meta = dict(metadata)
-        if file_suffix is not None and file_suffix != self.cfg.prompt_template:
+        if file_suffix is not None and file_suffix != self.cfg.instruction:
             meta["replaced_suffix"] = file_suffix
         return Sample(id=str(sid), task=self.name, question=question, answers=tuple(answers), modality="image",
-                      media=(image,), prompt=body + self.suffix, metadata=meta)
-
-    def hf_rows(self, required: tuple[str, ...]) -> list[dict[str, Any]]:
-        """Rows of the hf form with our field names; ``image`` already resolved to a file path."""
-        from evalkit.tasks.hf_source import open_hf_dataset
-
-        if not self.cfg.hf_path:
-            raise DataError(f"task {self.name}: form=hf needs task.hf_path (save_to_disk dir, data files or hub id)")
-        ds = open_hf_dataset(self.cfg.hf_path, self.cfg.hf_split)
-        fields = dict(self.cfg.fields)
-        cols = set(ds.column_names)
-        missing = [f"{k} (not mapped in task.fields)" for k in required if k not in fields]
-        missing += [f"{ours} (column {theirs!r})" for ours, theirs in fields.items()
-                    if ours in required and _top(theirs) not in cols]
-        if missing:
-            raise DataError(f"{self.cfg.hf_path}: missing fields {', '.join(missing)}; "
-                            f"columns are {', '.join(sorted(cols))}")
-        image_col = fields.get("image")
-        if image_col in cols:
-            import datasets
-
-            feature = ds.features.get(image_col)
-            if isinstance(feature, datasets.Image) and feature.decode:
-                ds = ds.cast_column(image_col, datasets.Image(decode=False))  # keep the original bytes
-        rows = []
-        for i, rec in enumerate(ds):
-            row = {ours: _lookup(rec, theirs) for ours, theirs in fields.items() if _top(theirs) in cols}
-            sid = row.get("id")
-            row["id"] = str(sid) if sid is not None else str(i)
-            if "image" in row:
-                row["image"] = self.resolve_image(row["image"], row["id"])
-            rows.append(row)
-        return rows
-
-    def resolve_image(self, value: Any, sid: str) -> str:
-        """A file path for an hf image value: a file name (under image_dir), encoded bytes or a
-        ``{"bytes", "path"}`` dict (written once under hf_image_cache), or a PIL image (PNG)."""
-        if isinstance(value, str):
-            name = self.cfg.image_name_format.format(value)
-            return name if Path(name).is_absolute() else self.image_path(name)
-        cache = self.path(self.cfg.hf_image_cache)
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", sid)
-        if isinstance(value, dict):
-            data, src = value.get("bytes"), value.get("path")
-            if data:
-                target = cache / (stem + _image_ext(data, src))
-                _write_once(target, data)
-                return str(target)
-            if src:
-                return self.resolve_image(str(src), sid)
-        if isinstance(value, (bytes, bytearray)):
-            target = cache / (stem + _image_ext(bytes(value), None))
-            _write_once(target, bytes(value))
-            return str(target)
-        if hasattr(value, "save") and hasattr(value, "mode"):  # a decoded PIL image
-            import io
-
-            buf = io.BytesIO()
-            value.save(buf, format="PNG")
-            target = cache / (stem + ".png")
-            _write_once(target, buf.getvalue())
-            return str(target)
-        # No usable image: keep an expected path so the data check and the error record name it.
-        return str(cache / (stem + ".missing"))
+                      media=(image,), prompt=body + self.instruction_text, metadata=meta)
 
     # ---- protocol / provenance -------------------------------------------------------------------
-    def media_spec(self) -> MediaSpec:
-        return MediaSpec(num_frames=1, sampler="image")
-
     def source_files(self) -> list[Path]:
         """Files the samples (and references) came from, for the manifest fingerprint."""
         return [self.path(self.cfg.question_jsonl)] if self.cfg.question_jsonl else []
 
-    def data_fingerprint(self) -> dict[str, str]:
-        if self.cfg.form == "hf":
-            return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
-        return {f.name: sha256_file(f) for f in self.source_files() if f.is_file()}
-
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()
-        out.update({"benchmark": self.benchmark, "form": self.cfg.form, "join": self.join_key,
-                    "prompt_template": self.cfg.prompt_template, "prompt_suffix": self.suffix})
+        out.update({"benchmark": self.benchmark, "join": self.join_key})
         return out
 
     # ---- data check -------------------------------------------------------------------------------
@@ -255,8 +121,8 @@ class ImageQATask(Task):
             if "replaced_suffix" in s.metadata:
                 replaced[s.metadata["replaced_suffix"]] = replaced.get(s.metadata["replaced_suffix"], 0) + 1
         for name, n in sorted(replaced.items()):
-            report.problems.append(f"{n} question-file prompts ended with suffix {name!r}; "
-                                   f"replaced by prompt_template {self.cfg.prompt_template!r}")
+            report.problems.append(f"{n} question-file prompts ended with instruction {name!r}; "
+                                   f"replaced by instruction {self.cfg.instruction!r}")
         with_answers = [s for s in samples if s.answers]
         if with_answers and len(with_answers) != len(samples):
             report.problems.append(f"only {len(with_answers)} of {len(samples)} samples have reference answers")
@@ -281,11 +147,10 @@ class ImageQATask(Task):
 
 
 def write_json_file(path: Path, obj: Any) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
+    """A submission file in the evaluation server's compact JSON form, written atomically."""
+    from evalkit.store.files import write_text
+
+    write_text(path, json.dumps(obj))
     return str(path)
 
 

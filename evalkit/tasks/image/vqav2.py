@@ -23,10 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from evalkit.samples import Sample
-from evalkit.tasks.base import TASKS, DataError, read_json, read_jsonl
-from evalkit.tasks.image.vqa_common import VQAAccuracyTask, VQAConfig, answer_strings, split_suffix, \
-    write_json_file
+from evalkit.errors import DataError
+from evalkit.tasks.base import TASKS, read_json, read_jsonl
+from evalkit.tasks.image.vqa_common import (
+    VQAAccuracyTask,
+    VQAConfig,
+    answer_strings,
+    write_json_file,
+)
 
 DEFAULT_FIELDS = {"id": "question_id", "question": "question", "answers": "answers", "image": "image",
                   "answer_type": "answer_type", "question_type": "question_type"}
@@ -43,7 +47,7 @@ class VQAv2Config(VQAConfig):
     questions_json: Optional[str] = None
     annotation_file: Optional[str] = None
     image_dir: str = "test2015"
-    prompt_template: str = "short_answer"
+    instruction: str = "short_answer"
     submission_fill_jsonl: Optional[str] = None
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
 
@@ -51,21 +55,18 @@ class VQAv2Config(VQAConfig):
 @TASKS.register("vqav2")
 class VQAv2Task(VQAAccuracyTask):
     config_cls = VQAv2Config
+    hf_required = ("id", "question", "image")
     cfg: VQAv2Config
     benchmark = "vqav2"
 
-    def load_samples(self) -> list[Sample]:
-        return self._hf_samples() if self.cfg.form == "hf" else self._official_samples()
-
     # ---- official form -------------------------------------------------------------------------
-    def _official_samples(self) -> list[Sample]:
+    def _official_rows(self) -> list[dict[str, Any]]:
         annotations = self._annotations()
-        rows: list[tuple[Any, str, Optional[str], str]] = []  # (question_id, body, file suffix, image)
+        rows: list[tuple[Any, str, str]] = []  # (question_id, text, image)
         if self.cfg.question_jsonl:
             qpath = self.path(self.cfg.question_jsonl)
             for q in read_jsonl(qpath, "question file", ("question_id", "image", "text")):
-                body, found = split_suffix(str(q["text"]))
-                rows.append((q["question_id"], body, found, str(q["image"])))
+                rows.append((q["question_id"], str(q["text"]), str(q["image"])))
         elif self.cfg.questions_json:
             qpath = self.path(self.cfg.questions_json)
             data = read_json(qpath, "questions file")
@@ -75,12 +76,11 @@ class VQAv2Task(VQAAccuracyTask):
             for i, q in enumerate(data["questions"]):
                 if not isinstance(q, dict) or not {"question_id", "question", "image_id"} <= q.keys():
                     raise DataError(f"{qpath}: questions[{i}] lacks question_id/question/image_id: {q!r:.120}")
-                body, found = split_suffix(str(q["question"]))
-                rows.append((q["question_id"], body, found, f"COCO_{subtype}_{int(q['image_id']):012d}.jpg"))
+                rows.append((q["question_id"], str(q["question"]), f"COCO_{subtype}_{int(q['image_id']):012d}.jpg"))
         else:
             raise DataError(f"task {self.name}: set task.question_jsonl (LLaVA question file) or task.questions_json")
-        samples, unmatched = [], []
-        for qid, body, found, image in rows:
+        out, unmatched = [], []
+        for qid, text, image in rows:
             ann = annotations.get(str(qid)) if annotations is not None else None
             if annotations is not None and ann is None:
                 unmatched.append(str(qid))
@@ -89,14 +89,12 @@ class VQAv2Task(VQAAccuracyTask):
             answers: list[str] = []
             if ann is not None:
                 answers = answer_strings(ann.get("answers"), f"{self.cfg.annotation_file} question {qid}")
-                for k in ("answer_type", "question_type"):
-                    if ann.get(k) is not None:
-                        meta[k] = ann[k]
-            samples.append(self.make_sample(qid, body, body, answers, self.image_path(image), meta, found))
+                meta.update({k: ann[k] for k in ("answer_type", "question_type") if ann.get(k) is not None})
+            out.append({"id": qid, "text": text, "answers": answers, "image": self.image_path(image), "metadata": meta})
         if unmatched:
             raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no annotation for {len(unmatched)} "
                             f"question_id(s) of the question file (e.g. {', '.join(unmatched[:5])})")
-        return samples
+        return out
 
     def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
         if not self.cfg.annotation_file:
@@ -114,17 +112,11 @@ class VQAv2Task(VQAAccuracyTask):
         return out
 
     # ---- hf form ---------------------------------------------------------------------------------
-    def _hf_samples(self) -> list[Sample]:
-        samples = []
-        for r in self.hf_rows(("id", "question", "image")):
-            body, found = split_suffix(str(r["question"]))
-            answers = answer_strings(r.get("answers"), f"{self.cfg.hf_path} row {r['id']}")
-            meta = {"question_id": r["id"]}
-            for k in ("answer_type", "question_type"):
-                if r.get(k) is not None:
-                    meta[k] = r[k]
-            samples.append(self.make_sample(r["id"], body, body, answers, r["image"], meta, found))
-        return samples
+    def from_hf_row(self, row: dict[str, Any], index: int, where: str) -> dict[str, Any]:
+        meta = {"question_id": row["id"]}
+        meta.update({k: row[k] for k in ("answer_type", "question_type") if row.get(k) is not None})
+        return {"id": row["id"], "text": str(row["question"]), "answers": answer_strings(row.get("answers"), where),
+                "image": row["image"], "metadata": meta}
 
     def source_files(self) -> list[Path]:
         files = super().source_files()

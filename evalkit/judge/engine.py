@@ -1,0 +1,458 @@
+"""Judge a set of items: cache lookup, concurrent requests, JSONL output, summary.
+
+Judgment line schema (one JSON object per item, written as each finishes)::
+
+    id, question, answer, pred        -- the item
+    status        "ok" | "parse_error" | "score_out_of_range" (protocol-defined)
+    verdict       protocol-defined dict; video_chatgpt_qa:
+                  {"pred": "yes"|"no", "pred_raw": str, "score": int, "score_raw": number}
+                  (partial for failures)
+    raw           the judge's last reply text
+    error         why parsing failed, else null
+    protocol, prompt_version, prompt_hash
+    requested_model, returned_model   -- cfg.model / what the API reported
+    latency_s     seconds from first request to verdict (incl. retries, re-asks)
+    tokens        {"prompt": int, "completion": int} spent obtaining the verdict
+    attempts      HTTP requests made for the verdict; parse_attempts: replies parsed
+    cached        true if no request was sent for this line (verdict reused)
+    judged_at     UTC ISO time the verdict was obtained
+    extra         JudgeItem.extra, verbatim
+
+For cached lines, latency/tokens/attempts describe the original request; run
+totals in :class:`JudgeRunSummary` count only requests sent by this run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import time
+from collections import Counter, OrderedDict, deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import (
+    Any,
+    Awaitable,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
+
+from evalkit.judge.aggregate import aggregate_all_modes
+from evalkit.judge.cache import JudgeCache, cache_key
+from evalkit.judge.client import ClientStats, JudgeAborted, JudgeClient
+from evalkit.judge.config import (
+    JudgeConfig,
+    JudgeItem,
+    coerce_config,
+    is_enabled,
+    validate_config,
+)
+from evalkit.judge.cost import cost_usd, estimate_prompt_tokens, total_cost_usd
+from evalkit.judge.endpoint import display_url, resolve_base_url, resolve_endpoint
+from evalkit.judge.errors import JudgeRequestError, JudgeUnavailableError, ParseError
+from evalkit.judge.protocols import JudgeProtocol, get_protocol
+from evalkit.store.judgments import JudgmentsWriter, final_lines_by_id
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class DryRunReport:
+    """What a run would do; nothing is sent. Costs are rough (≈4 chars/token)."""
+
+    protocol: str
+    prompt_version: str
+    prompt_hash: str
+    model: str
+    endpoint: str
+    n_items: int
+    n_already_judged: int        # ids already final in the judgments file (if given)
+    n_cache_hits: int            # items answered from the cache
+    n_requests: int              # distinct requests that would be sent (cache misses)
+    est_prompt_tokens: int
+    est_completion_tokens: int
+    est_cost_usd: Optional[float]
+    api_key_present: bool        # whether the env var named by api_key_env is set
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain-dict form (JSON-serialisable)."""
+        return asdict(self)
+
+
+@dataclass
+class JudgeRunSummary:
+    """Outcome of :func:`judge_items` (token and request counts are for this run only)."""
+
+    protocol: str
+    prompt_version: str
+    prompt_hash: str
+    model: str
+    endpoint: str
+    returned_models: List[str]
+    n_items: int
+    n_resumed: int               # already final in the judgments file; not rewritten
+    n_written: int               # lines appended by this run
+    n_cache_hits: int            # lines served from the persistent cache
+    n_deduplicated: int          # lines sharing a request with an identical item
+    n_requests: int              # HTTP requests sent (incl. retries and re-asks)
+    n_retries: int               # transport retries
+    n_reasks: int                # re-asks after unparseable replies
+    n_failed: int                # items rejected by the endpoint (4xx), left unjudged
+    failed_ids: List[str]
+    status_counts: Dict[str, int]  # over the final lines of all n_items
+    prompt_tokens: int
+    completion_tokens: int
+    est_cost_usd: Optional[float]
+    wall_time_s: float
+    requests_per_s: float
+    aggregation: str
+    metrics: Dict[str, Dict[str, Any]]  # {"strict": ..., "paper": ...} over all n_items
+    judgments_path: str
+    cache_path: str
+    dry_run: Optional[DryRunReport] = None
+    transport_failures: Dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain-dict form (JSON-serialisable)."""
+        return asdict(self)
+
+
+# -- helpers -----------------------------------------------------------------
+
+def _check_ids(items: Sequence[JudgeItem]) -> None:
+    seen: Counter = Counter(str(it.id) for it in items)
+    dups = [i for i, n in seen.items() if n > 1]
+    if dups:
+        raise ValueError(f"duplicate item ids ({len(dups)}), e.g. {dups[:5]}; ids must be unique")
+
+
+def _item_key(item: JudgeItem, cfg: JudgeConfig, protocol: JudgeProtocol) -> str:
+    return cache_key(cfg.model, protocol.name, protocol.version, protocol.key_material(item))
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool) -> Dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "question": item.question,
+        "answer": item.answer,
+        "pred": item.pred,
+        "status": outcome["status"],
+        "verdict": outcome.get("verdict") or {},
+        "raw": outcome.get("raw"),
+        "error": outcome.get("error"),
+        "protocol": outcome["protocol"],
+        "prompt_version": outcome["prompt_version"],
+        "prompt_hash": outcome["prompt_hash"],
+        "requested_model": outcome["requested_model"],
+        "returned_model": outcome.get("returned_model"),
+        "latency_s": outcome.get("latency_s"),
+        "tokens": outcome.get("tokens") or {"prompt": 0, "completion": 0},
+        "attempts": outcome.get("attempts", 0),
+        "parse_attempts": outcome.get("parse_attempts", 0),
+        "cached": cached,
+        "judged_at": outcome.get("judged_at"),
+        "extra": item.extra,
+    }
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """Run a coroutine to completion, also from inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+
+
+async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeConfig,
+                     item: JudgeItem) -> Dict[str, Any]:
+    """Ask the judge about one item, re-asking up to ``parse_retries`` times."""
+    messages = protocol.build_messages(item)
+    conversation = messages
+    t0 = time.perf_counter()
+    attempts = prompt_toks = completion_toks = 0
+    status, verdict, error, text, model = "parse_error", {}, None, "", None
+    tries = 0
+    for tries in range(1, int(cfg.parse_retries) + 2):
+        comp = await client.complete(conversation)
+        attempts += comp.attempts
+        prompt_toks += comp.prompt_tokens
+        completion_toks += comp.completion_tokens
+        text, model = comp.text, comp.model
+        try:
+            verdict, status, error = protocol.parse(text), "ok", None
+            break
+        except ParseError as exc:
+            verdict, status, error = exc.partial, exc.status, str(exc)
+            conversation = protocol.repair_messages(messages, text, exc)
+    return {
+        "status": status, "verdict": verdict, "raw": text, "error": error,
+        "protocol": protocol.name, "prompt_version": protocol.version,
+        "prompt_hash": protocol.prompt_hash, "requested_model": cfg.model,
+        "returned_model": model, "latency_s": round(time.perf_counter() - t0, 6),
+        "tokens": {"prompt": prompt_toks, "completion": completion_toks},
+        "attempts": attempts, "parse_attempts": tries, "judged_at": _now_iso(),
+    }
+
+
+class _Progress:
+    """tqdm bar over items with requests/s and token counts in the postfix."""
+
+    def __init__(self, total: int, initial: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled and total:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="item", desc="judge",
+                             dynamic_ncols=True)
+        self._t0 = time.perf_counter()
+
+    def update(self, n: int, stats: ClientStats) -> None:
+        if self._bar is None:
+            return
+        dt = max(time.perf_counter() - self._t0, 1e-9)
+        self._bar.set_postfix(req=stats.requests, req_s=f"{stats.requests / dt:.1f}",
+                              tok=stats.prompt_tokens + stats.completion_tokens, refresh=False)
+        self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@dataclass
+class _RunState:
+    written: int = 0
+    dedup: int = 0
+    reasks: int = 0
+    failed_ids: List[str] = field(default_factory=list)
+    stats: ClientStats = field(default_factory=ClientStats)
+    send_time_s: float = 0.0
+
+
+async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: JudgeProtocol,
+                        cfg: JudgeConfig, endpoint: Any, cache: JudgeCache,
+                        writer: JudgmentsWriter, bar: _Progress, state: _RunState) -> None:
+    """Judge one request per cache key with ``concurrency`` workers; raise the first fatal error."""
+    stop = asyncio.Event()
+    queue: deque[Tuple[str, List[JudgeItem]]] = deque(groups.items())
+    fatal: List[BaseException] = []
+    t0 = time.perf_counter()
+    async with JudgeClient(endpoint, cfg, stop=stop) as client:
+        state.stats = client.stats
+
+        async def worker() -> None:
+            while queue and not stop.is_set():
+                key, group = queue.popleft()
+                try:
+                    outcome = await _judge_one(client, protocol, cfg, group[0])
+                    cache.put(key, outcome)  # cache first: a crash after this re-uses it
+                    for i, item in enumerate(group):
+                        writer.write(_make_line(item, outcome, cached=i > 0))
+                        state.written += 1
+                except JudgeAborted:
+                    return
+                except asyncio.CancelledError:
+                    stop.set()
+                    raise
+                except JudgeRequestError as exc:
+                    ids = [str(it.id) for it in group]
+                    state.failed_ids.extend(ids)
+                    log.warning("%s; items left unjudged: %s", exc, ids[:5])
+                    bar.update(len(group), client.stats)
+                    continue
+                except BaseException as exc:  # fatal: stop everyone, keep what is done
+                    fatal.append(exc)
+                    stop.set()
+                    return
+                state.reasks += outcome["parse_attempts"] - 1
+                state.dedup += len(group) - 1
+                bar.update(len(group), client.stats)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(int(cfg.concurrency), len(queue)))))
+        finally:
+            state.send_time_s = time.perf_counter() - t0
+    if fatal:
+        raise fatal[0]
+
+
+# -- public API ----------------------------------------------------------------
+
+def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
+            judgments_path: Optional[Path] = None) -> DryRunReport:
+    """Count the requests a run would send (cache misses) and estimate their cost.
+
+    Sends nothing and creates no file. With ``judgments_path``, items already
+    final there are excluded, as a real run would.
+    """
+    cfg = coerce_config(cfg)
+    validate_config(cfg)
+    protocol = get_protocol(cfg.protocol)
+    items = list(items)
+    done = final_lines_by_id(Path(judgments_path)) if judgments_path else {}
+    todo = [it for it in items if str(it.id) not in done]
+    firsts: "OrderedDict[str, JudgeItem]" = OrderedDict()
+    for it in todo:
+        firsts.setdefault(_item_key(it, cfg, protocol), it)
+    hits: Dict[str, Any] = {}
+    if Path(cache_path).exists():
+        with JudgeCache(Path(cache_path)) as cache:
+            hits = cache.get_many(firsts.keys())
+    missing = [it for k, it in firsts.items() if k not in hits]
+    n_cache_hits = sum(1 for it in todo if _item_key(it, cfg, protocol) in hits)
+    p_tok = sum(estimate_prompt_tokens(protocol.build_messages(it)) for it in missing)
+    c_tok = protocol.expected_completion_tokens * len(missing)
+    return DryRunReport(
+        protocol=protocol.name, prompt_version=protocol.version,
+        prompt_hash=protocol.prompt_hash, model=cfg.model,
+        endpoint=display_url(resolve_base_url(cfg)), n_items=len(items),
+        n_already_judged=len(items) - len(todo), n_cache_hits=n_cache_hits,
+        n_requests=len(missing), est_prompt_tokens=p_tok, est_completion_tokens=c_tok,
+        est_cost_usd=cost_usd(cfg.model, p_tok, c_tok, cfg.prices),
+        api_key_present=bool(cfg.api_key_env and os.environ.get(cfg.api_key_env)))
+
+
+def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
+                cache_path: Path, progress: bool = True) -> JudgeRunSummary:
+    """Judge every item, appending one JSON line per item to ``judgments_path``.
+
+    Resumable: ids already final in the file are neither re-judged nor rewritten,
+    and a truncated last line is dropped. Cached verdicts are reused (0 requests),
+    identical requests within the run are sent once. With ``cfg.dry_run`` nothing
+    is sent or written and the summary carries a :class:`DryRunReport`.
+
+    Raises :class:`JudgeUnavailableError` (endpoint named, key never) when the
+    judge cannot be reached or refuses the credentials — after every verdict
+    obtained so far has been cached and written; the partial summary is attached
+    as ``exc.summary``.
+    """
+    t_start = time.perf_counter()
+    cfg = coerce_config(cfg)
+    validate_config(cfg)
+    if not is_enabled(cfg):
+        raise ValueError("the judge is disabled (judge.name is 'none'); nothing to judge")
+    protocol = get_protocol(cfg.protocol)
+    items = list(items)
+    _check_ids(items)
+    judgments_path, cache_path = Path(judgments_path), Path(cache_path)
+
+    if cfg.dry_run:
+        report = dry_run(items, cfg, cache_path, judgments_path=judgments_path)
+        log.info("judge dry run: %s", report.to_dict())
+        return _summary(items, cfg, protocol, judgments_path, cache_path, _RunState(),
+                        n_resumed=report.n_already_judged, n_cache_hits=0,
+                        wall=time.perf_counter() - t_start, dry=report)
+
+    state = _RunState()
+    writer = JudgmentsWriter(judgments_path).open()
+    cache = JudgeCache(cache_path)
+    counts = {"resumed": 0, "cache_hits": 0}
+    args = (items, cfg, protocol, judgments_path, cache_path, state, counts, t_start)
+    try:
+        _judge_pending(items, cfg, protocol, writer, cache, state, counts, progress)
+    except BaseException as exc:
+        writer.close()
+        cache.close()
+        try:
+            summary = _finish(*args)
+        except Exception:  # pragma: no cover - only on I/O failure; keep the real error
+            log.exception("could not summarise the interrupted judge run")
+            summary = None
+        if isinstance(exc, JudgeUnavailableError):
+            exc.summary = summary  # type: ignore[attr-defined]
+        raise
+    writer.close()
+    cache.close()
+    return _finish(*args)
+
+
+def _judge_pending(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtocol,
+                   writer: JudgmentsWriter, cache: JudgeCache, state: _RunState,
+                   counts: Dict[str, int], progress: bool) -> None:
+    """Write cached verdicts, then send one request per remaining distinct item."""
+    done = final_lines_by_id(writer.path)
+    todo = [it for it in items if str(it.id) not in done]
+    counts["resumed"] = len(items) - len(todo)
+    keyed = [(_item_key(it, cfg, protocol), it) for it in todo]
+    hits = cache.get_many(k for k, _ in keyed)
+    groups: "OrderedDict[str, List[JudgeItem]]" = OrderedDict()
+    warned = False
+    for key, item in keyed:
+        if key not in hits:
+            groups.setdefault(key, []).append(item)
+            continue
+        value = hits[key]
+        if value.get("prompt_hash") != protocol.prompt_hash and not warned:
+            log.warning("cached verdicts for %s were made with a different prompt (hash %s); "
+                        "bump the protocol version after editing templates",
+                        protocol.version, value.get("prompt_hash"))
+            warned = True
+        writer.write(_make_line(item, value, cached=True))
+        state.written += 1
+        counts["cache_hits"] += 1
+    if not groups:
+        return
+    endpoint = resolve_endpoint(cfg)  # fails here, before sending, if a key is needed
+    bar = _Progress(total=len(todo), initial=counts["cache_hits"], enabled=progress)
+    try:
+        _run(_judge_groups(groups, protocol, cfg, endpoint, cache, writer, bar, state))
+    finally:
+        bar.close()
+
+
+def _finish(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtocol,
+            judgments_path: Path, cache_path: Path, state: _RunState, counts: Dict[str, int],
+            t_start: float) -> JudgeRunSummary:
+    """Build and log the run summary."""
+    summary = _summary(items, cfg, protocol, judgments_path, cache_path, state,
+                       n_resumed=counts["resumed"], n_cache_hits=counts["cache_hits"],
+                       wall=time.perf_counter() - t_start)
+    log.info("judge: %d items, %d resumed, %d written, %d cache hits, %d requests "
+             "(%.1f req/s), %d+%d tokens, est. cost %s USD, endpoint %s, models %s",
+             summary.n_items, summary.n_resumed, summary.n_written, summary.n_cache_hits,
+             summary.n_requests, summary.requests_per_s, summary.prompt_tokens,
+             summary.completion_tokens,
+             "n/a" if summary.est_cost_usd is None else f"{summary.est_cost_usd:.4f}",
+             summary.endpoint, summary.returned_models)
+    return summary
+
+
+def _summary(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtocol,
+             judgments_path: Path, cache_path: Path, state: _RunState, *, n_resumed: int,
+             n_cache_hits: int, wall: float, dry: Optional[DryRunReport] = None
+             ) -> JudgeRunSummary:
+    ids = {str(it.id) for it in items}
+    lines = [ln for i, ln in final_lines_by_id(judgments_path).items() if i in ids]
+    st = state.stats
+    return JudgeRunSummary(
+        protocol=protocol.name, prompt_version=protocol.version,
+        prompt_hash=protocol.prompt_hash, model=cfg.model,
+        endpoint=display_url(resolve_base_url(cfg)),
+        returned_models=sorted(st.returned_models), n_items=len(items),
+        n_resumed=n_resumed, n_written=state.written, n_cache_hits=n_cache_hits,
+        n_deduplicated=state.dedup, n_requests=st.requests, n_retries=st.retries,
+        n_reasks=state.reasks, n_failed=len(state.failed_ids),
+        failed_ids=list(state.failed_ids),
+        status_counts=dict(Counter(str(ln.get("status")) for ln in lines)),
+        prompt_tokens=st.prompt_tokens, completion_tokens=st.completion_tokens,
+        est_cost_usd=total_cost_usd(st.tokens_by_model, cfg.prices, fallback_model=cfg.model),
+        wall_time_s=round(wall, 4),
+        requests_per_s=round(st.requests / state.send_time_s, 3) if state.send_time_s else 0.0,
+        aggregation=cfg.aggregation, metrics=aggregate_all_modes(lines),
+        judgments_path=str(judgments_path), cache_path=str(cache_path), dry_run=dry,
+        transport_failures=dict(st.failures))

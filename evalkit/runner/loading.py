@@ -1,0 +1,46 @@
+"""Read one sample's media as the model adapter expects it (decoded video frames or an image)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from evalkit.samples import MediaSpec, Sample
+
+
+@dataclass
+class LoadedSample:
+    sample: Sample
+    media: Any = None
+    frame_indices: Optional[list[int]] = None
+    error: Optional[str] = None  # "<file>: <reason>: <detail>" when the media could not be used
+
+
+def load_media(sample: Sample, spec: MediaSpec) -> LoadedSample:
+    """Never raises for bad media: a failure becomes ``LoadedSample.error``."""
+    from evalkit.media import (
+        MediaError,
+        apply_frame_order,
+        load_image,
+        load_video_frames,
+    )
+
+    try:
+        if sample.modality == "video":
+            if len(sample.media) != 1:
+                raise ValueError(f"sample {sample.id}: expected one video, got {len(sample.media)}")
+            frames, indices, _info = load_video_frames(sample.media[0], num_frames=spec.num_frames,
+                                                        sampler=spec.sampler)
+            if spec.frame_order != "original":
+                frames = apply_frame_order(frames, spec.frame_order, seed=spec.seed)
+            return LoadedSample(sample, frames, list(map(int, indices)))
+        if sample.modality == "image":
+            if len(sample.media) != 1:
+                raise ValueError(f"sample {sample.id}: expected one image, got {len(sample.media)}")
+            return LoadedSample(sample, load_image(sample.media[0]))
+        return LoadedSample(sample)
+    except MediaError as e:
+        return LoadedSample(sample, error=str(e))
+    except Exception as e:  # a decoder bug must not kill the run; record it against the file
+        where = sample.media[0] if sample.media else sample.id
+        return LoadedSample(sample, error=f"{where}: unexpected: {type(e).__name__}: {e}")

@@ -1,0 +1,36 @@
+"""The run folder: its layout (every file name defined once), crash-safe files, locks,
+prediction and judgment files.  Every module that reads or writes under an output folder goes
+through this package."""
+
+from evalkit.store.files import (
+                                 append_jsonl,
+                                 read_json,
+                                 read_jsonl,
+                                 repair_jsonl_tail,
+                                 write_bytes,
+                                 write_json,
+                                 write_text,
+)
+from evalkit.store.judgments import (
+                                 JudgmentsWriter,
+                                 final_lines_by_id,
+                                 is_final,
+                                 read_judgments,
+)
+from evalkit.store.layout import (
+                                 OutputFolder,
+                                 TaskFolder,
+                                 default_run_name,
+                                 is_hidden,
+                                 run_task_folders,
+                                 shard_file_name,
+)
+from evalkit.store.locks import file_lock
+from evalkit.store.predictions import PredictionStore, merge_shards, read_predictions
+
+__all__ = [
+    "JudgmentsWriter", "OutputFolder", "PredictionStore", "TaskFolder", "append_jsonl", "default_run_name",
+    "file_lock", "final_lines_by_id", "is_final", "is_hidden", "merge_shards", "read_json", "read_jsonl",
+    "read_judgments", "read_predictions", "repair_jsonl_tail", "run_task_folders", "shard_file_name",
+    "write_bytes", "write_json", "write_text",
+]

@@ -1,0 +1,154 @@
+"""The run folder's layout: every file name evalkit writes under an output folder, defined once.
+
+::
+
+    <output_dir>/
+        leaderboard.{md,csv,html,tex,png}, leaderboard_deltas.csv
+        .judge_cache.sqlite                     judge verdicts, shared by every run below
+        .hydra/                                 Hydra's own logs (hidden: never read as a run)
+        <run>/<task>/                           one TaskFolder
+            predictions.jsonl                   one line per sample (or predictions.shard-<i>-of-<n>.jsonl per rank)
+            judgments.jsonl                     one line per judged sample
+            metrics.json, manifest.json, report.html
+            .manifest.lock, .merge.lock, .judgments.lock
+
+Folders and files whose name starts with ``.`` are evalkit's (or Hydra's) bookkeeping and are
+never taken for a run or a task.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+PREDICTIONS = "predictions.jsonl"
+JUDGMENTS = "judgments.jsonl"
+METRICS = "metrics.json"
+MANIFEST = "manifest.json"
+REPORT = "report.html"
+JUDGE_CACHE = ".judge_cache.sqlite"
+LEADERBOARD_STEM = "leaderboard"
+_SHARD = re.compile(r"^predictions\.shard-(\d+)-of-(\d+)\.jsonl$")
+
+
+def is_hidden(path: Path, root: Path) -> bool:
+    """True when any part of ``path`` below ``root`` starts with a dot."""
+    return any(part.startswith(".") for part in Path(path).relative_to(root).parts)
+
+
+def default_run_name(pretrained: str) -> str:
+    """A folder name from a hub id (``org/name`` -> ``org__name``) or a local path (last two parts)."""
+    p = Path(pretrained)
+    parts = p.parts[-2:] if (p.exists() or pretrained.startswith((".", "/"))) else pretrained.split("/")
+    name = "__".join(x for x in parts if x not in ("", "/", ".", ".."))
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "run"
+
+
+def shard_file_name(rank: int, num_shards: int) -> str:
+    return PREDICTIONS if num_shards == 1 else f"predictions.shard-{rank:03d}-of-{num_shards:03d}.jsonl"
+
+
+def shard_count(path: Path) -> int | None:
+    """N of a ``predictions.shard-<i>-of-<N>.jsonl`` file name, else None."""
+    m = _SHARD.match(Path(path).name)
+    return int(m.group(2)) if m else None
+
+
+@dataclass(frozen=True)
+class TaskFolder:
+    """``<output_dir>/<run>/<task>/``: the files of one task of one run."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, output_dir: Path, run: str, task: str) -> "TaskFolder":
+        return cls(Path(output_dir) / run / task)
+
+    @property
+    def run_name(self) -> str:
+        return self.path.parent.name
+
+    @property
+    def output_dir(self) -> Path:
+        return self.path.parent.parent
+
+    @property
+    def predictions(self) -> Path:
+        return self.path / PREDICTIONS
+
+    def predictions_for(self, rank: int, num_shards: int) -> Path:
+        """This rank's predictions file (``predictions.jsonl`` when not sharded)."""
+        return self.path / shard_file_name(rank, num_shards)
+
+    def shard_files(self) -> list[Path]:
+        return sorted(p for p in self.path.glob("predictions.shard-*-of-*.jsonl") if _SHARD.match(p.name))
+
+    @property
+    def judgments(self) -> Path:
+        return self.path / JUDGMENTS
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def report(self) -> Path:
+        return self.path / REPORT
+
+    @property
+    def manifest_lock(self) -> Path:
+        return self.path / ".manifest.lock"
+
+    @property
+    def merge_lock(self) -> Path:
+        return self.path / ".merge.lock"
+
+    @property
+    def judgments_lock(self) -> Path:
+        return self.path / ".judgments.lock"
+
+    def artifact(self, name: str) -> Path:
+        """A task-specific output file (a submission file, an answers file) in this folder."""
+        return self.path / name
+
+
+@dataclass(frozen=True)
+class OutputFolder:
+    """``<output_dir>/``: every run of every task, the shared judge cache and the leaderboard."""
+
+    path: Path
+
+    def task_folder(self, run: str, task: str) -> TaskFolder:
+        return TaskFolder.of(self.path, run, task)
+
+    def scored_task_folders(self) -> list[TaskFolder]:
+        """Every ``<run>/<task>/`` holding a metrics.json (hidden folders skipped), sorted."""
+        return [TaskFolder(p.parent) for p in sorted(self.path.glob(f"*/*/{METRICS}"))
+                if not is_hidden(p, self.path)]
+
+    def task_folders_with_predictions(self) -> list[TaskFolder]:
+        return [TaskFolder(p.parent) for p in sorted(self.path.glob(f"*/*/{PREDICTIONS}"))
+                if not is_hidden(p, self.path)]
+
+    @property
+    def judge_cache(self) -> Path:
+        return self.path / JUDGE_CACHE
+
+    def leaderboard(self, ext: str) -> Path:
+        return self.path / f"{LEADERBOARD_STEM}.{ext}"
+
+    @property
+    def leaderboard_deltas(self) -> Path:
+        return self.path / f"{LEADERBOARD_STEM}_deltas.csv"
+
+
+def run_task_folders(run_dir: Path) -> list[TaskFolder]:
+    """The task folders (with predictions) of one ``<output_dir>/<run>/`` folder."""
+    run_dir = Path(run_dir)
+    return [TaskFolder(p) for p in sorted(run_dir.iterdir())
+            if p.is_dir() and not p.name.startswith(".") and (p / PREDICTIONS).is_file()]

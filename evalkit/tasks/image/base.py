@@ -1,0 +1,78 @@
+"""The base of every image benchmark adapter: image folder, image values of the hf form, and the
+image cache.  Each adapter keeps only its benchmark's file format, prompt and scoring.
+
+The official/hf data-form switch, ``hf_path``/``hf_split``/``fields`` and the data fingerprint are
+the :class:`evalkit.tasks.base.Task` base's; here the hf form's ``image`` field is turned into a file
+path (:func:`evalkit.tasks.image.images.materialize_image`): a file name under ``image_dir``
+(after ``image_name_format``), or embedded bytes / base64 / a PIL image written once under the
+image cache (``image_cache_dir``, default ``~/.cache/evalkit/images/<task>/<source fingerprint>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from evalkit.errors import DataError
+from evalkit.samples import MediaSpec
+from evalkit.tasks.base import Task, TaskConfig
+from evalkit.tasks.image.images import (
+    image_cache_root,
+    materialize_image,
+    source_fingerprint,
+)
+
+
+@dataclass
+class ImageTaskConfig(TaskConfig):
+    image_dir: str = "images"  # relative to data_root (or absolute)
+    image_name_format: str = "{}"  # applied to image names given as text, e.g. "{}.jpg" for GQA's imageId
+    # Where embedded images (hf bytes, base64 cells, PIL images) are written once; runtime only.
+    image_cache_dir: Optional[str] = None
+
+
+class ImageTask(Task):
+    """Image folder, image cache and the hf form's image column for image benchmarks."""
+
+    cfg: ImageTaskConfig
+
+    @property
+    def image_root(self) -> Path:
+        return self.path(self.cfg.image_dir)
+
+    def image_path(self, name: str) -> str:
+        return str(self.image_root / name)
+
+    def image_cache(self) -> Path:
+        return image_cache_root(self.cfg.image_cache_dir, self.name, self.cache_key()[:16])
+
+    def cache_key(self) -> str:
+        """What the image cache folder is keyed by (the data source; adapters may refine it)."""
+        return source_fingerprint(self.cfg.hf_path if self.cfg.form == "hf" else str(self.root), self.cfg.hf_split)
+
+    def image_from(self, value: Any, stem: str, where: str) -> str:
+        """A file path for one row's image value; DataError naming ``where`` when it holds none."""
+        try:
+            return str(materialize_image(value, self.image_cache(), stem, self.image_root,
+                                         self.cfg.image_name_format))
+        except ValueError as e:
+            raise DataError(f"{where}: cannot read its image: {e}") from None
+
+    def _hf_rows(self) -> list[dict[str, Any]]:
+        """hf rows with ``id`` (``<hf_split>_<row>`` when the dataset has none) and ``image`` a file path
+        (None when the row has no image)."""
+        from evalkit.tasks.hf_source import load_hf_rows
+
+        source = self.hf_source()
+        rows = load_hf_rows(source, self.cfg.hf_split, dict(self.cfg.fields), required=self.hf_required,
+                            image_field="image")
+        for i, row in enumerate(rows):
+            if row.get("id") is None:
+                row["id"] = f"{self.cfg.hf_split}_{i}"
+            if row.get("image") is not None:
+                row["image"] = self.image_from(row["image"], row["id"], f"{source}: row {i}")
+        return rows
+
+    def media_spec(self) -> MediaSpec:
+        return MediaSpec(num_frames=1, sampler="image")

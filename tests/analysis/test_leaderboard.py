@@ -1,0 +1,209 @@
+"""Leaderboard: aggregation over run folders, reported reference rows, deltas, comparability."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalkit.cli.leaderboard import main as leaderboard_main
+from tests.analysis.run_fixtures import correctness_samples, write_run
+from evalkit.analysis.leaderboard import (ReferenceError, build_leaderboard, load_reference_file, load_references,
+                                 write_leaderboard)
+
+REPO_TASKS = Path(__file__).resolve().parents[2] / "tasks"
+
+
+def _judged(n_yes, n=200, score_yes=4, score_no=1):
+    return [{"id": f"q{i}", "answer": "dog", "pred": "a dog" if i < n_yes else "cat",
+             "verdict": "yes" if i < n_yes else "no", "score": score_yes if i < n_yes else score_no}
+            for i in range(n)]
+
+
+@pytest.fixture()
+def out(tmp_path):
+    o = tmp_path / "results"
+    # paper protocol, judged by a gpt-3.5-turbo snapshot: comparable with the papers
+    write_run(o, "ckpt-a", "msvd_qa", _judged(145), judge="gpt-3.5-turbo", aggregation="paper",
+              returned_model="gpt-3.5-turbo-0125", model="LanguageBind/Video-LLaVA-7B-hf")
+    write_run(o, "ckpt-a", "demo_shapes", correctness_samples([True] * 3 + [False]), scored="2026-03-04T00:00:00+00:00",
+              model="LanguageBind/Video-LLaVA-7B-hf")
+    # same task scored by exact match only: not comparable
+    write_run(o, "ckpt-b", "msvd_qa", _judged(100), model="org/ckpt-b", sampler="random", num_frames=16)
+    # judged, but with another judge and the strict aggregation
+    write_run(o, "ckpt-c", "msvd_qa", _judged(150), judge="gpt-4o", aggregation="strict")
+    # things that are not runs
+    write_run(o / ".hydra", "x", "msvd_qa", _judged(1))
+    (o / ".judge_cache.sqlite").write_bytes(b"sqlite")
+    (o / ".judge_cache_old").mkdir()
+    return o
+
+
+def _row(df, run):
+    rows = df[df["run"] == run]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_one_row_per_run_with_protocol_columns(out):
+    board = build_leaderboard(out)
+    df = board.table
+    measured = df[df["source"] == "measured"]
+    assert sorted(measured["run"]) == ["ckpt-a", "ckpt-b", "ckpt-c"]  # .hydra/x is not a run
+    a = _row(df, "ckpt-a")
+    assert a["model"] == "LanguageBind/Video-LLaVA-7B-hf"
+    assert a["msvd_qa accuracy %"] == pytest.approx(72.5)
+    assert a["msvd_qa score"] == pytest.approx((145 * 4 + 55 * 1) / 200)
+    assert a["demo_shapes accuracy %"] == pytest.approx(75.0)
+    assert a["judge"] == "demo_shapes: none; msvd_qa: gpt-3.5-turbo-0125"  # tasks differ: named per task
+    assert a["aggregation"] == "demo_shapes: -; msvd_qa: paper"
+    assert a["scored"] == "2026-03-04" and a["sampler"] == "uniform_linspace" and a["prompt"] == "videollava"
+    assert a["comparable"] == "yes"
+    b = _row(df, "ckpt-b")
+    assert b["msvd_qa accuracy %"] == pytest.approx(50.0) and pd.isna(b["msvd_qa score"])
+    assert b["sampler"] == "random" and b["frames"] == "16"
+    # exact_match is not a separate column where accuracy exists (unjudged accuracy *is* exact match)
+    assert not any(c.endswith("exact_match %") for c in df.columns)
+
+
+def test_reference_rows_reported_and_deltas(out):
+    board = build_leaderboard(out)
+    df = board.table
+    rep = df[df["source"] == "reported"]
+    assert set(rep["model"]) == {"Video-LLaVA-7B", "Video-ChatGPT-7B"}
+    vl = rep[rep["model"] == "Video-LLaVA-7B"].iloc[0]
+    assert vl["msvd_qa accuracy %"] == 70.7 and vl["msvd_qa score"] == 3.9
+    assert vl["judge"] == "gpt-3.5-turbo" and vl["aggregation"] == "paper" and vl["run"] == "-"
+    assert "arXiv:2311.10122" in vl["notes"]
+    # only tasks that were measured get reference columns (msrvtt_qa etc. are left out)
+    assert not any(c.startswith("msrvtt_qa") for c in df.columns)
+    assert any(c.startswith("msrvtt_qa") for c in build_leaderboard(out, all_reference=True).table.columns)
+    # reported rows are never mixed into measured ones
+    assert pd.isna(vl["demo_shapes accuracy %"])
+    d = board.deltas
+    row = d[(d["run"] == "ckpt-a") & (d["metric"] == "accuracy %") & d["reference"].str.startswith("Video-LLaVA-7B")]
+    assert len(row) == 1
+    assert row.iloc[0]["delta"] == pytest.approx(72.5 - 70.7) and row.iloc[0]["comparable"] == "yes"
+    s = d[(d["run"] == "ckpt-a") & (d["metric"] == "score") & d["reference"].str.startswith("Video-ChatGPT")]
+    assert s.iloc[0]["delta"] == pytest.approx((145 * 4 + 55) / 200 - 3.3)
+    # no reference rows with reference=False
+    nr = build_leaderboard(out, reference=False)
+    assert set(nr.table["source"]) == {"measured"} and nr.deltas.empty
+
+
+def test_non_comparable_rows_are_flagged(out):
+    df = build_leaderboard(out).table
+    b, c = _row(df, "ckpt-b"), _row(df, "ckpt-c")
+    assert b["comparable"] == "no" and "exact match vs reported: judge gpt-3.5-turbo / paper" in b["notes"]
+    assert c["comparable"] == "no" and "judge gpt-4o vs reported: gpt-3.5-turbo" in c["notes"]
+    d = build_leaderboard(out).deltas
+    assert set(d[d["run"] == "ckpt-b"]["comparable"]) == {"no"}
+    # an aggregation difference alone is flagged too
+    write_run(out, "ckpt-d", "msvd_qa", _judged(150), judge="gpt-3.5-turbo", aggregation="strict")
+    dd = _row(build_leaderboard(out).table, "ckpt-d")
+    assert dd["comparable"] == "no" and "aggregation strict vs reported: paper" in dd["notes"]
+
+
+def test_without_reference_most_common_protocol_is_canonical(tmp_path):
+    for run in ("r1", "r2"):
+        write_run(tmp_path, run, "demo_shapes", _judged(10, n=20), judge="gpt-4o-mini")
+    write_run(tmp_path, "r3", "demo_shapes", _judged(10, n=20))
+    df = build_leaderboard(tmp_path).table
+    assert list(df["comparable"]) == ["yes", "yes", "no"]
+    assert "exact match vs most runs: judge gpt-4o-mini / strict" in _row(df, "r3")["notes"]
+
+
+def test_files_written_and_formats(out):
+    md = write_leaderboard(out)
+    assert md == out / "leaderboard.md"
+    for name in ("leaderboard.csv", "leaderboard.html", "leaderboard.tex", "leaderboard.png",
+                 "leaderboard_deltas.csv"):
+        assert (out / name).stat().st_size > 0, name
+    text = md.read_text()
+    assert "| measured | ckpt-a" in text and "| reported | -" in text and "## Δ vs reported" in text
+    assert "72.5" in text and "70.7" in text and "+1.8" in text and "3.90" in text
+    csv = pd.read_csv(out / "leaderboard.csv")
+    assert set(csv["source"]) == {"measured", "reported"}
+    tex = (out / "leaderboard.tex").read_text()
+    assert "\\toprule" in tex and "msvd\\_qa accuracy \\%" in tex and "ckpt-a" in tex
+    html = (out / "leaderboard.html").read_text()
+    assert "data:image/png;base64," in html and "class='reported'" in html
+    png = (out / "leaderboard.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+
+
+def test_hostile_strings_escaped_in_every_format(tmp_path):
+    write_run(tmp_path, "r|1", "demo_shapes", correctness_samples([True]), model="<script>alert(1)</script>")
+    write_leaderboard(tmp_path)
+    html = (tmp_path / "leaderboard.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "r\\|1" in md
+    assert "r\\_$|$" not in (tmp_path / "leaderboard.tex").read_text()
+
+
+def test_generic_reference_loader(tmp_path):
+    refs = tmp_path / "tasks"
+    (refs / "vqav2").mkdir(parents=True)
+    (refs / "vqav2" / "reference.yaml").write_text(
+        "rows:\n"
+        "  - model: Video-LLaVA-7B\n"
+        "    source: 'Lin et al. 2023, image QA table'\n"
+        "    metrics: {accuracy: 74.7}\n"
+        "    notes: VQA accuracy, test-dev\n")
+    out = tmp_path / "out"
+    write_run(out, "m", "vqav2", correctness_samples([True] * 3 + [False]))
+    board = build_leaderboard(out, reference_dir=refs)
+    assert _row(board.table, "m")["comparable"] == "yes"  # no judge on either side
+    d = board.deltas
+    assert d.iloc[0]["delta"] == pytest.approx(75.0 - 74.7)
+    (ref,) = load_references(refs)
+    assert ref.task == "vqav2" and ref.judge is None and ref.metrics == {"accuracy": 74.7}
+    # the repo's own files load and follow the schema
+    repo = load_references(REPO_TASKS)
+    assert {r.task for r in repo} >= {"msvd_qa", "msrvtt_qa", "tgif_qa", "activitynet_qa"}
+    got = {(r.task, r.model): (r.metrics["accuracy"], r.metrics["score"]) for r in repo
+           if r.task.endswith("_qa") and r.judge == "gpt-3.5-turbo"}
+    assert got[("tgif_qa", "Video-LLaVA-7B")] == (70.0, 4.0)
+    assert got[("activitynet_qa", "Video-ChatGPT-7B")] == (35.2, 2.7)
+
+
+def test_bad_reference_file_is_reported_not_fatal(tmp_path):
+    refs = tmp_path / "tasks"
+    (refs / "broken").mkdir(parents=True)
+    bad = refs / "broken" / "reference.yaml"
+    bad.write_text("rows:\n  - model: X\n    metrics: {accuracy: high}\n")
+    with pytest.raises(ReferenceError, match="lacks 'source'"):
+        load_reference_file(bad)
+    bad.write_text("rows:\n  - model: X\n    source: s\n    metrics: {accuracy: high}\n")
+    with pytest.raises(ReferenceError, match="must be a number"):
+        load_reference_file(bad)
+    out = tmp_path / "out"
+    write_run(out, "m", "demo_shapes", correctness_samples([True]))
+    md = write_leaderboard(out, reference_dir=refs).read_text()
+    assert "## Problems" in md and "must be a number" in md
+
+
+def test_empty_output_dir(tmp_path):
+    md = write_leaderboard(tmp_path)
+    assert "(no scored runs yet)" in md.read_text()
+
+
+def test_cli(out, capsys):
+    assert leaderboard_main([str(out), "--format", "md,csv"]) == 0
+    assert "# Leaderboard" in capsys.readouterr().out
+    assert leaderboard_main([str(out), "--no-reference"]) == 0
+    assert "| reported" not in capsys.readouterr().out
+    assert leaderboard_main([str(out / "missing")]) == 4
+    err = capsys.readouterr().err
+    assert "no such output folder" in err and err.count("\n") == 1
+    assert leaderboard_main([str(out), "--format", "pdf"]) == 4
+
+
+def test_console_script_one_line_error(tmp_path):
+    exe = Path(sys.executable).parent / "evalkit-leaderboard"
+    if not exe.exists():
+        pytest.skip("console scripts not installed (pip install -e .)")
+    p = subprocess.run([str(exe), str(tmp_path / "nope")], capture_output=True, text=True)
+    assert p.returncode == 4 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
