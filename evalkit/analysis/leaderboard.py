@@ -33,7 +33,6 @@ task, measured - reported for each metric both have, naming the reference.
 from __future__ import annotations
 
 import base64
-import html
 import logging
 import math
 import re
@@ -494,43 +493,23 @@ img{max-width:100%}
 
 
 def to_html(board: Leaderboard, output_dir: Path, png: Optional[Path] = None) -> str:
-    e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>evalkit leaderboard</title>",
-             f"<style>{_HTML_STYLE}</style></head><body><h1>Leaderboard</h1>"]
+    """leaderboard.html from ``templates/leaderboard.html.j2`` (autoescaped); the chart is inlined."""
+    from evalkit.analysis.html import render
+
     if board.empty:
-        parts.append("<p>(no scored runs yet)</p></body></html>")
-        return "".join(parts)
-    parts.append(f"<p class='note'>Runs under <code>{e(output_dir)}</code>. Accuracy-type metrics (%) in percent, "
-                 "judge scores on 0-5. <b>measured</b> = scored here; <b>reported</b> (shaded, italic) = copied "
-                 "from a paper, never recomputed. Orange rows were scored under another protocol than the "
-                 "reported numbers (see notes).</p>")
-    df = display_frame(board)
-    parts.append(_html_table(df, row_class=lambda r: "reported" if r["source"] == REPORTED
-                             else ("not-comparable" if r["comparable"] == "no" else "")))
-    if not board.deltas.empty:
-        parts.append("<h2>&Delta; vs reported</h2><p class='note'>measured - reported (percentage points for % "
-                     "metrics).</p>")
-        parts.append(_html_table(display_deltas(board),
-                                 row_class=lambda r: "not-comparable" if r["comparable"] == "no" else ""))
-    if png is not None and png.is_file():
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        parts.append(f"<h2>Chart</h2><img alt='leaderboard bar chart' src='data:image/png;base64,{data}'>")
-    if board.problems:
-        parts.append("<h2>Problems</h2><ul>" + "".join(f"<li>{e(p)}</li>" for p in board.problems) + "</ul>")
-    parts.append("</body></html>")
-    return "".join(parts)
+        return render("leaderboard.html.j2", style=_HTML_STYLE, board=None)
 
+    def table(df: pd.DataFrame, row_class) -> dict[str, Any]:
+        return {"columns": [str(c) for c in df.columns],
+                "rows": [{"cls": row_class(r), "cells": [str(v) for v in r]} for _, r in df.iterrows()]}
 
-def _html_table(df: pd.DataFrame, row_class) -> str:
-    e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
-    out = ["<table><thead><tr>", *(f"<th>{e(c)}</th>" for c in df.columns), "</tr></thead><tbody>"]
-    for _, r in df.iterrows():
-        cls = row_class(r)
-        out.append(f"<tr class='{e(cls)}'>" if cls else "<tr>")
-        out += [f"<td>{e(v)}</td>" for v in r]
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+    main = table(display_frame(board), lambda r: "reported" if r["source"] == REPORTED
+                 else ("not-comparable" if r["comparable"] == "no" else ""))
+    deltas = None if board.deltas.empty else table(
+        display_deltas(board), lambda r: "not-comparable" if r["comparable"] == "no" else "")
+    chart = base64.b64encode(png.read_bytes()).decode("ascii") if png is not None and png.is_file() else None
+    return render("leaderboard.html.j2", style=_HTML_STYLE, board=main, deltas=deltas, chart=chart,
+                  output_dir=str(output_dir), problems=list(board.problems))
 
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

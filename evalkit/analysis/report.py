@@ -7,8 +7,9 @@ or error, the verdict (judge yes/no + score when judged, else normalized exact m
 CSS-only checkboxes filter to failures or errors.  Thumbnails are small JPEGs inlined as base64
 data URIs, so the file opens from disk with no server and no external resources.
 
-Every string that comes from the model, the data set or the run files is passed through
-``html.escape(..., quote=True)``, in element text and attribute values alike.
+The page is rendered from ``templates/report.html.j2`` with Jinja2's autoescaping: every string
+that comes from the model, the data set or the run files is escaped, in element text and
+attribute values alike.
 
 Entry point for the pipeline: :func:`write_report` (never raises for a bad media file: that row
 shows "no thumbnail: <reason>").
@@ -17,7 +18,6 @@ shows "no thumbnail: <reason>").
 from __future__ import annotations
 
 import base64
-import html
 import io
 import logging
 import os
@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
+from evalkit.analysis.html import render
 from evalkit.analysis.runs import TaskRun, exact_correct, judge_outcome
 from evalkit.store import TaskFolder, write_text
 
@@ -54,11 +55,6 @@ label{margin-right:1.2em;font-size:14px}
 details summary{cursor:pointer;color:#555;font-size:12px}
 pre{white-space:pre-wrap;margin:.2em 0}
 """
-
-
-def esc(value: Any) -> str:
-    """HTML-escape any value for element text or a (quoted) attribute value."""
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 # ---- thumbnails ---------------------------------------------------------------------------------
@@ -144,26 +140,24 @@ def _answers(rec: dict[str, Any]) -> list[str]:
     return record_answers(rec)
 
 
-def _verdict(rec: dict[str, Any], tr: TaskRun) -> tuple[str, str, str, str]:
-    """(row class, verdict html, score text, title text)."""
+def _verdict(rec: dict[str, Any], tr: TaskRun) -> dict[str, Any]:
+    """Row class, verdict, score text and title of one record (values are escaped by the template)."""
+    out: dict[str, Any] = {"judge_said": None, "judge_status": None, "verdict": "", "score": "", "title": ""}
     if "pred" not in rec:
-        return "s-error", "error", "", ""
+        return {**out, "cls": "s-error", "verdict": "error"}
     if tr.judged:
         line = tr.judgments.get(str(rec["id"]))
         if line is None:
-            return "s-fail", "not judged", "", "no judgment line for this sample"
+            return {**out, "cls": "s-fail", "verdict": "not judged", "title": "no judgment line for this sample"}
         ok, score = judge_outcome(line, tr.aggregation or "strict")
         verdict = line.get("verdict") if isinstance(line.get("verdict"), dict) else {}
-        said = verdict.get("pred", verdict.get("pred_raw", "?"))
         status = line.get("status")
-        text = f"judge: {esc(said)}"
-        if status != "ok":
-            text += f" <span class='err'>({esc(status)})</span>"
-        raw = line.get("raw") or ""
         score_txt = str(verdict.get("score", "")) if verdict.get("score") is not None else f"{score:g}"
-        return ("s-ok" if ok else "s-fail"), text, score_txt, f"judge reply: {raw}"
+        return {**out, "cls": "s-ok" if ok else "s-fail", "judge_said": verdict.get("pred", verdict.get("pred_raw", "?")),
+                "judge_status": status if status != "ok" else None, "score": score_txt,
+                "title": f"judge reply: {line.get('raw') or ''}"}
     ok = exact_correct(rec)
-    return ("s-ok" if ok else "s-fail"), ("exact match: yes" if ok else "exact match: no"), "", ""
+    return {**out, "cls": "s-ok" if ok else "s-fail", "verdict": "exact match: yes" if ok else "exact match: no"}
 
 
 def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: int = 500, thumb_height: int = 64,
@@ -201,52 +195,28 @@ def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: 
     for i in todo:
         thumbs[i] = cache[key(records[i])]
 
-    body = [_header(tr, total, len(records), max_thumbnails)]
-    body.append("<input type='checkbox' id='only-fail' class='flt'><label for='only-fail'>only failures "
-                "(wrong, not judged or errored)</label>"
-                "<input type='checkbox' id='only-err' class='flt'><label for='only-err'>only errors</label>")
-    body.append("<table class='samples'><thead><tr><th>#</th><th>id</th><th>frames seen by the model</th>"
-                "<th>question</th><th>reference</th><th>prediction</th><th>verdict</th><th>score</th>"
-                "</tr></thead><tbody>")
-    n_ok = n_fail = n_err = 0
+    rows = []
     for i, rec in enumerate(records):
-        cls, verdict, score, title = _verdict(rec, tr)
-        n_ok += cls == "s-ok"
-        n_fail += cls == "s-fail"
-        n_err += cls == "s-error"
         if i in thumbs:
             uri, desc = thumbs[i]
-            cell = (f"<img src='{esc(uri)}' alt='{esc(desc)}' title='{esc(desc)}'>" if uri
-                    else f"<span class='nothumb'>{esc(desc)}</span>")
         else:
-            cell = f"<span class='nothumb'>no thumbnail: beyond max_thumbnails={esc(max_thumbnails)}</span>"
+            uri, desc = None, f"no thumbnail: beyond max_thumbnails={max_thumbnails}"
         meta = rec.get("metadata") or {}
-        qtype = f"<br><span class='nothumb'>type: {esc(meta['type'])}</span>" if meta.get("type") is not None else ""
-        prompt = (f"<details><summary>prompt</summary><pre>{esc(rec['prompt'])}</pre></details>"
-                  if rec.get("prompt") else "")
-        if "pred" in rec:
-            pred = esc(rec.get("pred"))
-        else:
-            pred = f"<span class='err'>ERROR: {esc(rec.get('error'))}</span>"
-        refs = " | ".join(_answers(rec))
-        body.append(
-            f"<tr class='{cls}'><td>{i + 1}</td><td>{esc(rec.get('id'))}</td><td class='thumb'>{cell}</td>"
-            f"<td class='q'>{esc(rec.get('question'))}{qtype}{prompt}</td><td class='ref'>{esc(refs)}</td>"
-            f"<td class='pred'>{pred}</td><td class='v' title='{esc(title)}'>{verdict}</td>"
-            f"<td>{esc(score)}</td></tr>"
-        )
-    body.append("</tbody></table>")
-    body.insert(1, f"<p class='summary'>listed: {len(records)} &middot; right: {n_ok} &middot; wrong: {n_fail} "
-                   f"&middot; errored: {n_err}</p>")
-    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{esc(tr.run)} / {esc(tr.task)} - evalkit report</title><style>{_STYLE}</style></head><body>"
-            + "".join(body) + "</body></html>")
+        rows.append({"id": rec.get("id"), "thumb_uri": uri, "thumb_text": desc, "question": rec.get("question"),
+                     "type": meta.get("type"), "prompt": rec.get("prompt"), "refs": " | ".join(_answers(rec)),
+                     "pred": rec.get("pred"), "error": None if "pred" in rec else rec.get("error"),
+                     **_verdict(rec, tr)})
+    page = render("report.html.j2", run=tr.run, task=tr.task, style=_STYLE,
+                  summary=_summary(tr, total, len(records), max_thumbnails), rows=rows,
+                  n_ok=sum(r["cls"] == "s-ok" for r in rows), n_fail=sum(r["cls"] == "s-fail" for r in rows),
+                  n_err=sum(r["cls"] == "s-error" for r in rows))
     out = Path(out) if out is not None else TaskFolder(task_dir).report
     write_text(out, page)
     return out
 
 
-def _header(tr: TaskRun, total: int, listed: int, max_thumbnails: int) -> str:
+def _summary(tr: TaskRun, total: int, listed: int, max_thumbnails: int) -> list[tuple[str, Any]]:
+    """(label, value) rows of the page's summary table."""
     m = tr.metrics or {}
     rows = [("run", tr.run), ("task", tr.task), ("model", tr.model), ("scored", m.get("scored")),
             ("scoring", tr.scoring_label())]
@@ -265,5 +235,4 @@ def _header(tr: TaskRun, total: int, listed: int, max_thumbnails: int) -> str:
         rows.append(("prompt template", tr.prompt_template()))
     rows.append(("samples", f"{total} in predictions.jsonl, {listed} listed, thumbnails for the first "
                             f"{min(listed, max_thumbnails)}"))
-    cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    return f"<h1>{esc(tr.run)} / {esc(tr.task)}</h1><table class='summary'>{cells}</table>"
+    return [(k, "" if v is None else v) for k, v in rows]
