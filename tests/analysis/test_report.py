@@ -56,7 +56,7 @@ def test_hostile_model_output_is_escaped(tmp_path, video):
     assert "script" not in parsed.tags and "b" not in parsed.tags and "i" not in parsed.tags
     assert not {"onmouseover", "onerror", "onclick"} & set(parsed.attrs)
     # quotes in attribute values (the judge's raw reply goes into a title attribute) are escaped
-    assert "&#x27; onmouseover=&#x27;alert(2)&quot; onerror=&quot;alert(3)" in page
+    assert "&#39; onmouseover=&#39;alert(2)&#34; onerror=&#34;alert(3)" in page
     # one <td> per column in every row: the reference "</td><td>dog" did not add a cell
     rows = re.findall(r"<tr class='s-[a-z]+'>(.*?)</tr>", page, flags=re.S)
     assert len(rows) == 3 and all(r.count("<td") == 8 for r in rows)
