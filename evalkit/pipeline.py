@@ -200,7 +200,10 @@ class Job:
             load_s = time.perf_counter() - t0
             self.manifest["model"] = self.model.describe()
             self.manifest["model"]["load_seconds"] = round(load_s, 3)
-        stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
+        try:
+            stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
+        finally:
+            self.model.close()
         key = "predict" if self.runner_cfg.num_shards == 1 else \
             f"predict_shard_{self.runner_cfg.shard_rank}_of_{self.runner_cfg.num_shards}"
         self.manifest["stages"][key] = {

@@ -78,9 +78,3 @@ def resolve_endpoint(cfg: JudgeConfig, environ: Optional[Mapping[str, str]] = No
         )
     return Endpoint(base_url=base_url, api_key=PLACEHOLDER_KEY, key_from_env=False)
 
-
-def redact(text: str, secret: Optional[str]) -> str:
-    """Replace every occurrence of ``secret`` in ``text`` (no-op for placeholders)."""
-    if not secret or secret == PLACEHOLDER_KEY:
-        return text
-    return text.replace(secret, "***")

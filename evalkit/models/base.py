@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
+from evalkit.errors import EvalkitError
 from evalkit.registry import Registry
 
 
@@ -35,6 +36,19 @@ class GenerationInput:
     media: Any = None
 
 
+class ModelUnavailableError(EvalkitError, RuntimeError):
+    """The model cannot be used at all (a served endpoint refuses the key or stays down): the run
+    stops with this message; predictions finished so far are kept and a rerun resumes."""
+
+
+@dataclass(frozen=True)
+class GenerationFailed:
+    """Returned by :meth:`ModelAdapter.generate` in place of a text for one input that failed on
+    its own (e.g. a request the server rejected); the runner records it as that sample's error."""
+
+    message: str
+
+
 class ModelAdapter(ABC):
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
     registry_name: ClassVar[str]
@@ -47,8 +61,13 @@ class ModelAdapter(ABC):
         """Load weights (called once, before the first batch)."""
 
     @abstractmethod
-    def generate(self, batch: list[GenerationInput]) -> list[str]:
-        """Generated text for each input, in order."""
+    def generate(self, batch: list[GenerationInput]) -> list[str | GenerationFailed]:
+        """Generated text for each input, in order (or :class:`GenerationFailed` for an input that
+        failed alone).  Raising fails the batch: the runner retries it one input at a time, except
+        :class:`ModelUnavailableError`, which stops the run."""
+
+    def close(self) -> None:
+        """Release connections or threads (called once predicting is over)."""
 
     def weights_identity(self) -> Optional[dict[str, Any]]:
         """Something that changes when the weights behind ``pretrained`` change (part of the run's

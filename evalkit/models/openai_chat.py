@@ -2,19 +2,27 @@
 API).  Frames and images travel as base64 data URLs in one user message, after the task's prompt
 text; the server applies its own chat template.  Greedy (temperature 0) by default.
 
+Requests go through :class:`evalkit.chat_client.ChatClient`, the one retry policy evalkit uses for
+every OpenAI-compatible endpoint (the judge's too): at most ``concurrency`` in flight, transient
+failures retried with backoff, a server's ``Retry-After`` pausing every request.  A request the
+server rejects (HTTP 4xx) becomes that sample's error record; an endpoint that refuses the key or
+stays down stops the run (:class:`ModelUnavailableError`), finished predictions kept.
+
 The runner treats it like any other adapter: it hands over decoded media and gets text back, so
 sharding, resume, error records and scoring are unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
+from evalkit.models.base import (MODELS, GenerationFailed, GenerationInput, ModelAdapter, ModelConfig,
+                                 ModelUnavailableError)
 
 
 @dataclass
@@ -25,12 +33,31 @@ class OpenAIChatConfig(ModelConfig):
     api_key_env: Optional[str] = None  # NAME of the env var with the key; None for a local server
     max_new_tokens: int = 1024
     temperature: float = 0.0
-    concurrency: int = 8  # requests in flight per batch
+    concurrency: int = 8  # requests in flight
     timeout_s: float = 120.0
-    max_retries: int = 3  # the SDK's own retries (429/5xx/connection)
+    max_retries: int = 3  # retries of a transient failure (429/5xx/timeout/connection)
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
     image_format: str = "png"  # png (lossless) | jpeg
     jpeg_quality: int = 95
     image_detail: Optional[str] = None  # OpenAI's "low" | "high" | "auto"; None = not sent
+
+
+class _LoopThread:
+    """An asyncio loop in a daemon thread, so the synchronous runner can drive one long-lived client."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="served-model", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
 
 
 @MODELS.register("openai_chat")
@@ -42,18 +69,32 @@ class OpenAIChatAdapter(ModelAdapter):
         super().__init__(cfg)
         if cfg.image_format not in ("png", "jpeg"):
             raise ValueError(f"model.image_format must be png or jpeg, got {cfg.image_format!r}")
-        self._client = None
+        self._client: Any = None
+        self._loop: Optional[_LoopThread] = None
 
     def load(self) -> None:
         import os
 
-        from openai import OpenAI
+        from evalkit.chat_client import ChatClient, RetryPolicy
 
         key = os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
         if self.cfg.api_key_env and not key:
-            raise RuntimeError(f"model endpoint {self.cfg.base_url}: environment variable {self.cfg.api_key_env} is empty")
-        self._client = OpenAI(base_url=self.cfg.base_url, api_key=key or "EMPTY", timeout=self.cfg.timeout_s,
-                              max_retries=self.cfg.max_retries)
+            raise ModelUnavailableError(f"model endpoint {self.cfg.base_url}: environment variable "
+                                        f"{self.cfg.api_key_env} (model.api_key_env) is empty")
+        policy = RetryPolicy(concurrency=self.cfg.concurrency, max_retries=self.cfg.max_retries,
+                             timeout_s=self.cfg.timeout_s, backoff_base_s=self.cfg.backoff_base_s,
+                             backoff_max_s=self.cfg.backoff_max_s)
+        client = ChatClient(self.cfg.base_url, key or "EMPTY", policy)
+        client.what = "model endpoint"
+        self._loop = _LoopThread()
+        self._client = self._loop.run(client.__aenter__())
+
+    def close(self) -> None:
+        if self._loop is not None:
+            if self._client is not None:
+                self._loop.run(self._client.__aexit__(None, None, None))
+            self._loop.stop()
+        self._client = self._loop = None
 
     def _data_url(self, image: Any) -> str:
         from PIL import Image
@@ -80,20 +121,25 @@ class OpenAIChatAdapter(ModelAdapter):
             content.append({"type": "image_url", "image_url": part})
         return [{"role": "user", "content": content}]
 
-    def _one(self, item: GenerationInput) -> str:
-        assert self._client is not None
-        resp = self._client.chat.completions.create(
-            model=self.cfg.pretrained, messages=self.messages_for(item),
-            max_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature)
-        return (resp.choices[0].message.content or "").strip()
+    async def _one(self, item: GenerationInput) -> str | GenerationFailed:
+        from evalkit.chat_client import EndpointUnavailableError, RequestRejectedError
 
-    def generate(self, batch: list[GenerationInput]) -> list[str]:
-        if self._client is None:
+        try:
+            out = await self._client.complete(self.messages_for(item), model=self.cfg.pretrained,
+                                              max_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature)
+        except RequestRejectedError as e:
+            return GenerationFailed(str(e))
+        except EndpointUnavailableError as e:
+            raise ModelUnavailableError(str(e)) from None
+        return out.text.strip()
+
+    async def _all(self, batch: list[GenerationInput]) -> list[str | GenerationFailed]:
+        return list(await asyncio.gather(*(self._one(x) for x in batch)))
+
+    def generate(self, batch: list[GenerationInput]) -> list[str | GenerationFailed]:
+        if self._client is None or self._loop is None:
             raise RuntimeError("model adapter used before load()")
-        # A failed request raises; the runner then retries the batch one sample at a time and
-        # records the sample that still fails as an error, so one bad request sinks no other.
-        with ThreadPoolExecutor(max_workers=max(1, min(self.cfg.concurrency, len(batch)))) as pool:
-            return list(pool.map(self._one, batch))
+        return self._loop.run(self._all(batch))
 
     def prompt_for(self, item: GenerationInput) -> str:
         n = len(item.media) if item.modality == "video" and item.media is not None else int(item.modality == "image")

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from evalkit.models.base import GenerationInput, ModelAdapter
+from evalkit.models.base import GenerationFailed, GenerationInput, ModelAdapter, ModelUnavailableError
 from evalkit.runner.loading import LoadedSample, load_media
 from evalkit.samples import MediaSpec, Sample
 from evalkit.store.predictions import PredictionStore
@@ -98,8 +98,16 @@ class Runner:
             preds = self.model.generate(inputs)
             if len(preds) != len(inputs):
                 raise RuntimeError(f"adapter returned {len(preds)} outputs for {len(inputs)} inputs")
-            return [prediction_record(x, pred=p, prompt=self.model.prompt_for(i))
-                    for x, i, p in zip(items, inputs, preds)]
+            records = []
+            for x, inp, p in zip(items, inputs, preds):
+                prompt = self.model.prompt_for(inp)
+                if isinstance(p, GenerationFailed):  # this input failed alone: its error, nobody else's
+                    records.append(prediction_record(x, error=f"generation failed: {p.message}"[:2000], prompt=prompt))
+                else:
+                    records.append(prediction_record(x, pred=p, prompt=prompt))
+            return records
+        except ModelUnavailableError:
+            raise  # the model is gone: stop the run (finished batches are already stored)
         except Exception as e:
             if len(items) == 1:
                 msg = f"generation failed: {type(e).__name__}: {e}"

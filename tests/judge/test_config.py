@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from evalkit.judge import JudgeConfig, MissingAPIKeyError, coerce_config, is_enabled
-from evalkit.judge.backoff import full_jitter_delay, parse_retry_after
+from evalkit.chat_client import full_jitter_delay, parse_retry_after
 from evalkit.judge.config import resolve_cache_path, validate_config
 from evalkit.judge.cost import cost_usd, lookup_price, total_cost_usd
 from evalkit.judge.endpoint import display_url, resolve_endpoint

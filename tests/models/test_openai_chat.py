@@ -25,6 +25,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.seen.append(body)
         parts = body["messages"][0]["content"]
         text = parts[0]["text"]
+        if "RATE" in text and text not in self.server.limited:
+            self.server.limited.add(text)  # once: 429 with Retry-After, then a normal answer
+            self.send_response(429)
+            self.send_header("Retry-After", "0.2")
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "slow down"}}')
+            return
         if "FAIL" in text:
             self.send_response(400)
             self.send_header("Content-Type", "application/json")
@@ -52,6 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
 def chat_server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     srv.seen = []
+    srv.limited = set()
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     yield srv
@@ -76,3 +85,33 @@ def test_served_model_sees_sampled_frames_in_order(compose, chat_server, tmp_pat
     assert all(b["model"] == "served-vlm" and b["temperature"] == 0.0 for b in chat_server.seen)
     man = json.loads((tmp_path / "out/served/msvd_qa/manifest.json").read_text())
     assert man["model"]["adapter"] == "openai_chat" and man["model"]["endpoint"] == url
+
+
+def test_one_retry_policy_rejected_requests_alone_and_a_dead_endpoint_stops_the_run(compose, chat_server, tmp_path):
+    import socket
+
+    from evalkit.errors import EvalkitError
+    from evalkit.models.base import ModelUnavailableError
+
+    data = write_video_qa(tmp_path / "d", n=4, frames=[20], questions=["RATE me", "who?", "FAIL this one", "where?"])
+    url = f"http://127.0.0.1:{chat_server.server_address[1]}/v1"
+    base = ["task=msvd_qa", f"task.data_root={data}", "task.expected_size=null", "model=openai_chat",
+            "model.pretrained=served-vlm", "runner.batch_size=4", "runner.progress=false",
+            "run.max_error_rate=0.3", f"output_dir={tmp_path}/out", "run.name=served"]
+    # a dead endpoint (nothing listens): the run stops with one message and records no error lines
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    with pytest.raises(ModelUnavailableError, match="model endpoint .* is unavailable") as err:
+        Job(compose([*base, f"model.base_url={dead}", "model.max_retries=1", "model.backoff_base_s=0.01"])).run()
+    assert isinstance(err.value, EvalkitError)
+    preds = tmp_path / "out/served/msvd_qa/predictions.jsonl"
+    assert not preds.exists() or preds.read_text() == ""
+    # the live server: a 429 with Retry-After is waited out (once), a 400 is that sample's error only
+    Job(compose([*base, f"model.base_url={url}", "model.max_retries=2"])).run()
+    recs = {r["id"]: r for r in map(json.loads, preds.read_text().splitlines())}
+    assert "pred" in recs["q0"] and "400" in recs["q2"]["error"] and "pred" in recs["q1"] and "pred" in recs["q3"]
+    texts = [b["messages"][0]["content"][0]["text"] for b in chat_server.seen]
+    assert texts.count("RATE me") == 2  # the 429, then the answer
+    assert texts.count("FAIL this one") == 1  # a rejected request is not retried, nor are its batch-mates resent
+    assert texts.count("who?") == 1 and texts.count("where?") == 1
