@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.errors import DataError
-from evalkit.tasks.base import TASKS, read_json, read_jsonl
+from evalkit.tasks.base import TASKS, read_json
 from evalkit.tasks.image.vqa_common import ImageQATask, VQAConfig, write_json_file
 
 DEFAULT_FIELDS = {"id": "id", "question": "question", "answer": "answer", "image": "imageId",
@@ -62,20 +62,14 @@ class GQATask(ImageQATask):
     def _official_rows(self) -> list[dict[str, Any]]:
         anns = self._annotations()
         if self.cfg.question_jsonl:
-            rows = [(str(q["question_id"]), str(q["text"]), str(q["image"]))
-                    for q in read_jsonl(self.path(self.cfg.question_jsonl), "question file",
-                                        ("question_id", "image", "text"))]
+            rows = self.question_file_rows()
         elif anns is not None:
             rows = [(qid, str(a["question"]), f"{a['imageId']}.jpg") for qid, a in anns.items()]
         else:
             raise DataError(f"task {self.name}: set task.question_jsonl and/or task.annotation_file")
-        out, unmatched = [], []
-        for qid, text, image in rows:
-            a = anns.get(qid) if anns is not None else None
-            if anns is not None and a is None:
-                unmatched.append(qid)
-                continue
-            row: dict[str, Any] = {"id": qid, "text": text, "answers": [], "image": self.image_path(image),
+
+        def build(index: int, qid: Any, text: str, image: str, a: Optional[dict[str, Any]]) -> dict[str, Any]:
+            row: dict[str, Any] = {"id": str(qid), "text": text, "answers": [], "image": self.image_path(image),
                                    "metadata": {"image": image}}
             if a is not None:
                 types = a.get("types") or {}
@@ -83,11 +77,9 @@ class GQATask(ImageQATask):
                 row["question"] = str(a["question"])
                 row["metadata"].update({"structural": types.get("structural"), "semantic": types.get("semantic"),
                                         "is_balanced": bool(a.get("isBalanced", True))})
-            out.append(row)
-        if unmatched:
-            raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no entry for {len(unmatched)} question id(s) "
-                            f"of the question file (e.g. {', '.join(unmatched[:5])})")
-        return out
+            return row
+
+        return self.join(rows, anns, lambda qid, image: str(qid), build, "question id(s)")
 
     def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
         if not self.cfg.annotation_file:
@@ -105,9 +97,6 @@ class GQATask(ImageQATask):
         return {"id": row["id"], "text": str(row["question"]),
                 "answers": [str(row["answer"])] if row.get("answer") is not None else [], "image": row["image"],
                 "metadata": {k: row[k] for k in ("structural", "semantic") if row.get(k) is not None}}
-
-    def source_files(self) -> list[Path]:
-        return super().source_files() + ([self.path(self.cfg.annotation_file)] if self.cfg.annotation_file else [])
 
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()

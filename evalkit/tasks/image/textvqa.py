@@ -25,7 +25,6 @@ Built without the question file (``question_jsonl: null``, or ``form: hf``), the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.errors import DataError
@@ -141,9 +140,6 @@ class TextVQATask(VQAAccuracyTask):
                 "question": str(row["question"]), "answers": answer_strings(row.get("answers"), where),
                 "image": row["image"],
                 "metadata": {"image_id": row["image_id"]} if row.get("image_id") is not None else {}}
-
-    def source_files(self) -> list[Path]:
-        return super().source_files() + ([self.path(self.cfg.annotation_file)] if self.cfg.annotation_file else [])
 
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()

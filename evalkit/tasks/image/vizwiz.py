@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.errors import DataError
-from evalkit.tasks.base import TASKS, read_json, read_jsonl
+from evalkit.tasks.base import TASKS, read_json
 from evalkit.tasks.image.vqa_common import (
     VQAAccuracyTask,
     VQAConfig,
@@ -44,7 +44,6 @@ class VizWizConfig(VQAConfig):
     expected_size: Optional[int] = 8000
     hf_split: str = "val"
     question_jsonl: Optional[str] = "llava_test.jsonl"
-    annotation_file: Optional[str] = None
     image_dir: str = "test"
     instruction: str = "vizwiz_unanswerable"
     fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
@@ -61,30 +60,22 @@ class VizWizTask(VQAAccuracyTask):
     def _official_rows(self) -> list[dict[str, Any]]:
         anns = self._annotations()
         if self.cfg.question_jsonl:
-            rows = [(str(q["question_id"]), str(q["text"]), str(q["image"]))
-                    for q in read_jsonl(self.path(self.cfg.question_jsonl), "question file",
-                                        ("question_id", "image", "text"))]
+            rows = self.question_file_rows()
         elif anns is not None:
             rows = [(Path(image).stem, str(a.get("question", "")), image) for image, a in anns.items()]
         else:
             raise DataError(f"task {self.name}: set task.question_jsonl and/or task.annotation_file")
-        out, unmatched = [], []
-        for index, (sid, text, image) in enumerate(rows):
-            a = anns.get(image) if anns is not None else None
-            if anns is not None and a is None:
-                unmatched.append(image)
-                continue
-            row: dict[str, Any] = {"id": sid, "text": text, "answers": [], "image": self.image_path(image),
+
+        def build(index: int, sid: Any, text: str, image: str, a: Optional[dict[str, Any]]) -> dict[str, Any]:
+            row: dict[str, Any] = {"id": str(sid), "text": text, "answers": [], "image": self.image_path(image),
                                    "metadata": {"image": image, "index": index}}
             if a is not None:
                 row["answers"] = answer_strings(a.get("answers"), f"{self.cfg.annotation_file} image {image}")
                 row["question"] = str(a["question"]) if "question" in a else None
                 row["metadata"].update({k: a[k] for k in ("answer_type", "answerable") if a.get(k) is not None})
-            out.append(row)
-        if unmatched:
-            raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no entry for {len(unmatched)} image(s) of "
-                            f"the question file (e.g. {', '.join(unmatched[:5])})")
-        return out
+            return row
+
+        return self.join(rows, anns, lambda sid, image: image, build, "image(s)")
 
     def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
         if not self.cfg.annotation_file:
@@ -108,9 +99,6 @@ class VizWizTask(VQAAccuracyTask):
             meta["answer_type"] = row["answer_type"]
         return {"id": row["id"], "text": str(row["question"]), "answers": answer_strings(row.get("answers"), where),
                 "image": row["image"], "metadata": meta}
-
-    def source_files(self) -> list[Path]:
-        return super().source_files() + ([self.path(self.cfg.annotation_file)] if self.cfg.annotation_file else [])
 
     def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
         if not self.wants_submission(records):

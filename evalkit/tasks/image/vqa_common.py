@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 from evalkit.errors import DataError
 from evalkit.samples import Sample
-from evalkit.tasks.base import DataReport
+from evalkit.tasks.base import DataReport, read_jsonl
 from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 from evalkit.tasks.instructions import split_instruction as split_suffix
 
@@ -52,6 +52,8 @@ class ImageQAConfig(ImageTaskConfig):
     # LLaVA-1.5 question file (relative to data_root); null = build the questions from the
     # benchmark's own annotation/question files instead.
     question_jsonl: Optional[str] = None
+    # The benchmark's own single annotation file (reference answers), when it has one.
+    annotation_file: Optional[str] = None
     instruction: str = "short_answer"
     # Evaluation-server upload file: auto = when no record has reference answers (test splits).
     submission: str = "auto"
@@ -90,6 +92,29 @@ class ImageQATask(ImageTask):
         not part of this task, e.g. a POPE split that was not selected)."""
         raise NotImplementedError(f"task {self.name} has no Hugging Face datasets reader")
 
+    def question_file_rows(self) -> list[tuple[Any, str, str]]:
+        """(question_id, text, image) of every line of LLaVA's question file (``task.question_jsonl``)."""
+        qpath = self.path(str(self.cfg.question_jsonl))
+        return [(q["question_id"], str(q["text"]), str(q["image"]))
+                for q in read_jsonl(qpath, "question file", ("question_id", "image", "text"))]
+
+    def join(self, rows: list[tuple[Any, str, str]], annotations: Optional[dict[str, Any]],
+             key: Callable[[Any, str], str], build: Callable[..., dict[str, Any]], what: str) -> list[dict[str, Any]]:
+        """Rows ``build(index, question_id, text, image, annotation)`` for each (question_id, text,
+        image); with ``annotations``, each row's ``key(question_id, image)`` must name one, else a
+        DataError names the annotation file and the unmatched ``what``."""
+        out, unmatched = [], []
+        for index, (qid, text, image) in enumerate(rows):
+            ann = annotations.get(key(qid, image)) if annotations is not None else None
+            if annotations is not None and ann is None:
+                unmatched.append(key(qid, image))
+                continue
+            out.append(build(index, qid, text, image, ann))
+        if unmatched:
+            raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no annotation for "
+                            f"{len(unmatched)} {what} of the question file (e.g. {', '.join(unmatched[:5])})")
+        return out
+
     def make_sample(self, sid: Any, question: str, body: str, answers: list[str], image: Optional[str],
                     metadata: dict[str, Any], file_suffix: Optional[str] = None) -> Sample:
         """``body`` = prompt text before the instruction (question, plus OCR tokens for TextVQA)."""
@@ -104,7 +129,7 @@ class ImageQATask(ImageTask):
     # ---- protocol / provenance -------------------------------------------------------------------
     def source_files(self) -> list[Path]:
         """Files the samples (and references) came from, for the manifest fingerprint."""
-        return [self.path(self.cfg.question_jsonl)] if self.cfg.question_jsonl else []
+        return [self.path(f) for f in (self.cfg.question_jsonl, self.cfg.annotation_file) if f]
 
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()

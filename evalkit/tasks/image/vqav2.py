@@ -45,7 +45,6 @@ class VQAv2Config(VQAConfig):
     hf_split: str = "validation"
     question_jsonl: Optional[str] = "llava_vqav2_mscoco_test-dev2015.jsonl"
     questions_json: Optional[str] = None
-    annotation_file: Optional[str] = None
     image_dir: str = "test2015"
     instruction: str = "short_answer"
     submission_fill_jsonl: Optional[str] = None
@@ -61,40 +60,35 @@ class VQAv2Task(VQAAccuracyTask):
 
     # ---- official form -------------------------------------------------------------------------
     def _official_rows(self) -> list[dict[str, Any]]:
-        annotations = self._annotations()
-        rows: list[tuple[Any, str, str]] = []  # (question_id, text, image)
         if self.cfg.question_jsonl:
-            qpath = self.path(self.cfg.question_jsonl)
-            for q in read_jsonl(qpath, "question file", ("question_id", "image", "text")):
-                rows.append((q["question_id"], str(q["text"]), str(q["image"])))
+            rows = self.question_file_rows()
         elif self.cfg.questions_json:
-            qpath = self.path(self.cfg.questions_json)
-            data = read_json(qpath, "questions file")
-            if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
-                raise DataError(f"{qpath}: expected {{'questions': [...], 'data_subtype': ...}}")
-            subtype = str(data.get("data_subtype") or self.cfg.split)
-            for i, q in enumerate(data["questions"]):
-                if not isinstance(q, dict) or not {"question_id", "question", "image_id"} <= q.keys():
-                    raise DataError(f"{qpath}: questions[{i}] lacks question_id/question/image_id: {q!r:.120}")
-                rows.append((q["question_id"], str(q["question"]), f"COCO_{subtype}_{int(q['image_id']):012d}.jpg"))
+            rows = self._questions_json_rows()
         else:
             raise DataError(f"task {self.name}: set task.question_jsonl (LLaVA question file) or task.questions_json")
-        out, unmatched = [], []
-        for qid, text, image in rows:
-            ann = annotations.get(str(qid)) if annotations is not None else None
-            if annotations is not None and ann is None:
-                unmatched.append(str(qid))
-                continue
+
+        def build(index: int, qid: Any, text: str, image: str, ann: Optional[dict[str, Any]]) -> dict[str, Any]:
             meta: dict[str, Any] = {"question_id": qid, "image": image}
             answers: list[str] = []
             if ann is not None:
                 answers = answer_strings(ann.get("answers"), f"{self.cfg.annotation_file} question {qid}")
                 meta.update({k: ann[k] for k in ("answer_type", "question_type") if ann.get(k) is not None})
-            out.append({"id": qid, "text": text, "answers": answers, "image": self.image_path(image), "metadata": meta})
-        if unmatched:
-            raise DataError(f"{self.path(str(self.cfg.annotation_file))}: no annotation for {len(unmatched)} "
-                            f"question_id(s) of the question file (e.g. {', '.join(unmatched[:5])})")
-        return out
+            return {"id": qid, "text": text, "answers": answers, "image": self.image_path(image), "metadata": meta}
+
+        return self.join(rows, self._annotations(), lambda qid, image: str(qid), build, "question_id(s)")
+
+    def _questions_json_rows(self) -> list[tuple[Any, str, str]]:
+        qpath = self.path(str(self.cfg.questions_json))
+        data = read_json(qpath, "questions file")
+        if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
+            raise DataError(f"{qpath}: expected {{'questions': [...], 'data_subtype': ...}}")
+        subtype = str(data.get("data_subtype") or self.cfg.split)
+        rows = []
+        for i, q in enumerate(data["questions"]):
+            if not isinstance(q, dict) or not {"question_id", "question", "image_id"} <= q.keys():
+                raise DataError(f"{qpath}: questions[{i}] lacks question_id/question/image_id: {q!r:.120}")
+            rows.append((q["question_id"], str(q["question"]), f"COCO_{subtype}_{int(q['image_id']):012d}.jpg"))
+        return rows
 
     def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
         if not self.cfg.annotation_file:
@@ -119,11 +113,7 @@ class VQAv2Task(VQAAccuracyTask):
                 "image": row["image"], "metadata": meta}
 
     def source_files(self) -> list[Path]:
-        files = super().source_files()
-        for f in (self.cfg.questions_json, self.cfg.annotation_file):
-            if f:
-                files.append(self.path(f))
-        return files
+        return super().source_files() + ([self.path(self.cfg.questions_json)] if self.cfg.questions_json else [])
 
     # ---- submission ------------------------------------------------------------------------------
     def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
