@@ -105,6 +105,9 @@ class Task(ABC):
     # (a name in evalkit.judge's protocol registry)?  The judge config picks endpoint and model.
     judged: ClassVar[bool] = False
     judge_protocol: ClassVar[str] = "video_chatgpt_qa"
+    # What a sample carries: "video" (frames read as media_spec() says: count, sampler, order) or
+    # "image" (one image, or none; no frame sampling, so no sampler is recorded for it).
+    media_kind: ClassVar[str] = "video"
 
     def __init__(self, cfg: TaskConfig) -> None:
         self.cfg = cfg
@@ -180,8 +183,11 @@ class Task(ABC):
         raise NotImplementedError(f"task {self.name} is not judged")
 
     def protocol(self) -> dict[str, Any]:
-        """Protocol details recorded in the manifest."""
-        return {"media": asdict(self.media_spec())}
+        """Protocol details recorded in the manifest -- only fields that apply: video tasks record
+        their frame count, sampler and order; image tasks just ``{"media": {"modality": "image"}}``."""
+        if self.media_kind == "video":
+            return {"media": asdict(self.media_spec())}
+        return {"media": {"modality": self.media_kind}}
 
     def data_fingerprint(self) -> dict[str, str]:
         """sha256 of the annotation files the samples came from (recorded in the manifest)."""

@@ -68,6 +68,7 @@ def caption_text(caption: Any) -> str:
 class LlavaBenchTask(Task):
     config_cls = LlavaBenchTaskConfig
     headline_metrics = ("relative_score", "relative_score_conv", "relative_score_detail", "relative_score_complex")
+    media_kind = "image"
     judged = True
     judge_protocol = "llava_bench_pairwise"
     cfg: LlavaBenchTaskConfig

@@ -63,6 +63,7 @@ def capability_list(value: Any) -> list[str]:
 class MMVetTask(Task):
     config_cls = MMVetTaskConfig
     headline_metrics = ("total", *CAPABILITIES)
+    media_kind = "image"
     judged = True
     judge_protocol = "mm_vet_grade"
     cfg: MMVetTaskConfig

@@ -205,6 +205,7 @@ class MMBenchTask(Task):
 
     config_cls = MMBenchTaskConfig
     headline_metrics = ("circular_accuracy", "vanilla_accuracy")
+    media_kind = "image"
     judged = False
     judge_protocol = "mmbench_choice"
     cfg: MMBenchTaskConfig

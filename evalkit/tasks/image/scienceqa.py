@@ -75,6 +75,7 @@ def build_sqa_prompt(question: str, hint: Optional[str], choices: list[str], suf
 class ScienceQATask(Task):
     config_cls = ScienceQATaskConfig
     headline_metrics = ("img_accuracy", "accuracy")
+    media_kind = "image"
     judged = False
     cfg: ScienceQATaskConfig
 

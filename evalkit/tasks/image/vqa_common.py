@@ -124,6 +124,8 @@ class ImageQAConfig(TaskConfig):
 class ImageQATask(Task):
     """Base of the image QA adapters: paths, prompt templates, the hf form, data check, protocol."""
 
+    media_kind = "image"
+
     cfg: ImageQAConfig
     benchmark: ClassVar[str] = ""
     join_key: ClassVar[str] = "question_id"
