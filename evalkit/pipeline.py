@@ -286,7 +286,8 @@ class Job:
 
         items = self.task.judge_items(records)
         if self.judge_cfg.dry_run:
-            report = dry_run(items, self.judge_cfg, cache_path=self._cache_path())
+            report = dry_run(items, self.judge_cfg, cache_path=self._cache_path(),
+                             judgments_path=self.task_dir / JUDGMENTS)
             d = _as_dict(report)
             self.log(f"[{self.task.name}] judge dry run: {d.get('n_requests')} requests would be sent "
                      f"({d.get('n_cache_hits')} cache hits), est. ${d.get('est_cost_usd')}; nothing sent")
