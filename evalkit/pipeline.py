@@ -34,7 +34,6 @@ from evalkit.store import (
     file_lock,
     merge_shards,
     read_json,
-    read_jsonl,
     write_json,
 )
 from evalkit.tasks.base import Task
@@ -60,6 +59,22 @@ def select_samples(samples: list[Sample], run: RunConfig) -> list[Sample]:
             raise ConfigError(f"run.limit must be >= 1, got {run.limit}")
         samples = samples[: run.limit]
     return samples
+
+
+def sample_scope(set_size: int, selected: int, run: RunConfig, expected_size: Optional[int]) -> dict[str, Any]:
+    """How the evaluated samples relate to the whole set (recorded in metrics.json and the manifest):
+    ``set_size`` (samples the task's files hold), ``expected_size`` (the set's documented size),
+    ``selected`` (samples this run evaluates), ``subset`` and ``subset_reasons``."""
+    reasons = []
+    if run.ids_file:
+        reasons.append(f"run.ids_file ({selected} ids)")
+    if run.limit is not None and run.limit < set_size:
+        reasons.append(f"run.limit={run.limit}")
+    if expected_size is not None and set_size != expected_size:
+        reasons.append(f"the data hold {set_size} samples, the set has {expected_size}")
+    full = expected_size if expected_size is not None else set_size
+    return {"set_size": set_size, "expected_size": expected_size, "selected": selected,
+            "subset": selected < full or bool(reasons), "subset_reasons": reasons}
 
 
 def protocol_of(task: Task, model) -> dict[str, Any]:
@@ -108,6 +123,7 @@ class Job:
         self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
         self.protocol = protocol_of(self.task, self.model)
         self.manifest: dict[str, Any] = {}
+        self.scope: dict[str, Any] = {}
 
     # ---- manifest ----------------------------------------------------------------------
     def _open_manifest(self) -> None:
@@ -152,7 +168,9 @@ class Job:
 
     # ---- stages ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        samples = select_samples(self.task.load_samples(), self.run_cfg)
+        all_samples = self.task.load_samples()
+        samples = select_samples(all_samples, self.run_cfg)
+        self.scope = sample_scope(len(all_samples), len(samples), self.run_cfg, self.task.cfg.expected_size)
         report = self.task.check(samples)
         self.log(report.summary())
         if report.duplicate_ids:
@@ -160,7 +178,7 @@ class Job:
         self.task_dir.mkdir(parents=True, exist_ok=True)
         self._open_manifest()
         self.manifest["data_check"] = report.as_dict()
-        self.manifest["counts"] = {"selected_samples": len(samples)}
+        self.manifest["counts"] = {"selected_samples": len(samples), **self.scope}
         result: dict[str, Any] = {"task_dir": str(self.task_dir)}
         if self.stage in ("all", "judge") and self._judge_enabled() and not self.judge_cfg.dry_run:
             # Fail before hours of inference, not after: a judge without its key cannot work.
@@ -256,7 +274,8 @@ class Job:
 
         items = self.task.judge_items(records)
         if self.judge_cfg.dry_run:
-            report = dry_run(items, self.judge_cfg, cache_path=self._cache_path())
+            report = dry_run(items, self.judge_cfg, cache_path=self._cache_path(),
+                             judgments_path=self.folder.judgments)
             d = _as_dict(report)
             self.log(f"[{self.task.name}] judge dry run: {d.get('n_requests')} requests would be sent "
                      f"({d.get('n_cache_hits')} cache hits), est. ${d.get('est_cost_usd')}; nothing sent")
@@ -267,28 +286,58 @@ class Job:
         self.manifest["stages"]["judge"] = {"finished": now_iso(), **info}
         self.manifest["judge"] = _judge_manifest(self.judge_cfg, info)
         self._save_manifest()
+        from evalkit.judge.accounting import model_label, unusable_count
+
+        agg = self.judge_cfg.aggregation
+        unusable = {m: unusable_count(v) for m, v in (info.get("metrics") or {}).items()}
+        changed = f", {info.get('n_changed')} re-judged (changed since judged)" if info.get("n_changed") else ""
         self.log(
             f"[{self.task.name}] judged {info.get('n_items')} items: {info.get('n_requests')} requests, "
-            f"{info.get('n_cache_hits')} cache hits, {info.get('n_resumed')} resumed, {info.get('n_failed')} failed; "
+            f"{info.get('n_cache_hits')} cache hits, {info.get('n_resumed')} resumed{changed}, "
+            f"{info.get('n_failed')} rejected by the endpoint (unjudged); unusable verdicts "
+            f"{unusable.get(agg, 0)} under {agg} ({', '.join(f'{k} {v}' for k, v in unusable.items())}); "
             f"tokens {info.get('prompt_tokens')}+{info.get('completion_tokens')}, est. ${info.get('est_cost_usd')}; "
-            f"judge model(s) returned: {', '.join(info.get('returned_models') or []) or '-'}"
+            f"judge: {model_label(info.get('returned_models') or [], self.judge_cfg.model)}"
         )
         return info
 
+    def _valid_judgments(self, records: list[dict[str, Any]], jpath: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The judgment lines valid for the current predictions (same question, answer, prediction,
+        requested judge model, protocol and prompt), and the ``judge`` block describing them.  A line
+        judged for anything else is not used: its sample counts as unjudged (``stale``)."""
+        from evalkit.judge.accounting import judge_block
+        from evalkit.judge.identity import match_judgments
+        from evalkit.judge.protocols import get_protocol
+        from evalkit.store import read_judgments
+
+        protocol = get_protocol(self.judge_cfg.protocol)
+        matched = match_judgments(self.task.judge_items(records), read_judgments(jpath), self.judge_cfg.model,
+                                  protocol)
+        if matched.stale:
+            self.log(f"[{self.task.name}] warning: {len(matched.stale)} judgment(s) in {jpath.name} were made for "
+                     f"another prediction, judge model ({self.judge_cfg.model} requested now) or prompt "
+                     f"(e.g. {', '.join(matched.stale[:5])}); those samples count as unjudged. Run stage=judge "
+                     "to judge them again.")
+        return matched.lines, judge_block(self.judge_cfg, protocol, matched)
+
     def score(self, records: list[dict[str, Any]], samples: list[Sample]) -> dict[str, Any]:
         judgments: Optional[list[dict[str, Any]]] = None
+        judge_block: Optional[dict[str, Any]] = None
         jpath = self.folder.judgments
         if self._judge_enabled():
             if not jpath.exists():
                 raise DataError(f"judge={self.judge_cfg.name} but no judgments at {jpath}; run stage=judge first")
-            ids = {r["id"] for r in records if "pred" in r}
-            judgments = [j for j in read_jsonl(jpath) if j.get("id") in ids]
+            judgments, judge_block = self._valid_judgments(records, jpath)
         metrics = self.task.score(records, judgments, aggregation=self.judge_cfg.aggregation)
         artifacts = self.task.write_artifacts(records, self.task_dir)
         n_err = sum(1 for r in records if "error" in r)
         counts = {"samples": len(samples), "predictions": len(records), "predicted": len(records) - n_err,
                   "errors": n_err, "missing": len(samples) - len(records),
-                  "error_rate": n_err / len(records) if records else 0.0}
+                  "error_rate": n_err / len(records) if records else 0.0, **self.scope}
+        if judge_block is not None:
+            jc = judge_block["counts"]
+            counts.update({"judged": jc["judged"], "unusable_verdicts": jc["unusable"],
+                           "unjudged": jc["unjudged"], "stale_verdicts": jc["stale"]})
         out = {
             "task": self.task.name,
             "run": self.run_name,
@@ -297,19 +346,30 @@ class Job:
             "headline": self.task.headline(metrics),
             "metrics": metrics,
             "counts": counts,
-            "judge": self.manifest.get("judge") if judgments is not None else None,
+            "judge": judge_block,
             "artifacts": artifacts,
             "scored": now_iso(),
         }
         write_json(self.folder.metrics, out)
         self.manifest["counts"].update(counts)
+        if judge_block is not None:
+            self.manifest["judge"] = {**(self.manifest.get("judge") or {}), **judge_block}
         self.manifest["stages"]["score"] = {"finished": now_iso()}
         self._save_manifest()
         from evalkit.analysis.leaderboard import write_leaderboard
 
         board = write_leaderboard(self.output.path)
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
-        self.log(f"[{self.task.name}] {head} | errors {n_err}/{len(records)}")
+        notes = [f"errors {n_err}/{len(records)}"]
+        if self.scope.get("subset"):
+            notes.append(f"subset: {len(samples)} of {self.scope.get('expected_size') or self.scope.get('set_size')} "
+                         f"samples ({'; '.join(self.scope.get('subset_reasons') or [])})")
+        if judge_block is not None:
+            from evalkit.judge.accounting import console_note
+
+            notes.append(console_note(judge_block["counts"]) + f", aggregation {self.judge_cfg.aggregation}, "
+                         f"judge {judge_block['model_shown']}")
+        self.log(f"[{self.task.name}] {head} | " + " | ".join(notes))
         self.log(f"[{self.task.name}] results: {self.task_dir} | leaderboard: {board}")
         if self.run_cfg.report:
             from evalkit.analysis.report import write_report

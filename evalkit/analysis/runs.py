@@ -94,13 +94,17 @@ class TaskRun:
 
     @property
     def judge_models(self) -> list[str]:
-        """Judge model(s) the API reported, else the one requested."""
+        """The judge snapshot(s) that answered: the metrics' ``models_returned``, else the
+        ``returned_model`` of the judgment lines in use; only when nothing says, the requested model,
+        labelled ``"<model> (requested)"``."""
         j = self.judge or {}
         got = j.get("models_returned") or []
         if isinstance(got, str):
             got = [got]
+        if not got and self.judged:
+            got = sorted({str(ln["returned_model"]) for ln in self.judgments.values() if ln.get("returned_model")})
         if not got and j.get("model_requested"):
-            got = [j["model_requested"]]
+            got = [f"{j['model_requested']} (requested)"]
         return [str(x) for x in got]
 
     def scoring_label(self) -> str:
@@ -123,13 +127,27 @@ class TaskRun:
 
     @cached_property
     def judgments(self) -> dict[str, dict[str, Any]]:
-        """``{id: last judgment line}`` (empty when not judged)."""
-        from evalkit.judge.aggregate import latest_per_id
+        """``{id: the last judgment line that judged the sample's current prediction}`` (empty when
+        not judged).  A line made for another prediction (edited or re-predicted since) is never
+        shown as the verdict of this one: such a sample has no line here."""
+        from evalkit.store.judgments import is_final
 
         p = self.folder.judgments
         if not self.judged or not p.is_file():
             return {}
-        return {str(j["id"]): dict(j) for j in latest_per_id(read_judgments(p)) if "id" in j}
+        try:
+            records = self.records
+        except RunDataError:
+            records = {}
+        out: dict[str, dict[str, Any]] = {}
+        for j in read_judgments(p):
+            if "id" not in j or not is_final(j):
+                continue
+            rec = records.get(str(j["id"]))
+            if rec is not None and str(rec.get("pred")) != str(j.get("pred")):
+                continue
+            out[str(j["id"])] = dict(j)
+        return out
 
     @property
     def protocol(self) -> dict[str, Any]:

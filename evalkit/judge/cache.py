@@ -1,6 +1,8 @@
 """Persistent verdict cache in SQLite, safe for concurrent processes.
 
-One row per request fingerprint (:func:`cache_key`); first writer wins
+One row per verdict identity (:func:`cache_key`: item material, requested model, protocol name,
+version and prompt hash); the value is the whole outcome, including the model the API reported
+(``returned_model``) and every reply (``replies``). First writer wins
 (``INSERT OR IGNORE``). WAL journal + busy timeout let several processes read
 and write the same file; each process/thread gets its own connection.
 Only final results (``ok`` or a final parse failure) are stored — never
@@ -29,14 +31,15 @@ _CHUNK = 500
 
 
 def cache_key(model: str, protocol: str, prompt_version: str,
-              material: Mapping[str, Any]) -> str:
-    """sha256 of (requested judge model, protocol, prompt version, item material).
+              material: Mapping[str, Any], *, prompt_hash: str) -> str:
+    """sha256 of (requested judge model, protocol, prompt version, prompt hash, item material):
+    the identity a verdict is valid for (:mod:`evalkit.judge.identity`).
 
     ``material`` is the protocol's request-defining fields (for QA: question,
     answer, pred). The encoding is canonical JSON, so it is stable across runs.
     """
     payload = {"model": model, "protocol": protocol, "prompt_version": prompt_version,
-               "material": dict(material)}
+               "prompt_hash": prompt_hash, "material": dict(material)}
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

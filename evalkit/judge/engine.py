@@ -8,9 +8,13 @@ Judgment line schema (one JSON object per item, written as each finishes)::
                   {"pred": "yes"|"no", "pred_raw": str, "score": int, "score_raw": number}
                   (partial for failures)
     raw           the judge's last reply text
+    replies       every reply text obtained for the verdict, first to last (re-asks included)
     error         why parsing failed, else null
     protocol, prompt_version, prompt_hash
-    requested_model, returned_model   -- cfg.model / what the API reported
+    key           the verdict's identity (:func:`evalkit.judge.identity.item_key`): the item
+                  material, requested model, protocol name, version and prompt hash it is valid for
+    requested_model, returned_model   -- cfg.model / what the API reported (kept in the cache,
+                  so cached and resumed lines name the snapshot that answered too)
     latency_s     seconds from first request to verdict (incl. retries, re-asks)
     tokens        {"prompt": int, "completion": int} spent obtaining the verdict
     attempts      HTTP requests made for the verdict; parse_attempts: replies parsed
@@ -19,7 +23,13 @@ Judgment line schema (one JSON object per item, written as each finishes)::
     extra         JudgeItem.extra, verbatim
 
 For cached lines, latency/tokens/attempts describe the original request; run
-totals in :class:`JudgeRunSummary` count only requests sent by this run.
+totals in :class:`JudgeRunSummary` count only requests sent by this run, while
+its metrics, status counts and ``returned_models`` describe the lines in use
+for the items (resumed and cached ones included).
+
+A line is reused (resume) only while its ``key`` equals the item's current
+identity; an item whose prediction (or question, answer, judge model, protocol
+or prompt) changed is judged again and its new line appended.
 """
 
 from __future__ import annotations
@@ -33,33 +43,18 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import (
-    Any,
-    Awaitable,
-    Dict,
-    Iterable,
-    List,
-    Optional,
-    Sequence,
-    Tuple,
-    TypeVar,
-)
+from typing import Any, Awaitable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 from evalkit.judge.aggregate import aggregate_all_modes
-from evalkit.judge.cache import JudgeCache, cache_key
+from evalkit.judge.cache import JudgeCache
 from evalkit.judge.client import ClientStats, JudgeAborted, JudgeClient
-from evalkit.judge.config import (
-    JudgeConfig,
-    JudgeItem,
-    coerce_config,
-    is_enabled,
-    validate_config,
-)
+from evalkit.judge.config import JudgeConfig, JudgeItem, coerce_config, is_enabled, validate_config
 from evalkit.judge.cost import cost_usd, estimate_prompt_tokens, total_cost_usd
 from evalkit.judge.endpoint import display_url, resolve_base_url, resolve_endpoint
 from evalkit.judge.errors import JudgeRequestError, JudgeUnavailableError, ParseError
+from evalkit.judge.identity import item_key, line_key, match_judgments
 from evalkit.judge.protocols import JudgeProtocol, get_protocol
-from evalkit.store.judgments import JudgmentsWriter, final_lines_by_id
+from evalkit.store.judgments import JudgmentsWriter, final_lines_by_id, read_judgments
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,9 +92,9 @@ class JudgeRunSummary:
     prompt_hash: str
     model: str
     endpoint: str
-    returned_models: List[str]
+    returned_models: List[str]   # snapshots that answered, from the lines in use (cache included)
     n_items: int
-    n_resumed: int               # already final in the judgments file; not rewritten
+    n_resumed: int               # already final (same identity) in the judgments file; not rewritten
     n_written: int               # lines appended by this run
     n_cache_hits: int            # lines served from the persistent cache
     n_deduplicated: int          # lines sharing a request with an identical item
@@ -120,6 +115,8 @@ class JudgeRunSummary:
     cache_path: str
     dry_run: Optional[DryRunReport] = None
     transport_failures: Dict[str, int] = field(default_factory=dict)
+    n_changed: int = 0           # items whose earlier line judged another request (re-judged)
+    n_without_model: int = 0     # lines in use that do not say which model answered
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain-dict form (JSON-serialisable)."""
@@ -136,14 +133,31 @@ def _check_ids(items: Sequence[JudgeItem]) -> None:
 
 
 def _item_key(item: JudgeItem, cfg: JudgeConfig, protocol: JudgeProtocol) -> str:
-    return cache_key(cfg.model, protocol.name, protocol.version, protocol.key_material(item))
+    return item_key(item, cfg.model, protocol)
+
+
+def _pending(items: Sequence[JudgeItem], path: Path, cfg: JudgeConfig,
+             protocol: JudgeProtocol) -> Tuple[List[JudgeItem], int]:
+    """(items still to judge, how many of them had a line that judged another request).
+
+    An item is settled when its last final line in ``path`` carries its current identity."""
+    done = final_lines_by_id(path)
+    todo, changed = [], 0
+    for it in items:
+        line = done.get(str(it.id))
+        if line is not None and line_key(line) == _item_key(it, cfg, protocol):
+            continue
+        todo.append(it)
+        changed += line is not None
+    return todo, changed
 
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool) -> Dict[str, Any]:
+def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: str) -> Dict[str, Any]:
+    replies = outcome.get("replies")
     return {
         "id": str(item.id),
         "question": item.question,
@@ -152,10 +166,12 @@ def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool) -> Dic
         "status": outcome["status"],
         "verdict": outcome.get("verdict") or {},
         "raw": outcome.get("raw"),
+        "replies": list(replies) if isinstance(replies, list) else [outcome.get("raw")],
         "error": outcome.get("error"),
         "protocol": outcome["protocol"],
         "prompt_version": outcome["prompt_version"],
         "prompt_hash": outcome["prompt_hash"],
+        "key": key,
         "requested_model": outcome["requested_model"],
         "returned_model": outcome.get("returned_model"),
         "latency_s": outcome.get("latency_s"),
@@ -186,13 +202,15 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
     t0 = time.perf_counter()
     attempts = prompt_toks = completion_toks = 0
     status, verdict, error, text, model = "parse_error", {}, None, "", None
+    replies: List[str] = []
     tries = 0
     for tries in range(1, int(cfg.parse_retries) + 2):
         comp = await client.complete(conversation)
         attempts += comp.attempts
         prompt_toks += comp.prompt_tokens
         completion_toks += comp.completion_tokens
-        text, model = comp.text, comp.model
+        text, model = comp.text, comp.model or model
+        replies.append(text)
         try:
             verdict, status, error = protocol.parse(text), "ok", None
             break
@@ -200,7 +218,7 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
             verdict, status, error = exc.partial, exc.status, str(exc)
             conversation = protocol.repair_messages(messages, text, exc)
     return {
-        "status": status, "verdict": verdict, "raw": text, "error": error,
+        "status": status, "verdict": verdict, "raw": text, "replies": replies, "error": error,
         "protocol": protocol.name, "prompt_version": protocol.version,
         "prompt_hash": protocol.prompt_hash, "requested_model": cfg.model,
         "returned_model": model, "latency_s": round(time.perf_counter() - t0, 6),
@@ -262,7 +280,7 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
                     outcome = await _judge_one(client, protocol, cfg, group[0])
                     cache.put(key, outcome)  # cache first: a crash after this re-uses it
                     for i, item in enumerate(group):
-                        writer.write(_make_line(item, outcome, cached=i > 0))
+                        writer.write(_make_line(item, outcome, cached=i > 0, key=key))
                         state.written += 1
                 except JudgeAborted:
                     return
@@ -304,8 +322,7 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
     validate_config(cfg)
     protocol = get_protocol(cfg.protocol)
     items = list(items)
-    done = final_lines_by_id(Path(judgments_path)) if judgments_path else {}
-    todo = [it for it in items if str(it.id) not in done]
+    todo = _pending(items, Path(judgments_path), cfg, protocol)[0] if judgments_path else items
     firsts: "OrderedDict[str, JudgeItem]" = OrderedDict()
     for it in todo:
         firsts.setdefault(_item_key(it, cfg, protocol), it)
@@ -361,7 +378,7 @@ def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
     state = _RunState()
     writer = JudgmentsWriter(judgments_path).open()
     cache = JudgeCache(cache_path)
-    counts = {"resumed": 0, "cache_hits": 0}
+    counts = {"resumed": 0, "cache_hits": 0, "changed": 0}
     args = (items, cfg, protocol, judgments_path, cache_path, state, counts, t_start)
     try:
         _judge_pending(items, cfg, protocol, writer, cache, state, counts, progress)
@@ -385,24 +402,19 @@ def _judge_pending(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: Judge
                    writer: JudgmentsWriter, cache: JudgeCache, state: _RunState,
                    counts: Dict[str, int], progress: bool) -> None:
     """Write cached verdicts, then send one request per remaining distinct item."""
-    done = final_lines_by_id(writer.path)
-    todo = [it for it in items if str(it.id) not in done]
+    todo, counts["changed"] = _pending(items, writer.path, cfg, protocol)
     counts["resumed"] = len(items) - len(todo)
+    if counts["changed"]:
+        log.info("%d item(s) changed since they were judged (prediction, question, answer, judge "
+                 "model or prompt): judged again", counts["changed"])
     keyed = [(_item_key(it, cfg, protocol), it) for it in todo]
     hits = cache.get_many(k for k, _ in keyed)
     groups: "OrderedDict[str, List[JudgeItem]]" = OrderedDict()
-    warned = False
     for key, item in keyed:
         if key not in hits:
             groups.setdefault(key, []).append(item)
             continue
-        value = hits[key]
-        if value.get("prompt_hash") != protocol.prompt_hash and not warned:
-            log.warning("cached verdicts for %s were made with a different prompt (hash %s); "
-                        "bump the protocol version after editing templates",
-                        protocol.version, value.get("prompt_hash"))
-            warned = True
-        writer.write(_make_line(item, value, cached=True))
+        writer.write(_make_line(item, hits[key], cached=True, key=key))
         state.written += 1
         counts["cache_hits"] += 1
     if not groups:
@@ -421,7 +433,7 @@ def _finish(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtoco
     """Build and log the run summary."""
     summary = _summary(items, cfg, protocol, judgments_path, cache_path, state,
                        n_resumed=counts["resumed"], n_cache_hits=counts["cache_hits"],
-                       wall=time.perf_counter() - t_start)
+                       wall=time.perf_counter() - t_start, n_changed=counts["changed"])
     log.info("judge: %d items, %d resumed, %d written, %d cache hits, %d requests "
              "(%.1f req/s), %d+%d tokens, est. cost %s USD, endpoint %s, models %s",
              summary.n_items, summary.n_resumed, summary.n_written, summary.n_cache_hits,
@@ -434,16 +446,16 @@ def _finish(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtoco
 
 def _summary(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtocol,
              judgments_path: Path, cache_path: Path, state: _RunState, *, n_resumed: int,
-             n_cache_hits: int, wall: float, dry: Optional[DryRunReport] = None
-             ) -> JudgeRunSummary:
-    ids = {str(it.id) for it in items}
-    lines = [ln for i, ln in final_lines_by_id(judgments_path).items() if i in ids]
+             n_cache_hits: int, wall: float, dry: Optional[DryRunReport] = None,
+             n_changed: int = 0) -> JudgeRunSummary:
+    lines = match_judgments(items, read_judgments(judgments_path), cfg.model, protocol).lines
+    models = [ln.get("returned_model") for ln in lines]
     st = state.stats
     return JudgeRunSummary(
         protocol=protocol.name, prompt_version=protocol.version,
         prompt_hash=protocol.prompt_hash, model=cfg.model,
         endpoint=display_url(resolve_base_url(cfg)),
-        returned_models=sorted(st.returned_models), n_items=len(items),
+        returned_models=sorted({str(m) for m in models if m}), n_items=len(items),
         n_resumed=n_resumed, n_written=state.written, n_cache_hits=n_cache_hits,
         n_deduplicated=state.dedup, n_requests=st.requests, n_retries=st.retries,
         n_reasks=state.reasks, n_failed=len(state.failed_ids),
@@ -455,4 +467,5 @@ def _summary(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtoc
         requests_per_s=round(st.requests / state.send_time_s, 3) if state.send_time_s else 0.0,
         aggregation=cfg.aggregation, metrics=aggregate_all_modes(lines),
         judgments_path=str(judgments_path), cache_path=str(cache_path), dry_run=dry,
-        transport_failures=dict(st.failures))
+        transport_failures=dict(st.failures), n_changed=n_changed,
+        n_without_model=sum(1 for m in models if not m))

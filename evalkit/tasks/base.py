@@ -109,6 +109,9 @@ class Task(ABC):
     judge_protocol: ClassVar[str] = "video_chatgpt_qa"
     # Our field names the hf form needs in every row (checked against task.fields and the columns).
     hf_required: ClassVar[tuple[str, ...]] = ()
+    # What a sample carries: "video" (frames read as media_spec() says: count, sampler, order) or
+    # "image" (one image, or none; no frame sampling, so no sampler is recorded for it).
+    media_kind: ClassVar[str] = "video"
 
     def __init__(self, cfg: TaskConfig) -> None:
         from evalkit.tasks.instructions import INSTRUCTIONS
@@ -183,8 +186,10 @@ class Task(ABC):
         return MediaSpec()
 
     def protocol(self) -> dict[str, Any]:
-        """Protocol details recorded in the manifest."""
-        return {"media": asdict(self.media_spec()), "form": self.cfg.form, "instruction": self.cfg.instruction,
+        """Protocol details recorded in the manifest -- only fields that apply: video tasks record
+        their frame count, sampler and order; image tasks just ``{"media": {"modality": "image"}}``."""
+        media = asdict(self.media_spec()) if self.media_kind == "video" else {"modality": self.media_kind}
+        return {"media": media, "form": self.cfg.form, "instruction": self.cfg.instruction,
                 "instruction_text": self.instruction_text}
 
     def check(self, samples: list[Sample]) -> DataReport:

@@ -190,7 +190,11 @@ class VideoQATask(Task):
         if judgments is not None:
             from evalkit.judge.aggregate import aggregate
 
-            metrics["judge"] = aggregate(judgments, mode=aggregation)
+            from evalkit.judge.aggregate import aggregate_all_modes
+
+            # both aggregations are recorded; the configured one is the headline
+            metrics["judge_by_aggregation"] = aggregate_all_modes(judgments)
+            metrics["judge"] = metrics["judge_by_aggregation"][aggregation]
             metrics["accuracy"] = metrics["judge"].get("accuracy")
             metrics["score"] = metrics["judge"].get("score")
             # Honest denominators: samples that errored or were never judged count as 'no' here.

@@ -16,10 +16,11 @@ from evalkit.store.judgments import JudgmentsWriter, final_lines_by_id, read_jud
 
 def test_cache_key_depends_on_every_field():
     base = dict(model="gpt-3.5-turbo", protocol="video_chatgpt_qa", prompt_version="v1",
-                material={"question": "q", "answer": "a", "pred": "p"})
+                material={"question": "q", "answer": "a", "pred": "p"}, prompt_hash="h1")
     k = cache_key(**base)
     assert k == cache_key(**base) and len(k) == 64
-    for field, value in [("model", "gpt-4o"), ("protocol", "other"), ("prompt_version", "v2")]:
+    for field, value in [("model", "gpt-4o"), ("protocol", "other"), ("prompt_version", "v2"),
+                         ("prompt_hash", "h2")]:
         assert cache_key(**{**base, field: value}) != k
     for f in ("question", "answer", "pred"):
         assert cache_key(**{**base, "material": {**base["material"], f: "x"}}) != k

@@ -295,3 +295,65 @@ def test_works_inside_a_running_event_loop(judge_server, tmp_path):
         return run(make_items(3), cfg_for(judge_server.base_url), tmp_path)
 
     assert asyncio.run(main()).n_written == 3
+
+
+def test_changed_prediction_is_rejudged_exactly_that_item(judge_server, tmp_path):
+    from dataclasses import replace
+
+    items = make_items(10)
+    run(items, cfg_for(judge_server.base_url), tmp_path)
+    judge_server.reset()
+    changed = [replace(it, pred="I see object4 now") if it.id == "q4" else it for it in items]
+    s = run(changed, cfg_for(judge_server.base_url), tmp_path)
+    assert judge_server.n_requests == 1 and s.n_changed == 1 and s.n_resumed == 9 and s.n_written == 1
+    assert judge_server.requests_per_item() == {triple(changed[4]): 1}
+    lines = read_judgments(tmp_path / "judgments.jsonl")
+    assert [ln["id"] for ln in lines].count("q4") == 2 and lines[-1]["pred"] == "I see object4 now"
+    # the summary's metrics use the new verdict (yes), not the stale one (no)
+    assert s.metrics["strict"]["n_yes"] == 6 and s.metrics["strict"]["n_judged"] == 10
+    # back to the old prediction: its verdict comes from the cache, no request
+    judge_server.reset()
+    s = run(items, cfg_for(judge_server.base_url), tmp_path)
+    assert judge_server.n_requests == 0 and s.n_changed == 1 and s.n_cache_hits == 1
+
+
+def test_other_judge_model_or_prompt_is_a_different_verdict(judge_server, tmp_path, monkeypatch):
+    from evalkit.judge import get_protocol
+
+    items = make_items(4)
+    run(items, cfg_for(judge_server.base_url), tmp_path)
+    judge_server.reset()
+    s = run(items, cfg_for(judge_server.base_url, model="gpt-3.5-turbo-0613"), tmp_path)
+    assert judge_server.n_requests == 4 and s.n_changed == 4
+    judge_server.reset()
+    proto = get_protocol("video_chatgpt_qa")
+    monkeypatch.setattr(type(proto), "templates", {**proto.templates, "user": proto.templates["user"] + " "})
+    s = run(items, cfg_for(judge_server.base_url, model="gpt-3.5-turbo-0613"), tmp_path)
+    assert judge_server.n_requests == 4 and s.n_changed == 4
+
+
+def test_returned_model_known_for_cached_and_resumed_lines(judge_server, tmp_path):
+    items = make_items(6)
+    run(items, cfg_for(judge_server.base_url), tmp_path)
+    # a fresh judgments file served entirely from the cache, then a pure resume: no request made,
+    # yet the snapshot that answered is known from the stored verdicts
+    s = run(items, cfg_for(judge_server.base_url), tmp_path, jname="again.jsonl")
+    assert s.n_requests == 0 and s.returned_models == ["gpt-3.5-turbo-0613"] and s.n_without_model == 0
+    lines = read_judgments(tmp_path / "again.jsonl")
+    assert all(ln["cached"] and ln["returned_model"] == "gpt-3.5-turbo-0613" for ln in lines)
+    assert all(ln["replies"] == [ln["raw"]] and len(ln["key"]) == 64 for ln in lines)
+    s = run(items, cfg_for(judge_server.base_url), tmp_path, jname="again.jsonl")
+    assert s.n_resumed == 6 and s.returned_models == ["gpt-3.5-turbo-0613"]
+
+
+def test_lines_written_before_keys_were_stored_are_recognised(judge_server, tmp_path):
+    items = make_items(5)
+    run(items, cfg_for(judge_server.base_url), tmp_path)
+    path = tmp_path / "judgments.jsonl"
+    old = [{k: v for k, v in json.loads(x).items() if k not in ("key", "replies")}
+           for x in path.read_text().splitlines()]
+    old[2]["pred"] = "edited by hand"  # its verdict judged another prediction
+    path.write_text("".join(json.dumps(x) + "\n" for x in old))
+    judge_server.reset()
+    s = run(items, cfg_for(judge_server.base_url), tmp_path, cname="other.sqlite")
+    assert s.n_resumed == 4 and s.n_changed == 1 and judge_server.n_requests == 1

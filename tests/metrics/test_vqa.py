@@ -11,11 +11,14 @@ from evalkit.metrics.vqa import (
     m4c_accuracy,
     process_digit_article,
     process_punctuation,
+    VIZWIZ_API_CONTRACTIONS,
+    modes_for,
+    scorer_name,
     submission_answer,
-    vizwiz_official_accuracy,
+    vizwiz_api_accuracy,
     vqa_accuracy,
+    vqa_eval_accuracy,
     vqa_normalize,
-    vqav2_official_accuracy,
 )
 from tests._image_data import ten_answers
 
@@ -50,47 +53,83 @@ def test_empty_answers_rejected():
         vqa_accuracy("yes", ["yes"] * 10, "vqav2", "lenient")
 
 
-# ---- unanimous answers: vqaEval.py normalises the prediction, the human answers only when mixed ---
+# ---- unanimous answers: a013f00 vqaEval.py normalises nothing but whitespace then ---------------
 
-def test_unanimous_yes_with_period_scores_under_both_modes():
-    # GT-Vision-Lab vqaEval.py always normalises the prediction, so 'Yes.' -> 'yes' even when the
-    # ten answers are identical; LLaVA's EvalAI processor gives the same.
+def test_issue_examples_give_the_reference_numbers():
+    # GT-Vision-Lab/VQA a013f00, per question: whitespace on both sides; punctuation + digit/article
+    # on both sides only when the ten answers are not all identical.
+    assert vqa_accuracy("YES", ["yes"] * 10, "vqav2", "official") == 0.0
+    assert vqa_accuracy("New York", ["New York"] * 10, "vqav2", "official") == 1.0
+    assert vqa_accuracy("it's a cat", ["it's a cat"] * 3 + ["cat"] * 7, "vqav2", "official") == pytest.approx(0.9)
+    assert vqa_accuracy("A", list("aaabbbcccc"), "vqav2", "official") == pytest.approx(0.9)
+    for bench in ("vizwiz", "textvqa"):  # official means the same rule for all three sets
+        assert vqa_accuracy("New York", ["New York"] * 10, bench, "official") == 1.0
+        assert vqa_accuracy("YES", ["yes"] * 10, bench, "official") == 0.0
+
+
+def test_unanimous_answers_only_whitespace_is_cleaned():
     yes10 = ["yes"] * 10
-    assert both("Yes.", yes10) == (1.0, 1.0)
-    assert both("Yes.", yes10, "vizwiz") == (1.0, 1.0)
-    assert both("Yes.", yes10, "textvqa") == (1.0, 1.0)
+    assert both("Yes.", yes10) == (0.0, 1.0)  # the EvalAI processor (llava) lower-cases, drops '.'
+    assert both("  yes\n", yes10) == (1.0, 1.0)
+    assert both("yes", [" yes\t"] * 10) == (1.0, 1.0)  # human answers are whitespace-cleaned too
+    assert both("Yes.", yes10, "vizwiz") == (0.0, 1.0)
+    assert both("Yes.", yes10, "textvqa") == (0.0, 1.0)
+    assert vqa_accuracy("Yes.", yes10, "vizwiz", "vizwiz_api") == 1.0  # the VizWiz API always normalises
 
 
 def test_unanimous_answers_are_not_normalised():
-    # The conditional step is on the human side: ten identical 't-shirt' stay 't-shirt' while the
-    # prediction becomes 't shirt' -> an exact copy of the answer scores 0 ...
-    assert both("t-shirt", ["t-shirt"] * 10) == (0.0, 0.0)
-    # ... but as soon as one annotator differs, the answers get the punctuation step too.
+    # ten identical 't-shirt': nothing is normalised, so the exact copy scores 1 ...
+    assert both("t-shirt", ["t-shirt"] * 10) == (1.0, 0.0)  # (llava uploads 't shirt')
+    # ... and once one annotator differs, both sides get the punctuation step
     assert both("t-shirt", ["t-shirt"] * 9 + ["shirt"]) == (1.0, 1.0)
-    # TextVQA's m4c evaluator normalises the human answers always.
+    # TextVQA's m4c evaluator (llava) normalises the human answers always.
     assert vqa_accuracy("t-shirt", ["t-shirt"] * 10, "textvqa", "llava") == 1.0
-    assert vqa_accuracy("t-shirt", ["t-shirt"] * 10, "textvqa", "official") == 0.0
-    # VizWiz's evaluation never normalises the human answers.
-    assert vizwiz_official_accuracy("t-shirt", ["t-shirt"] * 9 + ["shirt"]) == 0.0
+    assert vqa_accuracy("t-shirt", ["t-shirt"] * 10, "textvqa", "official") == 1.0
+    # The VizWiz API never normalises the human answers.
+    assert vizwiz_api_accuracy("t-shirt", ["t-shirt"] * 9 + ["shirt"]) == 0.0
+    assert vizwiz_api_accuracy("t-shirt", ["t shirt"] * 10) == 1.0
 
 
 def test_unanimous_answer_with_article():
-    assert both("a dog", ["dog"] * 10) == (1.0, 1.0)
-    # human answers keep their article when unanimous (digit/article step is never applied to them)
-    assert both("a dog", ["a dog"] * 10) == (0.0, 0.0)
+    assert both("a dog", ["dog"] * 10) == (0.0, 1.0)
+    assert both("a dog", ["a dog"] * 10) == (1.0, 0.0)
+    assert both("a dog", ["a dog"] * 9 + ["dog"]) == (1.0, 1.0)  # mixed: articles dropped on both sides
     assert m4c_accuracy("a dog", ["a dog"] * 10) == 1.0
+
+
+def test_vizwiz_api_is_a_separate_mode_with_its_own_contraction_table():
+    assert modes_for("vizwiz") == ("official", "llava", "vizwiz_api", "llava_vizwiz_api")
+    assert "vizwiz_api" not in modes_for("vqav2") and "vizwiz_api" not in modes_for("textvqa")
+    with pytest.raises(ValueError):
+        vqa_accuracy("yes", ["yes"] * 10, "vqav2", "vizwiz_api")
+    assert "a013f00" in scorer_name("vizwiz", "official") and "VizWiz" not in scorer_name("vizwiz", "official")
+    assert "VizWiz-VQA API" in scorer_name("vizwiz", "vizwiz_api")
+    assert scorer_name("vizwiz", "llava_vizwiz_api").startswith("EvalAIAnswerProcessor")
+    # GT-Vision-Lab/VQA's 2015 table: curly apostrophes except a few entries
+    assert VIZWIZ_API_CONTRACTIONS["dont"] == "don\u2019t" and VIZWIZ_API_CONTRACTIONS["cant"] == "can't"
+    assert VIZWIZ_API_CONTRACTIONS["weve"] == "we've" and "hadn'tve" in VIZWIZ_API_CONTRACTIONS
+    assert len(VIZWIZ_API_CONTRACTIONS) == len(CONTRACTIONS)
+    assert vizwiz_api_accuracy("dont", ["don't"] * 10) == 0.0
+    assert vizwiz_api_accuracy("dont", ["don\u2019t"] * 10) == 1.0
+    # llava_vizwiz_api: the EvalAI processor (straight apostrophe) first, then the VizWiz rule
+    assert vqa_accuracy("Dont", ["don't"] * 10, "vizwiz", "llava_vizwiz_api") == 1.0
+    assert submission_answer("Two dogs.", "llava_vizwiz_api") == "2 dogs"
+    assert submission_answer("Two dogs.", "vizwiz_api") == "Two dogs."
 
 
 # ---- number words, articles, contractions, punctuation --------------------------------------------
 
 def test_number_words_to_digits():
-    assert both("two", ["2"] * 10) == (1.0, 1.0)
+    assert both("two", ["2"] * 10) == (0.0, 1.0)  # unanimous: official compares 'two' with '2'
+    assert both("two", ["2"] * 9 + ["3"]) == (1.0, 1.0)
     assert both("Two.", ten_answers(("2", 5), ("3", 5))) == (1.0, 1.0)
     assert vqa_normalize("none") == "0" and vqa_normalize("Ten") == "10"
-    # human answers are not digit-normalised by vqaEval.py ('two' stays), but are by the m4c evaluator
+    # mixed human answers are digit-normalised by a013f00 vqaEval.py and by the m4c evaluator,
+    # not by the VizWiz API
     mixed = ten_answers(("2", 2), ("two", 2), ("3", 6))
-    assert vqav2_official_accuracy("2", mixed) == pytest.approx(0.6)
+    assert vqa_eval_accuracy("2", mixed) == 1.0
     assert m4c_accuracy("2", mixed) == 1.0
+    assert vizwiz_api_accuracy("2", mixed) == pytest.approx(0.6)
 
 
 def test_articles_dropped():
@@ -103,9 +142,10 @@ def test_articles_dropped():
 def test_contractions():
     # apostrophe-less spellings gain their apostrophe; "it's" is untouched by vqaEval.py ...
     assert vqa_normalize("I dont know") == "i don't know"
-    assert both("dont", ["don't"] * 10) == (1.0, 1.0)
+    assert both("dont", ["don't"] * 10) == (0.0, 1.0)  # unanimous: official leaves 'dont' alone
+    assert both("dont", ["don't"] * 9 + ["no"]) == (1.0, 1.0)
     assert vqa_normalize("it's") == "it's" and vqa_normalize("its") == "its"
-    assert vqav2_official_accuracy("it's", ["it's"] * 10) == 1.0
+    assert vqa_eval_accuracy("it's", ["it's"] * 10) == 1.0
     # ... but LLaVA's EvalAI processor splits "'s" off, so its upload answer no longer matches
     assert evalai_normalize("it's") == "it 's"
     assert both("it's", ["it's"] * 10) == (1.0, 0.0)
@@ -116,7 +156,8 @@ def test_contractions():
 
 def test_comma_in_numbers_and_punctuation_rule():
     assert vqa_normalize("1,000") == "1000"
-    assert both("1,000", ["1000"] * 10) == (1.0, 1.0)
+    assert both("1,000", ["1000"] * 10) == (0.0, 1.0)
+    assert both("1,000", ["1000"] * 9 + ["100"]) == (1.0, 1.0)
     # a digit,digit group anywhere makes every listed mark vanish instead of becoming a space
     assert process_punctuation("1,000 red-white") == "1000 redwhite"
     assert process_punctuation("red-white") == "red white"

@@ -131,7 +131,6 @@ REGISTRIES = {
     "evalkit.models.prompts:PROMPT_TEMPLATES": None,  # at least one
     "evalkit.tasks.instructions:INSTRUCTIONS": ["letter_direct", "letter_direct_cn", "none", "short_answer",
                                                 "vizwiz_unanswerable"],
-    "evalkit.metrics.vqa:SCORERS": ["textvqa", "vizwiz", "vqav2"],
 }
 
 

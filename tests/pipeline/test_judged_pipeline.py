@@ -53,7 +53,11 @@ def test_stages_cache_and_no_key_on_disk(compose, server, tmp_path, monkeypatch)
     assert met["headline"]["accuracy"] == pytest.approx(expect) and "score" in met["headline"]
     assert met["metrics"]["accuracy_all_samples"] == pytest.approx(expect) and met["metrics"]["n_unjudged"] == 0
     assert met["judge"]["models_returned"] == ["gpt-3.5-turbo-0613"]
-    assert met["judge"]["model_requested"] == "gpt-3.5-turbo" and met["judge"]["aggregation"] == "strict"
+    assert met["judge"]["model_requested"] == "gpt-3.5-turbo" and met["judge"]["aggregation"] == "paper"
+    assert met["judge"]["counts"] == {"judged": 12, "unusable": 0, "unusable_by_aggregation": {"strict": 0, "paper": 0},
+                                      "unjudged": 0, "stale": 0}
+    assert met["counts"]["unusable_verdicts"] == 0 and met["counts"]["set_size"] == 192
+    assert met["counts"]["selected"] == 12 and met["counts"]["subset"] is True
     assert set(met["metrics"]["judge_by_type"]) >= {"color", "direction"}
 
     # re-judging sends nothing; a second checkpoint with the same predictions shares the verdicts
@@ -62,9 +66,9 @@ def test_stages_cache_and_no_key_on_disk(compose, server, tmp_path, monkeypatch)
     assert server.n_requests == distinct
     assert _sha(tdir / "predictions.jsonl") == preds_hash
 
-    # paper aggregation re-scores for free
-    Job(compose(_ov(out, server.base_url, "stage=score", "judge.aggregation=paper"))).run()
-    assert json.loads((tdir / "metrics.json").read_text())["metrics"]["judge"]["aggregation"] == "paper"
+    # the strict aggregation re-scores for free
+    Job(compose(_ov(out, server.base_url, "stage=score", "judge.aggregation=strict"))).run()
+    assert json.loads((tdir / "metrics.json").read_text())["metrics"]["judge"]["aggregation"] == "strict"
     assert server.n_requests == distinct
 
     for f in out.rglob("*"):
@@ -117,3 +121,40 @@ def test_judge_config_errors_are_config_errors(compose, tmp_path):
 
     with pytest.raises(ConfigError, match="judge.model must be set"):
         Job(compose(["task=demo_shapes", f"output_dir={tmp_path}", "judge=openai_compatible"]))
+
+
+def test_edited_prediction_is_unjudged_until_rejudged_and_parse_failures_are_counted(compose, server, tmp_path,
+                                                                                    monkeypatch):
+    monkeypatch.setenv("EVALKIT_TEST_JUDGE_KEY", KEY)
+    out = tmp_path / "out"
+    Job(compose(_ov(out, server.base_url))).run()
+    tdir = out / "trained" / "demo_shapes"
+    n0 = server.n_requests
+    # edit one prediction by hand: the fake judge never gives a parseable verdict for '@garbage'
+    recs = [json.loads(x) for x in (tdir / "predictions.jsonl").read_text().splitlines()]
+    edited = recs[3]["id"]
+    recs[3]["pred"] = "a purple moon @garbage"
+    (tdir / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+    log: list[str] = []
+    Job(compose(_ov(out, server.base_url, "stage=score")), log=log.append).run()
+    met = json.loads((tdir / "metrics.json").read_text())
+    assert server.n_requests == n0  # the judge is off in stage=score
+    assert met["judge"]["counts"]["stale"] == 1 and met["judge"]["counts"]["unjudged"] == 1
+    assert met["metrics"]["n_unjudged"] == 1 and met["metrics"]["judge"]["n_judged"] == 11
+    assert any("another prediction" in x and edited in x for x in log)
+    assert any("11 verdicts used" in x and "1 unjudged" in x for x in log)
+
+    log.clear()
+    Job(compose(_ov(out, server.base_url, "stage=judge")), log=log.append).run()
+    assert {t[2] for t in server.requests_per_item()} >= {"a purple moon @garbage"}
+    assert server.n_requests == n0 + 3  # exactly that sample: one request and its two re-asks
+    assert any("1 re-judged" in x and "unusable verdicts 1 under paper" in x for x in log)
+
+    log.clear()
+    Job(compose(_ov(out, server.base_url, "stage=score")), log=log.append).run()
+    met = json.loads((tdir / "metrics.json").read_text())
+    assert met["judge"]["counts"] == {"judged": 12, "unusable": 1, "unusable_by_aggregation": {"strict": 1, "paper": 1},
+                                      "unjudged": 0, "stale": 0}
+    assert met["counts"]["unusable_verdicts"] == 1 and met["metrics"]["judge"]["n_counted"] == 11
+    assert any("12 verdicts used, 1 unusable" in x for x in log)

@@ -135,6 +135,7 @@ def test_end_to_end_judge_assisted_and_submission(compose, tiny_ckpt, mmb, tmp_p
     man = json.loads((tdir / "manifest.json").read_text())
     assert man["judge"]["protocol"] == "mmbench_choice" and man["judge"]["models_returned"] == ["gpt-4-0613"]
     assert man["protocol"]["task_protocol"]["circular_grouping"] == "index % 1000000"
+    assert "sampler" not in json.dumps(man["protocol"]) and "num_frames" not in json.dumps(man["protocol"])
     assert list(man["protocol"]["data"]) == [TSV] and len(man["protocol"]["data"][TSV]) == 64
     # submission: one row per tsv row, the columns LLaVA's converter keeps, raw replies
     sub_path = tdir / "submission_dev.tsv"

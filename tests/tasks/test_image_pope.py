@@ -40,13 +40,17 @@ def test_split_metrics_by_hand():
     assert m["precision"] == pytest.approx(0.5) and m["recall"] == pytest.approx(2 / 3)
     assert m["f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
     assert m["yes_ratio"] == pytest.approx(4 / 7)
-    assert "zero_division" not in m
+    assert "undefined" not in m
 
 
-def test_degenerate_split_has_zero_not_crash():
+def test_degenerate_split_is_undefined_not_zero_and_not_a_crash():
     m = pope_split_metrics(["No", "no"], ["yes", "no"])  # never says yes: precision undefined in LLaVA's script
-    assert m["precision"] == 0.0 and m["f1"] == 0.0 and m["zero_division"] == ["precision", "f1"]
-    assert m["accuracy"] == 0.5 and m["yes_ratio"] == 0.0
+    assert m["precision"] is None and m["f1"] is None and m["undefined"] == ["precision", "f1"]
+    assert m["recall"] == 0.0 and m["accuracy"] == 0.5 and m["yes_ratio"] == 0.0
+    m = pope_split_metrics(["yes", "no"], ["no", "no"])  # no positive label: recall and F1 undefined
+    assert m["precision"] == 0.0 and m["recall"] is None and m["undefined"] == ["recall", "f1"]
+    m = pope_split_metrics(["yes", "no"], ["no", "yes"])  # no true positive: P = R = 0, F1 = 0/0
+    assert (m["precision"], m["recall"], m["f1"], m["undefined"]) == (0.0, 0.0, None, ["f1"])
     with pytest.raises(ValueError):
         pope_split_metrics(["yes"], [])
 
@@ -61,6 +65,19 @@ def test_means_over_splits():
     # a split without any scored answer leaves the means undefined instead of averaging two splits
     partial = pope_metrics(items[:4], splits=["adversarial", "popular", "random"])
     assert partial["f1"] is None and partial["missing_splits"] == ["adversarial"]
+
+
+def test_undefined_split_is_left_out_of_the_mean_with_a_note():
+    items = [("random", "yes", "yes"), ("random", "no", "no"),
+             ("popular", "yes", "yes"), ("popular", "no", "yes"),
+             ("adversarial", "no", "yes"), ("adversarial", "no", "no")]  # never 'yes': P and F1 undefined
+    m = pope_metrics(items, splits=["adversarial", "popular", "random"])
+    assert m["adversarial_f1"] is None and m["adversarial_precision"] is None
+    assert m["f1"] == pytest.approx((1.0 + 2 / 3) / 2)  # not (0 + 2/3 + 1) / 3
+    assert m["precision"] == 1.0 and m["recall"] == pytest.approx((0 + 0.5 + 1) / 3)
+    assert m["undefined"] == ["adversarial_f1", "adversarial_precision"]
+    assert any("adversarial" in n and n.startswith("f1") for n in m["notes"])
+    assert "undefined" not in pope_metrics(items[:4], splits=["popular", "random"])
 
 
 def test_pope_end_to_end(compose, tiny_ckpt, tmp_path):

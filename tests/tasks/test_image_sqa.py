@@ -77,6 +77,7 @@ def test_end_to_end_tiny_model(compose, tiny_ckpt, sqa_root, tmp_path):
     assert man["data_check"]["size_mismatch"] is False
     assert set(man["protocol"]["data"]) == {"problems.json", "pid_splits.json"}
     assert man["protocol"]["task_protocol"]["instruction_text"] == SUFFIX
+    assert man["protocol"]["task_protocol"]["media"] == {"modality": "image"}  # no frame sampler for images
 
 
 def test_score_extraction_modes(compose, sqa_root):

@@ -36,6 +36,7 @@ class ImageTask(Task):
     """Image folder, image cache and the hf form's image column for image benchmarks."""
 
     cfg: ImageTaskConfig
+    media_kind = "image"
 
     @property
     def image_root(self) -> Path:

@@ -12,7 +12,9 @@ Official form::
 
 Question-file rows are joined to annotation entries by ``image`` (one question per image); with
 ``question_jsonl: null`` the questions come from the annotation file itself.  Local accuracy is
-VizWiz's VQA accuracy (human answers compared as stored); on the test split the score stage writes
+VQA accuracy under ``answer_mode`` (see :mod:`evalkit.metrics.vqa`: ``official``/``llava`` use
+GT-Vision-Lab vqaEval.py a013f00; ``vizwiz_api``/``llava_vizwiz_api`` the VizWiz-VQA API's own rule,
+which compares the human answers as stored); on the test split the score stage writes
 the EvalAI upload file: a JSON list of ``{"image": "VizWiz_test_xxxxxxxx.jpg", "answer": str}``,
 answers passed through the EvalAI answer processor as LLaVA's ``convert_vizwiz_for_submission.py``.
 """

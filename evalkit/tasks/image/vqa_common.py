@@ -62,6 +62,7 @@ class ImageQAConfig(ImageTaskConfig):
 class ImageQATask(ImageTask):
     """Base of the LLaVA-1.5 question-file image QA adapters: instructions, data check, submission."""
 
+
     cfg: ImageQAConfig
     benchmark: ClassVar[str] = ""
     join_key: ClassVar[str] = "question_id"
@@ -183,8 +184,9 @@ def write_json_file(path: Path, obj: Any) -> str:
 
 @dataclass
 class VQAConfig(ImageQAConfig):
-    # Prediction processing before the reference scorer: llava (EvalAI answer processor, what
-    # Video-LLaVA's numbers come from) | official (raw reply to the benchmark's scorer).
+    # Scoring mode (evalkit.metrics.vqa.VQA_MODES): llava (EvalAI answer processor, then the reference
+    # scorer: what Video-LLaVA's numbers come from) | official (raw reply to GT-Vision-Lab vqaEval.py
+    # a013f00); VizWiz also: vizwiz_api | llava_vizwiz_api (the VizWiz-VQA API's own rule).
     answer_mode: str = "llava"
 
 
@@ -198,9 +200,9 @@ class VQAAccuracyTask(ImageQATask):
 
     def __init__(self, cfg: VQAConfig) -> None:
         super().__init__(cfg)
-        from evalkit.metrics.vqa import ANSWER_MODES
+        from evalkit.metrics.vqa import modes_for
 
-        self.require_choice("answer_mode", ANSWER_MODES)
+        self.require_choice("answer_mode", modes_for(self.benchmark))
 
     def protocol(self) -> dict[str, Any]:
         from evalkit.metrics.vqa import scorer_name
