@@ -67,9 +67,14 @@ def protocol_of(task: Task, model) -> dict[str, Any]:
     """Everything that determines the outputs; a resumed run must match it exactly."""
     tcfg = {f.name: getattr(task.cfg, f.name) for f in fields(task.cfg) if f.name not in RUNTIME_TASK_FIELDS}
     mcfg = {f.name: getattr(model.cfg, f.name) for f in fields(model.cfg) if f.name not in RUNTIME_MODEL_FIELDS}
-    return {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
-            "data": task.data_fingerprint(), "model_adapter": model.registry_name, "model_config": mcfg,
-            "model_weights": model.weights_identity()}
+    out = {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
+           "data": task.data_fingerprint(), "model_adapter": model.registry_name, "model_config": mcfg,
+           "model_weights": model.weights_identity()}
+    setup = getattr(model, "answer_setup", None)
+    if setup is not None:  # the template text that ran (by hash) and the settings it ran with
+        out["answer_prompt"] = {k: setup.answer_prompt[k] for k in ("template", "hash", "source")}
+        out["generation"] = {k: setup.generation[k] for k in ("max_new_tokens", "temperature", "image_pad")}
+    return out
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
@@ -106,6 +111,11 @@ class Job:
         # The task fixes the judging protocol (prompt + parser); the judge config fixes endpoint and model.
         self.judge_cfg.protocol = self.task.judge_protocol
         self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
+        self.prompt_store = _prompt_store(cfg.get("prompt_store"))
+        self.answer = _configure_answer(self.task, self.model, self.prompt_store)
+        if self.answer.hint:
+            self.log(f"[{self.task.name}] {self.answer.hint}")
+        self.judge_choice = None
         self.output_dir = Path(cfg.output_dir)
         self.run_name = self.run_cfg.name or default_run_name(self.model.cfg.pretrained)
         self.task_dir = self.output_dir / self.run_name / self.task.name
@@ -116,6 +126,9 @@ class Job:
                 validate_config(self.judge_cfg)
             except ValueError as e:
                 raise ConfigError(str(e)) from None
+            self.judge_choice = _choose_judge(self.task, self.judge_cfg, self.prompt_store)
+            if self.judge_choice.hint:
+                self.log(f"[{self.task.name}] {self.judge_choice.hint}")
         self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
         self.protocol = protocol_of(self.task, self.model)
         self.manifest: dict[str, Any] = {}
@@ -143,6 +156,8 @@ class Job:
             protocol=self.protocol,
             protocol_id=stable_hash(self.protocol)[:16],
             config=self.resolved_config,
+            answer_prompt=self.answer.answer_prompt,
+            generation=self.answer.generation,
             seed=self.run_cfg.seed,
             git=git_info(),
             versions=package_versions(),
@@ -272,11 +287,12 @@ class Job:
             self.log(f"[{self.task.name}] judge dry run: {d.get('n_requests')} requests would be sent "
                      f"({d.get('n_cache_hits')} cache hits), est. ${d.get('est_cost_usd')}; nothing sent")
             return {"dry_run": d}
+        self._check_judgments_prompt()
         summary = judge_items(items, self.judge_cfg, judgments_path=self.task_dir / JUDGMENTS,
                               cache_path=self._cache_path(), progress=self.runner_cfg.progress)
         info = _as_dict(summary)
         self.manifest["stages"]["judge"] = {"finished": now_iso(), **info}
-        self.manifest["judge"] = _judge_manifest(self.judge_cfg, info)
+        self.manifest["judge"] = _judge_manifest(self.judge_cfg, info, self.judge_choice)
         self._save_manifest()
         self.log(
             f"[{self.task.name}] judged {info.get('n_items')} items: {info.get('n_requests')} requests, "
@@ -285,6 +301,25 @@ class Job:
             f"judge model(s) returned: {', '.join(info.get('returned_models') or []) or '-'}"
         )
         return info
+
+    def _check_judgments_prompt(self) -> None:
+        """Refuse to extend a judgments file made with another judge prompt or sampling (its
+        finished lines would be kept and mislabelled); run.overwrite=true moves it aside."""
+        path = self.task_dir / JUDGMENTS
+        if not path.exists() or self.judge_choice is None:
+            return
+        proto = self.judge_choice.protocol
+        made = {(j.get("prompt_hash"), j.get("prompt_version")) for j in read_jsonl(path)}
+        other = made - {(proto.prompt_hash, proto.version)}
+        if not other:
+            return
+        if not self.run_cfg.overwrite:
+            raise ConfigError(f"{path} holds verdicts made with another judge prompt or sampling "
+                              f"({sorted(str(v) for _, v in other)[:3]}; now {proto.version}). Use another "
+                              "run.name, or run.overwrite=true to move that file aside and judge again.")
+        aside = path.with_name(f"judgments.before-{now_iso().replace(':', '')}.jsonl")
+        path.rename(aside)
+        self.log(f"[{self.task.name}] moved judgments made with another judge prompt to {aside}")
 
     def score(self, records: list[dict[str, Any]], samples: list[Sample]) -> dict[str, Any]:
         judgments: Optional[list[dict[str, Any]]] = None
@@ -309,6 +344,8 @@ class Job:
             "metrics": metrics,
             "counts": counts,
             "judge": self.manifest.get("judge") if judgments is not None else None,
+            "answer_prompt": self.answer.answer_prompt,
+            "generation": self.answer.generation,
             "artifacts": artifacts,
             "scored": now_iso(),
         }
@@ -351,10 +388,54 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     return dict(obj)
 
 
-def _judge_manifest(cfg, info: dict[str, Any]) -> dict[str, Any]:
-    return {
+def _judge_manifest(cfg, info: dict[str, Any], choice=None) -> dict[str, Any]:
+    out = {
         "name": cfg.name, "protocol": cfg.protocol, "model_requested": cfg.model,
         "models_returned": info.get("returned_models") or info.get("models_returned"),
         "prompt_version": info.get("prompt_version"), "prompt_hash": info.get("prompt_hash"),
         "aggregation": cfg.aggregation, "temperature": cfg.temperature,
     }
+    if choice is not None:
+        from evalkit.prompts.judge import describe_sampling, judge_deviations
+
+        sampling = describe_sampling(choice, cfg)
+        out.update(judge_prompt=choice.judge_prompt, sampling=sampling, parse_retries=cfg.parse_retries,
+                   deviations=judge_deviations(choice, cfg),
+                   # what was actually sent first (None: not sent, the API's default applies)
+                   temperature=sampling["first_request"].get("temperature"),
+                   max_tokens=sampling["first_request"].get("max_tokens"))
+    return out
+
+
+def _prompt_store(root: Optional[str]):
+    from evalkit.prompts.store import PromptStore
+
+    return PromptStore(root)
+
+
+def _configure_answer(task: Task, model, store):
+    """The task's paper answer protocol (template, max_new_tokens), resolved for this model."""
+    from evalkit.models.prompts import TemplateChoiceError
+    from evalkit.prompts.answer import configure_answer
+    from evalkit.prompts.store import PromptStoreError
+
+    try:
+        return configure_answer(model, task.paper_answer, store)
+    except (TemplateChoiceError, PromptStoreError) as e:
+        raise ConfigError(str(e)) from None
+
+
+def _choose_judge(task: Task, judge_cfg, store):
+    """The judge protocol: the reference prompt when imported (judge.prompt), else evalkit's."""
+    from evalkit.prompts.judge import JudgePromptError, choose_judge_protocol
+    from evalkit.prompts.store import PromptStoreError
+
+    try:
+        choice = choose_judge_protocol(task.judge_protocol, judge_cfg.prompt, judge_cfg.sampling, store)
+    except (JudgePromptError, PromptStoreError) as e:
+        raise ConfigError(str(e)) from None
+    judge_cfg.protocol = choice.key
+    limit = getattr(choice.protocol, "reference_parse_retries", None)
+    if limit is not None and judge_cfg.sampling == "reference":
+        judge_cfg.parse_retries = limit  # the reference script's own number of replies read
+    return choice

@@ -179,8 +179,15 @@ class JudgeClient:
         return Completion(text=str(text), model=str(model) if model else None,
                           prompt_tokens=p, completion_tokens=c, latency_s=0.0, attempts=0)
 
-    async def complete(self, messages: Sequence[Mapping[str, str]]) -> Completion:
-        """Send one chat request, retrying transient failures (see module docs)."""
+    async def complete(self, messages: Sequence[Mapping[str, str]],
+                       sampling: Optional[Mapping[str, Any]] = None) -> Completion:
+        """Send one chat request, retrying transient failures (see module docs).
+
+        ``sampling``: the sampling arguments to send, exactly (an empty mapping sends none, so
+        the API's defaults apply); None sends the config's ``temperature`` and ``max_tokens``.
+        """
+        if sampling is None:
+            sampling = {"temperature": float(self.cfg.temperature), "max_tokens": int(self.cfg.max_tokens)}
         if self._client is None or self._sem is None:
             raise RuntimeError("JudgeClient must be used inside 'async with'")
         attempts = 0
@@ -197,9 +204,7 @@ class JudgeClient:
                 t0 = time.perf_counter()
                 try:
                     resp = await self._client.chat.completions.create(
-                        model=self.cfg.model, messages=msgs,
-                        temperature=float(self.cfg.temperature),
-                        max_tokens=int(self.cfg.max_tokens))
+                        model=self.cfg.model, messages=msgs, **dict(sampling))
                     result = self._record(resp)
                     result.latency_s = time.perf_counter() - t0
                     result.attempts = attempts

@@ -45,6 +45,11 @@ class JudgeProtocol(ABC):
         blob = json.dumps(dict(self.templates), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    def sampling_args(self, cfg: Any, attempt: int) -> Dict[str, Any]:
+        """Sampling arguments of request ``attempt`` (1 = the first ask): the judge config's
+        ``temperature`` and ``max_tokens`` (reference protocols send what their script sends)."""
+        return {"temperature": float(cfg.temperature), "max_tokens": int(cfg.max_tokens)}
+
     def key_material(self, item: JudgeItem) -> Dict[str, Any]:
         """Item fields that determine the judge's reply (part of the cache key)."""
         return {"question": item.question, "answer": item.answer, "pred": item.pred}
@@ -166,13 +171,19 @@ class VideoChatGPTQA(JudgeProtocol):
 _REGISTRY: Dict[str, JudgeProtocol] = {VideoChatGPTQA.name: VideoChatGPTQA()}
 
 
-def register_protocol(protocol: JudgeProtocol, *, replace: bool = False) -> None:
-    """Add a protocol instance to the registry under ``protocol.name``."""
+def register_protocol(protocol: JudgeProtocol, *, replace: bool = False, key: str = "") -> None:
+    """Add a protocol instance to the registry under ``key`` (default ``protocol.name``).
+
+    A variant of a protocol family (e.g. the reference prompt of ``video_chatgpt_qa``) keeps the
+    family's ``name`` -- judgment lines record it and aggregation dispatches on it -- and is
+    registered under its own key, which the judge config's ``protocol`` then names.
+    """
     if not protocol.name or not protocol.version:
         raise ValueError("a protocol needs a name and a version")
-    if protocol.name in _REGISTRY and not replace:
-        raise ValueError(f"protocol {protocol.name!r} is already registered")
-    _REGISTRY[protocol.name] = protocol
+    key = key or protocol.name
+    if key in _REGISTRY and not replace:
+        raise ValueError(f"protocol {key!r} is already registered")
+    _REGISTRY[key] = protocol
 
 
 def get_protocol(name: str) -> JudgeProtocol:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
+from evalkit.prompts.answer import PaperAnswer
 from evalkit.registry import Registry
 from evalkit.samples import Sample
 
@@ -39,6 +40,9 @@ class MediaSpec:
     sampler: str = "uniform_linspace"
     frame_order: str = "original"
     seed: int = 0
+    # Images: pad to a square with the CLIP processor's mean colour before the processor (LLaVA's
+    # process_images with image_aspect_ratio 'pad'), as the paper's code did for this benchmark.
+    image_pad: bool = False
 
 
 @dataclass
@@ -105,6 +109,9 @@ class Task(ABC):
     # (a name in evalkit.judge's protocol registry)?  The judge config picks endpoint and model.
     judged: ClassVar[bool] = False
     judge_protocol: ClassVar[str] = "video_chatgpt_qa"
+    # What the paper's code used to get the model's answer: conversation template, max_new_tokens,
+    # temperature, image preprocessing (evalkit.prompts.answer.PaperAnswer); None = no paper protocol.
+    paper_answer: ClassVar[Optional[PaperAnswer]] = None
 
     def __init__(self, cfg: TaskConfig) -> None:
         self.cfg = cfg
@@ -141,7 +148,11 @@ class Task(ABC):
         raise NotImplementedError(f"task {self.name} has no Hugging Face datasets reader")
 
     def media_spec(self) -> MediaSpec:
-        return MediaSpec()
+        return MediaSpec(image_pad=self.image_pad())
+
+    def image_pad(self) -> bool:
+        """Whether this benchmark's images are padded to a square first (its paper's code did)."""
+        return bool(self.paper_answer and self.paper_answer.image_pad)
 
     def check(self, samples: list[Sample]) -> DataReport:
         """Pre-inference data check: duplicate ids, missing media, size mismatch."""
@@ -181,7 +192,10 @@ class Task(ABC):
 
     def protocol(self) -> dict[str, Any]:
         """Protocol details recorded in the manifest."""
-        return {"media": asdict(self.media_spec())}
+        media = asdict(self.media_spec())
+        if not media["image_pad"]:
+            del media["image_pad"]  # named only when images are padded (the generation record has it always)
+        return {"media": media}
 
     def data_fingerprint(self) -> dict[str, str]:
         """sha256 of the annotation files the samples came from (recorded in the manifest)."""

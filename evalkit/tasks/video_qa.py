@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from evalkit.prompts.answer import PaperAnswer
 from evalkit.samples import Sample
 from evalkit.scoring.text_match import text_match_metrics
 from evalkit.tasks.base import TASKS, DataError, MediaSpec, Task, TaskConfig, read_json, sha256_file
@@ -86,6 +87,11 @@ class VideoQATask(Task):
     config_cls = VideoQATaskConfig
     headline_metrics = ("accuracy", "score", "exact_match")
     judged = True
+    paper_answer = PaperAnswer(
+        "llava_v1", 1024, 0.0, False,
+        "Video-LLaVA videollava/eval/video/run_inference_video_qa.py: conv_mode llava_v1, 8 image tokens + "
+        "'\\n' + question, max_new_tokens=1024, temperature 0 (greedy: the published do_sample=True raises "
+        "with temperature 0; the authors say do_sample=False, Video-LLaVA issue #114)")
     cfg: VideoQATaskConfig
 
     def __init__(self, cfg: VideoQATaskConfig) -> None:

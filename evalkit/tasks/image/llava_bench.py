@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.metrics.llava_bench import CATEGORIES
+from evalkit.prompts.answer import PaperAnswer
 from evalkit.samples import Sample
 from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_jsonl, sha256_file
 from evalkit.tasks.image.mmbench import (OPEN_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
@@ -70,6 +71,10 @@ class LlavaBenchTask(Task):
     headline_metrics = ("relative_score", "relative_score_conv", "relative_score_detail", "relative_score_complex")
     judged = True
     judge_protocol = "llava_bench_pairwise"
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 1024, 0.0, False,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_llavabench.sh -> videollava/eval/model_vqa.py: --conv-mode vicuna_v1 "
+        "--temperature 0, max_new_tokens=1024, image_processor.preprocess (no padding)")
     cfg: LlavaBenchTaskConfig
 
     # ---- reading -----------------------------------------------------------------------------

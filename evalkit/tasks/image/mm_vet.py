@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.metrics.mm_vet import CAPABILITIES
+from evalkit.prompts.answer import PaperAnswer
 from evalkit.samples import Sample
 from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_json, sha256_file
 from evalkit.tasks.image.mmbench import (OPEN_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
@@ -65,6 +66,10 @@ class MMVetTask(Task):
     headline_metrics = ("total", *CAPABILITIES)
     judged = True
     judge_protocol = "mm_vet_grade"
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 1024, 0.0, False,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_mmvet.sh -> videollava/eval/model_vqa.py: --conv-mode vicuna_v1 "
+        "--temperature 0, max_new_tokens=1024, image_processor.preprocess (no padding)")
     cfg: MMVetTaskConfig
 
     # ---- reading -----------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from typing import Any, Optional
 
 from evalkit.metrics.mmbench import (CIRCULAR_BASE, circular_scores, extract_choice, group_of, is_missing,
                                      options_from_row, rotate_options, rotation_of)
+from evalkit.prompts.answer import PaperAnswer
 from evalkit.samples import Sample
 from evalkit.tasks.base import TASKS, DataError, DataReport, Task, TaskConfig, sha256_file
 
@@ -207,6 +208,10 @@ class MMBenchTask(Task):
     headline_metrics = ("circular_accuracy", "vanilla_accuracy")
     judged = False
     judge_protocol = "mmbench_choice"
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 1024, 0.0, True,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_mmbench.sh -> videollava/eval/model_vqa_mmbench.py: "
+        "--conv-mode vicuna_v1 --temperature 0, max_new_tokens=1024, process_images (pad to square)")
     cfg: MMBenchTaskConfig
 
     def __init__(self, cfg: MMBenchTaskConfig) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.metrics.scienceqa import EXTRACTION_MODES, OPTION_LETTERS, score_scienceqa
+from evalkit.prompts.answer import PaperAnswer
 from evalkit.samples import Sample
 from evalkit.tasks.base import TASKS, DataError, Task, TaskConfig, read_json, sha256_file
 from evalkit.tasks.image.mmbench import (MC_PROMPT_SUFFIXES, hf_fingerprint, image_cache_root,
@@ -76,6 +77,10 @@ class ScienceQATask(Task):
     config_cls = ScienceQATaskConfig
     headline_metrics = ("img_accuracy", "accuracy")
     judged = False
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 1024, 0.0, False,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_sqa.sh -> videollava/eval/model_vqa_science.py: "
+        "--conv-mode vicuna_v1 --temperature 0, max_new_tokens=1024, image_processor.preprocess (no padding)")
     cfg: ScienceQATaskConfig
 
     def __init__(self, cfg: ScienceQATaskConfig) -> None:

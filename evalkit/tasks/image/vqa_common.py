@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
+from evalkit.prompts.answer import PaperAnswer
 from evalkit.samples import Sample
 from evalkit.tasks.base import DataError, DataReport, MediaSpec, Task, TaskConfig, sha256_file
 
@@ -127,6 +128,11 @@ class ImageQATask(Task):
     cfg: ImageQAConfig
     benchmark: ClassVar[str] = ""
     join_key: ClassVar[str] = "question_id"
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 128, 0.0, True,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_{vqav2,gqa,vizwiz,textvqa,pope}.sh -> "
+        "videollava/eval/model_vqa_loader.py: --conv-mode vicuna_v1 --temperature 0, max_new_tokens default 128, "
+        "process_images (pad to square: image_aspect_ratio 'pad')")
 
     def __init__(self, cfg: ImageQAConfig) -> None:
         super().__init__(cfg)
@@ -228,7 +234,7 @@ class ImageQATask(Task):
 
     # ---- protocol / provenance -------------------------------------------------------------------
     def media_spec(self) -> MediaSpec:
-        return MediaSpec(num_frames=1, sampler="image")
+        return MediaSpec(num_frames=1, sampler="image", image_pad=self.image_pad())
 
     def source_files(self) -> list[Path]:
         """Files the samples (and references) came from, for the manifest fingerprint."""
