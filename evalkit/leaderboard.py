@@ -77,6 +77,12 @@ class ReferenceError(ValueError):
     """A reference.yaml that does not follow docs/reference_schema.md."""
 
 
+#: the protocol a reported row was measured under (docs/reference_schema.md); a value the paper
+#: and its code do not fix is the string NOT_STATED
+PROTOCOL_FIELDS = ("frames", "sampler", "template", "decoding", "judge_snapshot", "judge_prompt")
+NOT_STATED = "not stated"
+
+
 @dataclass
 class Reference:
     task: str
@@ -87,6 +93,13 @@ class Reference:
     aggregation: Optional[str] = None
     notes: str = ""
     path: str = ""
+    # Protocol of the reported numbers (None: the file does not say; "not stated": nobody says).
+    frames: Any = None           # int, or "not stated"
+    sampler: Optional[str] = None
+    template: Optional[str] = None        # answer conversation template (llava_v1, vicuna_v1, ...)
+    decoding: Any = None         # {"temperature": 0.0, "max_new_tokens": 1024}, or "not stated"
+    judge_snapshot: Optional[str] = None  # the judge model's snapshot, e.g. gpt-3.5-turbo-0613
+    judge_prompt: Optional[str] = None    # "reference" (the reference script's own prompt) | a sha256 | "not stated"
 
     @property
     def protocol(self) -> "Protocol":
@@ -109,12 +122,12 @@ def load_reference_file(path: Path) -> list[Reference]:
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
         raise _ref_error(path, "expected a mapping with a 'rows' list")
     task = str(data.get("task") or path.parent.name)
-    defaults = {k: data.get(k) for k in ("judge", "aggregation")}
+    defaults = {k: data.get(k) for k in ("judge", "aggregation", *PROTOCOL_FIELDS)}
     out = []
     for i, row in enumerate(data["rows"]):
         if not isinstance(row, dict):
             raise _ref_error(path, f"rows[{i}] is not a mapping")
-        unknown = set(row) - {"model", "source", "metrics", "judge", "aggregation", "notes"}
+        unknown = set(row) - {"model", "source", "metrics", "judge", "aggregation", "notes", *PROTOCOL_FIELDS}
         if unknown:
             raise _ref_error(path, f"rows[{i}] has unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("model", "source", "metrics"):
@@ -128,12 +141,29 @@ def load_reference_file(path: Path) -> list[Reference]:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise _ref_error(path, f"rows[{i}].metrics.{k} must be a number, got {v!r}")
             clean[str(k)] = float(v)
+        proto = {k: row.get(k, defaults[k]) for k in PROTOCOL_FIELDS}
+        _check_protocol(path, i, proto)
         out.append(Reference(
             task=task, model=str(row["model"]), source=str(row["source"]), metrics=clean,
             judge=row.get("judge", defaults["judge"]), aggregation=row.get("aggregation", defaults["aggregation"]),
-            notes=str(row.get("notes") or ""), path=str(path),
+            notes=str(row.get("notes") or ""), path=str(path), **proto,
         ))
     return out
+
+
+def _check_protocol(path: Path, i: int, proto: dict[str, Any]) -> None:
+    """Types of a row's protocol fields (docs/reference_schema.md)."""
+    for k, v in proto.items():
+        if v is None or v == NOT_STATED:
+            continue
+        if k == "frames":
+            ok = isinstance(v, int) and not isinstance(v, bool) and v > 0
+        elif k == "decoding":
+            ok = isinstance(v, dict) and set(v) <= {"temperature", "max_new_tokens", "num_beams", "do_sample"}
+        else:
+            ok = isinstance(v, str) and v != ""
+        if not ok:
+            raise _ref_error(path, f"rows[{i}].{k} has an unexpected value {v!r}")
 
 
 def load_references(reference_dir: Optional[Path] = None, *, strict: bool = True,

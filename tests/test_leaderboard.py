@@ -207,3 +207,32 @@ def test_console_script_one_line_error(tmp_path):
         pytest.skip("console scripts not installed (pip install -e .)")
     p = subprocess.run([str(exe), str(tmp_path / "nope")], capture_output=True, text=True)
     assert p.returncode == 4 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_reference_rows_carry_their_protocol(tmp_path):
+    """Rows say what they were measured under (frames, sampler, template, decoding, judge snapshot,
+    judge prompt); a file-level value is the default; a wrong type is an error naming the field."""
+    p = tmp_path / "t" / "reference.yaml"
+    p.parent.mkdir()
+    p.write_text(
+        "template: vicuna_v1\n"
+        "rows:\n"
+        "  - model: A\n    source: s\n    metrics: {accuracy: 1.0}\n"
+        "    frames: 8\n    sampler: uniform_linspace\n    decoding: {temperature: 0.0, max_new_tokens: 1024}\n"
+        "    judge_snapshot: not stated\n    judge_prompt: reference\n    template: llava_v1\n"
+        "  - model: B\n    source: s\n    metrics: {accuracy: 1.0}\n    decoding: not stated\n")
+    a, b = load_reference_file(p)
+    assert (a.frames, a.sampler, a.template, a.judge_snapshot, a.judge_prompt) == (
+        8, "uniform_linspace", "llava_v1", "not stated", "reference")
+    assert a.decoding == {"temperature": 0.0, "max_new_tokens": 1024}
+    assert b.template == "vicuna_v1" and b.decoding == "not stated" and b.frames is None
+    p.write_text("rows:\n  - model: A\n    source: s\n    metrics: {accuracy: 1.0}\n    frames: eight\n")
+    with pytest.raises(ReferenceError, match="frames"):
+        load_reference_file(p)
+    # the repo's paper rows carry the paper's answer protocol
+    repo = {(r.task, r.model): r for r in load_references(REPO_TASKS)}
+    msvd = repo[("msvd_qa", "Video-LLaVA-7B")]
+    assert (msvd.frames, msvd.template, msvd.judge_prompt) == (8, "llava_v1", "reference")
+    assert msvd.decoding == {"temperature": 0.0, "max_new_tokens": 1024}
+    assert repo[("vqav2", "Video-LLaVA-7B")].template == "vicuna_v1"
+    assert repo[("vqav2", "Video-LLaVA-7B")].decoding["max_new_tokens"] == 128
