@@ -171,6 +171,8 @@ def test_job_records_answer_and_judge_prompts(compose, tmp_path, checkout):
     assert jp["reference"]["path"] == "videollava/eval/video/eval_video_qa.py"
     assert met["judge"]["sampling"]["first_request"] == {} and met["judge"]["temperature"] is None
     assert met["answer_prompt"] == man["answer_prompt"] and met["generation"]["temperature"] == 0.0
+    report = (tdir / "report.html").read_text()
+    assert "judge prompt" in report and "reference prompt (video_chatgpt_qa" in report
 
 
 def test_job_without_import_says_so_once_and_labels(compose, tmp_path):
