@@ -183,7 +183,7 @@ def test_repository_holds_no_reference_prompt_text():
     banned = set(Path(__file__).with_name("data").joinpath("reference_shingles.txt").read_text().split())
     assert len(banned) > 400
     hits = []
-    files = [p for d in ("evalkit", "configs", "tasks", "docs", "tools") for p in Path(REPO_ROOT, d).rglob("*")
+    files = [p for d in ("evalkit", "configs", "tasks", "docs", "tools", "tests", "bench") for p in Path(REPO_ROOT, d).rglob("*")
              if p.is_file() and p.suffix in (".py", ".yaml", ".md", ".json", ".txt")] + [Path(REPO_ROOT, "README.md")]
     for f in files:
         words = f.read_text(encoding="utf-8", errors="ignore").split()

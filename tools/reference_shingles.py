@@ -6,8 +6,9 @@ prompt text" test): import the public reference files first (evalkit-prompts imp
 
     python tools/reference_shingles.py DIR > tests/data/reference_shingles.txt
 
-Only hashes are written.  Runs made only of table punctuation and the field names the protocols
-share by design (e.g. a "Question | Ground truth | ..." header row) are left out.
+Only hashes are written.  Runs that cross a table cell border ("|") or hold fewer than three real
+words are left out: table layouts and field names (e.g. a "Question | Ground truth | ..." header
+row) are formats the protocols share by design, not prose.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def shingles(text: str) -> set[str]:
     out = set()
     for i in range(len(words) - WINDOW + 1):
         run = words[i:i + WINDOW]
-        if sum(w.isalpha() and len(w) > 3 for w in run) < 3:  # format rows, not prose
+        if "|" in run or sum(w.isalpha() and len(w) > 3 for w in run) < 3:  # table rows / formats, not prose
             continue
         out.add(hashlib.sha256(" ".join(run).encode()).hexdigest()[:16])
     return out
