@@ -47,6 +47,9 @@ class EvalConfig:
     # Root of the benchmarks' official evaluation layout (e.g. Video-LLaVA's `eval/` folder holding
     # GPT_Zero_Shot_QA/...); task YAMLs derive their data_root from it unless task.data_root is given.
     data_dir: Optional[str] = None
+    # Folder of imported reference prompts (evalkit-prompts import); null = $EVALKIT_PROMPT_STORE,
+    # else $XDG_CONFIG_HOME/evalkit/prompts, else ~/.config/evalkit/prompts.
+    prompt_store: Optional[str] = None
     stage: str = "all"
 
 

@@ -81,9 +81,14 @@ def protocol_of(task: Task, model) -> dict[str, Any]:
     """Everything that determines the outputs; a resumed run must match it exactly."""
     tcfg = {f.name: getattr(task.cfg, f.name) for f in fields(task.cfg) if f.name not in RUNTIME_TASK_FIELDS}
     mcfg = {f.name: getattr(model.cfg, f.name) for f in fields(model.cfg) if f.name not in RUNTIME_MODEL_FIELDS}
-    return {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
-            "data": task.data_fingerprint(), "model_adapter": model.registry_name, "model_config": mcfg,
-            "model_weights": model.weights_identity()}
+    out = {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
+           "data": task.data_fingerprint(), "model_adapter": model.registry_name, "model_config": mcfg,
+           "model_weights": model.weights_identity()}
+    setup = getattr(model, "answer_setup", None)
+    if setup is not None:  # the template text that ran (by hash) and the settings it ran with
+        out["answer_prompt"] = {k: setup.answer_prompt[k] for k in ("template", "hash", "source")}
+        out["generation"] = {k: setup.generation[k] for k in ("max_new_tokens", "temperature", "image_pad")}
+    return out
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
@@ -110,6 +115,11 @@ class Job:
         self.judge_cfg.protocol = self.task.judge_protocol
         self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
         self.output = OutputFolder(Path(cfg.output_dir))
+        self.prompt_store = _prompt_store(cfg.get("prompt_store"))
+        self.answer = _configure_answer(self.task, self.model, self.prompt_store)
+        if self.answer.hint:
+            self.log(f"[{self.task.name}] {self.answer.hint}")
+        self.judge_choice = None
         self.run_name = self.run_cfg.name or default_run_name(self.model.cfg.pretrained)
         self.folder: TaskFolder = self.output.task_folder(self.run_name, self.task.name)
         self.task_dir = self.folder.path
@@ -120,6 +130,9 @@ class Job:
                 validate_config(self.judge_cfg)
             except ValueError as e:
                 raise ConfigError(str(e)) from None
+            self.judge_choice = _choose_judge(self.task, self.judge_cfg, self.prompt_store)
+            if self.judge_choice.hint:
+                self.log(f"[{self.task.name}] {self.judge_choice.hint}")
         self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
         self.protocol = protocol_of(self.task, self.model)
         self.manifest: dict[str, Any] = {}
@@ -148,6 +161,8 @@ class Job:
             protocol=self.protocol,
             protocol_id=stable_hash(self.protocol)[:16],
             config=self.resolved_config,
+            answer_prompt=self.answer.answer_prompt,
+            generation=self.answer.generation,
             seed=self.run_cfg.seed,
             git=git_info(),
             versions=package_versions(),
@@ -284,7 +299,7 @@ class Job:
                               cache_path=self._cache_path(), progress=self.runner_cfg.progress)
         info = _as_dict(summary)
         self.manifest["stages"]["judge"] = {"finished": now_iso(), **info}
-        self.manifest["judge"] = _judge_manifest(self.judge_cfg, info)
+        self.manifest["judge"] = _judge_manifest(self.judge_cfg, info, self.judge_choice)
         self._save_manifest()
         from evalkit.judge.accounting import model_label, unusable_count
 
@@ -334,7 +349,11 @@ class Job:
         counts = {"samples": len(samples), "predictions": len(records), "predicted": len(records) - n_err,
                   "errors": n_err, "missing": len(samples) - len(records),
                   "error_rate": n_err / len(records) if records else 0.0, **self.scope}
+        judge_info: Optional[dict[str, Any]] = None
         if judge_block is not None:
+            # what judged (prompt, sampling, snapshots that answered) and what its verdicts count for
+            judge_info = {**_judge_manifest(self.judge_cfg, {}, self.judge_choice),
+                          **(self.manifest.get("judge") or {}), **judge_block}
             jc = judge_block["counts"]
             counts.update({"judged": jc["judged"], "unusable_verdicts": jc["unusable"],
                            "unjudged": jc["unjudged"], "stale_verdicts": jc["stale"]})
@@ -346,17 +365,19 @@ class Job:
             "headline": self.task.headline(metrics),
             "metrics": metrics,
             "counts": counts,
-            "judge": judge_block,
+            "judge": judge_info,
+            "answer_prompt": self.answer.answer_prompt,
+            "generation": self.answer.generation,
             "artifacts": artifacts,
             "scored": now_iso(),
         }
         write_json(self.folder.metrics, out)
         self.manifest["counts"].update(counts)
-        if judge_block is not None:
-            self.manifest["judge"] = {**(self.manifest.get("judge") or {}), **judge_block}
+        if judge_info is not None:
+            self.manifest["judge"] = judge_info
         self.manifest["stages"]["score"] = {"finished": now_iso()}
         self._save_manifest()
-        from evalkit.analysis.leaderboard import write_leaderboard
+        from evalkit.analysis.leaderboard_files import write_leaderboard
 
         board = write_leaderboard(self.output.path)
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
@@ -400,10 +421,46 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     return dict(obj)
 
 
-def _judge_manifest(cfg, info: dict[str, Any]) -> dict[str, Any]:
-    return {
+def _judge_manifest(cfg, info: dict[str, Any], choice=None) -> dict[str, Any]:
+    out = {
         "name": cfg.name, "protocol": cfg.protocol, "model_requested": cfg.model,
         "models_returned": info.get("returned_models") or info.get("models_returned"),
         "prompt_version": info.get("prompt_version"), "prompt_hash": info.get("prompt_hash"),
         "aggregation": cfg.aggregation, "temperature": cfg.temperature,
     }
+    if choice is not None:
+        from evalkit.prompts.judge import describe_sampling, judge_deviations
+
+        sampling = describe_sampling(choice, cfg)
+        out.update(judge_prompt=choice.judge_prompt, sampling=sampling, parse_retries=cfg.parse_retries,
+                   deviations=judge_deviations(choice, cfg),
+                   # what was actually sent first (None: not sent, the API's default applies)
+                   temperature=sampling["first_request"].get("temperature"),
+                   max_tokens=sampling["first_request"].get("max_tokens"))
+    return out
+
+
+def _prompt_store(root: Optional[str]):
+    from evalkit.prompts.store import PromptStore
+
+    return PromptStore(root)
+
+
+def _configure_answer(task: Task, model, store):
+    """The task's paper answer protocol (template, max_new_tokens), resolved for this model
+    (an unusable choice is a ConfigError naming it)."""
+    from evalkit.prompts.answer import configure_answer
+
+    return configure_answer(model, task.paper_answer, store)
+
+
+def _choose_judge(task: Task, judge_cfg, store):
+    """The judge protocol: the reference prompt when imported (judge.prompt), else evalkit's."""
+    from evalkit.prompts.judge import choose_judge_protocol
+
+    choice = choose_judge_protocol(task.judge_protocol, judge_cfg.prompt, judge_cfg.sampling, store)
+    judge_cfg.protocol = choice.key
+    limit = getattr(choice.protocol, "reference_parse_retries", None)
+    if limit is not None and judge_cfg.sampling == "reference":
+        judge_cfg.parse_retries = limit  # the reference script's own number of replies read
+    return choice

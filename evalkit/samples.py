@@ -1,9 +1,10 @@
-"""The records every task produces and the runner consumes: :class:`Sample` (one evaluation item)
-and :class:`MediaSpec` (how a task's media are read)."""
+"""The records every task produces and the runner consumes: :class:`Sample` (one evaluation item),
+:class:`MediaSpec` (how a task's media are read) and :class:`PaperAnswer` (how the benchmark's
+paper got the model's answer)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Modality = Literal["video", "image", "text"]
@@ -52,3 +53,20 @@ class MediaSpec:
     sampler: str = "uniform_linspace"
     frame_order: str = "original"
     seed: int = 0
+    # Images: pad to a square with the CLIP processor's mean colour before the processor (LLaVA's
+    # process_images with image_aspect_ratio 'pad'), as the paper's code did for this benchmark.
+    image_pad: bool = False
+
+
+@dataclass(frozen=True)
+class PaperAnswer:
+    """What a benchmark's paper code used to get the model's answer (facts, recorded per run)."""
+
+    template: str                  # conversation template name in the reference conversation.py
+    max_new_tokens: int
+    temperature: float = 0.0       # 0: greedy
+    image_pad: bool = False        # image padded to a square (processor-mean colour) before the processor
+    where: str = ""                # which reference script says so
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

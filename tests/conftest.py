@@ -22,6 +22,13 @@ def _private_cache(tmp_path_factory):
 from tests._data import QUESTIONS  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _empty_prompt_store(tmp_path_factory, monkeypatch):
+    """Every test starts with an empty prompt store of its own: the user's imported reference
+    prompts (~/.config/evalkit/prompts) never change a test's outcome."""
+    monkeypatch.setenv("EVALKIT_PROMPT_STORE", str(tmp_path_factory.mktemp("prompt_store")))
+
+
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory) -> Path:
     """A random tiny Video-LLaVA saved with save_pretrained (built once per test session)."""

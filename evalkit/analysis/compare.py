@@ -22,6 +22,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from evalkit.analysis.comparability import NOT, SAME, RunProtocol, Verdict, between_runs
 from evalkit.analysis.runs import RunDataError, TaskRun, exact_correct, judge_outcome
 from evalkit.analysis.stats import mcnemar, paired_bootstrap
 from evalkit.store import OutputFolder, TaskFolder, run_task_folders
@@ -61,7 +62,8 @@ class PairResult:
     errors_run: int
     unjudged_baseline: int = 0
     unjudged_run: int = 0
-    comparable: bool = True
+    comparable: bool = True  # False: not comparable (a judge snapshot difference alone is named in comparability)
+    comparability: str = SAME
     notes: list[str] = field(default_factory=list)
     only_in_baseline_ids: list[str] = field(default_factory=list)
     only_in_run_ids: list[str] = field(default_factory=list)
@@ -140,14 +142,13 @@ def sample_values(tr: TaskRun, basis: str) -> SampleValues:
 
 # ---- comparing ----------------------------------------------------------------------------------
 
-def _basis(metric: str, a: TaskRun, b: TaskRun) -> tuple[str, str, list[str], bool]:
-    """(value basis, correctness basis, notes, comparable) for comparing ``a`` and ``b``."""
+def _basis(metric: str, a: TaskRun, b: TaskRun) -> tuple[str, str, list[str], Verdict]:
+    """(value basis, correctness basis, notes, comparability of the two protocols)."""
     notes: list[str] = []
-    comparable = True
+    comparable = between_runs(RunProtocol.of(a), RunProtocol.of(b))
+    if comparable.level != SAME:
+        notes.append(f"{comparable.level.upper()}: {'; '.join(comparable.reasons)}")
     both = a.judged and b.judged
-    if both and a.scoring_label() != b.scoring_label():
-        comparable = False
-        notes.append(f"NOT COMPARABLE: judged differently ({a.scoring_label()} vs {b.scoring_label()})")
     if metric == "exact_match":
         return "exact_match", "exact_match", notes, comparable
     if metric == "score":
@@ -205,8 +206,8 @@ def compare_pair(a: TaskRun, b: TaskRun, *, metric: str = "accuracy", seed: int 
     verdict = _verdict(boot, mc.p_value, alpha, binary=value_basis != "judge_score", notes=notes)
     if not shared:
         verdict = "not comparable (no shared samples)"
-    elif not comparable:
-        verdict += " (judges differ: not comparable)"
+    elif comparable.level != SAME:
+        verdict += f" ({comparable.level})"
     return PairResult(
         task=a.task, baseline=a.run, run=b.run, metric=metric, basis=BASIS_TEXT[value_basis],
         n_shared=len(shared), only_in_baseline=len(only_a), only_in_run=len(only_b),
@@ -215,7 +216,8 @@ def compare_pair(a: TaskRun, b: TaskRun, *, metric: str = "accuracy", seed: int 
         delta=boot.delta, ci_low=boot.low, ci_high=boot.high, confidence=confidence,
         bootstrap=boot.as_dict(), mcnemar={**mc.as_dict(), "basis": BASIS_TEXT[correct_basis]},
         verdict=verdict, errors_baseline=va.n_errors, errors_run=vb.n_errors,
-        unjudged_baseline=va.n_unjudged, unjudged_run=vb.n_unjudged, comparable=comparable, notes=notes,
+        unjudged_baseline=va.n_unjudged, unjudged_run=vb.n_unjudged, comparable=comparable.level != NOT,
+        comparability=comparable.label(), notes=notes,
         only_in_baseline_ids=only_a, only_in_run_ids=only_b,
     )
 
@@ -299,9 +301,10 @@ def format_comparison(cmp: Comparison) -> str:
             _fmt_delta(p.delta, percent),
             f"[{_fmt_delta(p.ci_low, percent)}, {_fmt_delta(p.ci_high, percent)}]",
             f"{mc['b']}/{mc['c']}", f"{mc['p_value']:.3g}", mc["test"], p.verdict,
+            p.comparability.split(":")[0],
         ])
     headers = ["task", "vs baseline", "basis", "shared", "only base", "only run", "base", "run", "delta",
-               f"{cmp.confidence:.0%} CI", "McNemar b/c", "p", "test", "verdict"]
+               f"{cmp.confidence:.0%} CI", "McNemar b/c", "p", "test", "verdict", "protocol"]
     lines.append(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True) if rows
                  else "(no task could be compared)")
     notes = [(p, n) for p in cmp.pairs for n in p.notes]

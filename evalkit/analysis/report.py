@@ -232,7 +232,13 @@ def _summary(tr: TaskRun, total: int, listed: int, max_thumbnails: int) -> list[
     if media:
         rows.append(("frames", ", ".join(f"{k}={v}" for k, v in media.items())))
     if tr.prompt_template():
-        rows.append(("prompt template", tr.prompt_template()))
+        ap = tr.answer_prompt()
+        label = f" ({ap['label']}; sha256 {str(ap.get('hash'))[:12]})" if ap.get("label") else ""
+        rows.append(("prompt template", f"{tr.prompt_template()}{label}"))
+    jp = tr.judge_prompt()
+    if jp:
+        rows.append(("judge prompt", f"{jp.get('label') or jp.get('source')} ({jp.get('protocol')}, "
+                                     f"sha256 {str(jp.get('hash'))[:12]})"))
     rows.append(("samples", f"{total} in predictions.jsonl, {listed} listed, thumbnails for the first "
                             f"{min(listed, max_thumbnails)}"))
     return [(k, "" if v is None else v) for k, v in rows]

@@ -162,6 +162,15 @@ class TaskRun:
                 media[k] = tcfg[k]
         return media
 
+    def answer_prompt(self) -> dict[str, Any]:
+        """``answer_prompt`` of the manifest (template, hash, source, paper, label); {} for older runs."""
+        return dict((self.manifest or {}).get("answer_prompt") or {})
+
+    def judge_prompt(self) -> dict[str, Any]:
+        """``judge.judge_prompt`` (source reference|evalkit|custom, protocol, hash, reference); {} when
+        unjudged or recorded before judge prompts were named."""
+        return dict(((self.manifest or {}).get("judge") or {}).get("judge_prompt") or {})
+
     def prompt_template(self) -> Optional[str]:
         man = self.manifest or {}
         t = (man.get("model") or {}).get("prompt_template")

@@ -12,7 +12,7 @@ PROG = "evalkit-leaderboard"
 
 
 def _run(argv: Optional[Sequence[str]]) -> int:
-    from evalkit.analysis.leaderboard import FORMATS, write_leaderboard
+    from evalkit.analysis.leaderboard_files import FORMATS, write_leaderboard
     from evalkit.store import OutputFolder
 
     ap = OneLineParser(prog=PROG,

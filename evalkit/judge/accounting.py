@@ -66,8 +66,8 @@ def verdict_counts(matched: Matched, aggregation: str) -> Dict[str, Any]:
 def judge_block(cfg: Any, protocol: Any, matched: Matched) -> Dict[str, Any]:
     """The ``judge`` block of metrics.json / manifest.json.
 
-    ``name``, ``protocol``, ``prompt_version``, ``prompt_hash``, ``aggregation`` (the headline's),
-    ``temperature``; ``model_requested`` (judge.model); ``models_returned`` (sorted snapshots that
+    ``name``, ``protocol``, ``prompt_version``, ``prompt_hash``, ``aggregation`` (the headline's);
+    ``model_requested`` (judge.model); ``models_returned`` (sorted snapshots that
     answered, from the lines used; [] only when there are none or none says);
     ``n_lines_without_model``; ``model_shown`` (:func:`model_label`); ``counts``:
     ``judged`` (lines used), ``unusable`` (under ``aggregation``; left out of its figures),
@@ -80,7 +80,7 @@ def judge_block(cfg: Any, protocol: Any, matched: Matched) -> Dict[str, Any]:
         "prompt_hash": protocol.prompt_hash, "model_requested": cfg.model,
         "models_returned": returned, "n_lines_without_model": without,
         "model_shown": model_label(returned, cfg.model),
-        "aggregation": cfg.aggregation, "temperature": cfg.temperature,
+        "aggregation": cfg.aggregation,
         "counts": verdict_counts(matched, cfg.aggregation),
     }
 

@@ -38,13 +38,14 @@ class JudgeClient(ChatClient):
         self.endpoint = endpoint
         self.cfg = cfg
 
-    def sampling(self) -> dict[str, Any]:
-        """The request parameters the judge config asks for."""
-        return {"model": self.cfg.model, "temperature": float(self.cfg.temperature),
-                "max_tokens": int(self.cfg.max_tokens)}
-
-    async def complete(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> Completion:
-        return await super().complete(messages, **(params or self.sampling()))
+    async def complete(self, messages: Sequence[Mapping[str, Any]],  # type: ignore[override]
+                       sampling: Optional[Mapping[str, Any]] = None) -> Completion:
+        """Send one chat request to the judge model.  ``sampling``: the sampling arguments to send,
+        exactly (an empty mapping sends none, so the API's defaults apply); None sends the config's
+        ``temperature`` and ``max_tokens``."""
+        if sampling is None:
+            sampling = {"temperature": float(self.cfg.temperature), "max_tokens": int(self.cfg.max_tokens)}
+        return await super().complete(messages, model=self.cfg.model, **dict(sampling))
 
     def unavailable_error(self, failure: Failure, attempts: int, params: Mapping[str, Any]) -> Exception:
         where = self.display

@@ -68,6 +68,12 @@ class JudgeConfig:
     temperature: float = 0.0
     max_tokens: int = 64
     aggregation: str = "strict"             # "strict" | "paper"
+    # Judge prompt: auto (the reference's when imported with `evalkit-prompts import`, else
+    # evalkit's wording) | reference (required) | evalkit | custom:<name> (an imported variant).
+    prompt: str = "auto"
+    # Sampling arguments with a reference prompt: reference (exactly what its script sends; for
+    # video QA none, so the API's defaults apply) | config (temperature/max_tokens above: a deviation).
+    sampling: str = "reference"
     cache_path: Optional[str] = None        # default: <output_dir>/.judge_cache.sqlite (one per output folder)
     dry_run: bool = False
     prices: Dict[str, Dict[str, float]] = field(default_factory=default_prices)
@@ -147,5 +153,10 @@ def validate_config(cfg: JudgeConfig) -> None:
         raise ValueError("judge backoff settings must be >= 0")
     if cfg.aggregation not in ("strict", "paper"):
         raise ValueError(f"judge.aggregation must be 'strict' or 'paper', got {cfg.aggregation!r}")
+    if cfg.prompt not in ("auto", "reference", "evalkit") and not (
+            cfg.prompt.startswith("custom:") and len(cfg.prompt) > len("custom:")):
+        raise ValueError(f"judge.prompt must be auto, reference, evalkit or custom:<name>, got {cfg.prompt!r}")
+    if cfg.sampling not in ("reference", "config"):
+        raise ValueError(f"judge.sampling must be 'reference' or 'config', got {cfg.sampling!r}")
     if not cfg.model:
         raise ValueError("judge.model must be set (e.g. judge.model=<served model name>)")

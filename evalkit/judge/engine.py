@@ -205,7 +205,7 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
     replies: List[str] = []
     tries = 0
     for tries in range(1, int(cfg.parse_retries) + 2):
-        comp = await client.complete(conversation)
+        comp = await client.complete(conversation, protocol.sampling_args(cfg, tries))
         attempts += comp.attempts
         prompt_toks += comp.prompt_tokens
         completion_toks += comp.completion_tokens
@@ -216,6 +216,8 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
             break
         except ParseError as exc:
             verdict, status, error = exc.partial, exc.status, str(exc)
+            if not exc.retry:  # final: the protocol takes this reply as it is
+                break
             conversation = protocol.repair_messages(messages, text, exc)
     return {
         "status": status, "verdict": verdict, "raw": text, "replies": replies, "error": error,

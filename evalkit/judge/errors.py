@@ -49,10 +49,14 @@ class ParseError(ValueError):
     (``"parse_error"`` or a protocol-specific one such as
     ``"score_out_of_range"``); ``partial`` holds whatever fields were recovered
     (kept in the judgment line so lenient aggregations can still use them).
+    ``retry`` says whether re-asking may help: ``False`` makes the reply final
+    (recorded with ``status``), e.g. for a reference protocol whose script
+    accepts any reply that parses, valid verdict or not.
     """
 
     def __init__(self, message: str, *, status: str = "parse_error",
-                 partial: Optional[Dict[str, Any]] = None) -> None:
+                 partial: Optional[Dict[str, Any]] = None, retry: bool = True) -> None:
         super().__init__(message)
         self.status = status
         self.partial: Dict[str, Any] = dict(partial or {})
+        self.retry = retry

@@ -46,6 +46,11 @@ class JudgeProtocol(ABC):
         blob = json.dumps(dict(self.templates), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    def sampling_args(self, cfg: Any, attempt: int) -> Dict[str, Any]:
+        """Sampling arguments of request ``attempt`` (1 = the first ask): the judge config's
+        ``temperature`` and ``max_tokens`` (reference protocols send what their script sends)."""
+        return {"temperature": float(cfg.temperature), "max_tokens": int(cfg.max_tokens)}
+
     def key_material(self, item: JudgeItem) -> Dict[str, Any]:
         """Item fields that determine the judge's reply (part of the cache key)."""
         return {"question": item.question, "answer": item.answer, "pred": item.pred}
@@ -167,6 +172,18 @@ class VideoChatGPTQA(JudgeProtocol):
 JUDGE_PROTOCOLS: Registry[JudgeProtocol] = Registry(
     "judge protocol", builtins=("evalkit.judge.protocols", "evalkit.judge.image_protocols"))
 JUDGE_PROTOCOLS.register(VideoChatGPTQA.name, VideoChatGPTQA())
+
+
+def register_protocol(protocol: JudgeProtocol, *, replace: bool = False, key: str = "") -> None:
+    """Register a protocol instance under ``key`` (default ``protocol.name``).
+
+    A variant of a protocol family (e.g. the reference prompt of ``video_chatgpt_qa``) keeps the
+    family's ``name`` -- judgment lines record it and aggregation dispatches on it -- and is
+    registered under its own key, which the judge config's ``protocol`` then names.
+    """
+    if not protocol.name or not protocol.version:
+        raise ValueError("a protocol needs a name and a version")
+    JUDGE_PROTOCOLS.register(key or protocol.name, protocol, replace=replace)
 
 
 def get_protocol(name: str) -> JudgeProtocol:

@@ -8,7 +8,11 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import MediaError, check_media_file
 
-__all__ = ["load_image"]
+__all__ = ["CLIP_MEAN_RGB", "load_image", "pad_to_square"]
+
+#: the CLIP image processor's mean (0.48145466, 0.4578275, 0.40821073) as int(255 * x), the colour
+#: LLaVA's process_images pads with (``tuple(int(x*255) for x in image_processor.image_mean)``)
+CLIP_MEAN_RGB = (122, 116, 104)
 
 
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
@@ -31,3 +35,18 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         reason = "truncated" if "truncated" in str(exc).lower() else "undecodable"
         raise MediaError(p, reason, f"cannot decode image: {exc}") from None
+
+
+def pad_to_square(img: Image.Image, fill: tuple[int, int, int] = CLIP_MEAN_RGB) -> Image.Image:
+    """``img`` centred on a square canvas of side max(width, height) filled with ``fill``.
+
+    The offset of the shorter side is ``(long - short) // 2``, as LLaVA's ``expand2square``; a
+    square image is returned unchanged.
+    """
+    w, h = img.size
+    if w == h:
+        return img
+    side = max(w, h)
+    canvas = Image.new(img.mode, (side, side), fill)
+    canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+    return canvas

@@ -52,9 +52,17 @@ class GenerationFailed:
 class ModelAdapter(ABC):
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
     registry_name: ClassVar[str]
+    # Does this adapter render a conversation template (evalkit.models.prompts) around the task's
+    # text?  Served models apply their server's own chat template instead.
+    uses_chat_template: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig) -> None:
         self.cfg = cfg
+        self.answer_setup: Any = None  # evalkit.prompts.answer.AnswerSetup, set by the job
+
+    def set_answer_setup(self, setup: Any) -> None:
+        """The task's answer template and generation settings, resolved for this run."""
+        self.answer_setup = setup
 
     @abstractmethod
     def load(self) -> None:

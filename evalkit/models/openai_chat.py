@@ -31,7 +31,7 @@ class OpenAIChatConfig(ModelConfig):
     pretrained: str = "???"  # the served model's name, as the endpoint knows it
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key_env: Optional[str] = None  # NAME of the env var with the key; None for a local server
-    max_new_tokens: int = 1024
+    max_new_tokens: Optional[int] = None  # null = the task's paper value
     temperature: float = 0.0
     concurrency: int = 8  # requests in flight
     timeout_s: float = 120.0

@@ -17,9 +17,10 @@ from pathlib import Path
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<pad>", "<image>", "<video>")
 
 # Words a tiny model should know besides whatever corpus a caller passes: the prompt
-# scaffolding and common English question words, so that test prompts are not all <unk>.
+# scaffolding and common English question words, so that test prompts are not all <unk>.  A bag of
+# words, not a sentence (the "," keeps it from spelling one; token ids are unchanged: "," is known).
 BASE_WORDS = (
-    "USER ASSISTANT : ? . , ' A chat between a curious user and an artificial intelligence assistant "
+    "USER ASSISTANT : ? . , ' A chat between a curious , user and an artificial intelligence assistant "
     "The gives helpful detailed polite answers to the user's questions what which who where when why "
     "how is are was were does do did the of in on to it this that video image shape colour color "
     "direction move moves moving left right up down red green blue yellow white black yes no one two "

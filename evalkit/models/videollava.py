@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
-from evalkit.models.prompts import render_prompt
+from evalkit.models.prompts import TRANSFORMERS_DOC, ChatTemplate, builtin_template, check_template_name
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -19,9 +19,12 @@ class VideoLlavaConfig(ModelConfig):
     dtype: str = "auto"  # auto = float16 on CUDA, float32 on CPU
     device: str = "auto"  # auto = cuda if available else cpu; or "cpu", "cuda:1", ...
     attn_implementation: Optional[str] = None  # e.g. "sdpa", "flash_attention_2"
-    prompt_template: str = "videollava"  # see evalkit.models.prompts.PROMPT_TEMPLATES
-    # Decoding: greedy (temperature 0), as in the paper's evaluation.
-    max_new_tokens: int = 1024
+    # Conversation template (evalkit.models.prompts): null = the task's paper template when imported
+    # (evalkit-prompts import), else the transformers-doc format; or videollava | llava_v1 |
+    # vicuna_v1 | custom:<name>/<template> to override.
+    prompt_template: Optional[str] = None
+    # Decoding: greedy (temperature 0), as in the paper's evaluation.  null = the task's paper value.
+    max_new_tokens: Optional[int] = None
     do_sample: bool = False
     num_beams: int = 1
     # Torch CPU threads (None = torch's default).
@@ -61,7 +64,7 @@ class VideoLlavaAdapter(ModelAdapter):
         super().__init__(cfg)
         if cfg.dtype not in _DTYPES:
             raise ValueError(f"model.dtype must be one of {', '.join(_DTYPES)}, got {cfg.dtype!r}")
-        render_prompt(cfg.prompt_template, "", "<video>")  # fail fast on an unknown template
+        check_template_name(cfg.prompt_template)  # fail fast on an unknown template
         self.model = None
         self.processor = None
         self.device = None
@@ -91,9 +94,17 @@ class VideoLlavaAdapter(ModelAdapter):
         model = VideoLlavaForConditionalGeneration.from_pretrained(self.cfg.pretrained, dtype=self.dtype, **kw)
         self.model = model.to(self.device).eval()
 
+    uses_chat_template = True
+
+    def chat_template(self) -> ChatTemplate:
+        """The template resolved for this run (the job sets it), else the built-in one named."""
+        if self.answer_setup is not None and self.answer_setup.template is not None:
+            return self.answer_setup.template
+        return builtin_template(self.cfg.prompt_template or TRANSFORMERS_DOC)
+
     def prompt_for(self, item: GenerationInput) -> str:
         token = {"video": "<video>", "image": "<image>"}.get(item.modality, "")
-        return render_prompt(self.cfg.prompt_template, item.text, token)
+        return self.chat_template().render(item.text, token)
 
     def generate(self, batch: list[GenerationInput]) -> list[str]:
         import torch
@@ -131,8 +142,9 @@ class VideoLlavaAdapter(ModelAdapter):
             revision=self.cfg.revision,
             dtype=str(self.dtype).replace("torch.", "") if self.dtype is not None else self.cfg.dtype,
             device=str(self.device) if self.device is not None else self.cfg.device,
-            prompt_template=self.cfg.prompt_template,
-            prompt_example=render_prompt(self.cfg.prompt_template, "{question}", "<video>"),
+            prompt_template=self.chat_template().name,
+            prompt_template_hash=self.chat_template().sha256,
+            prompt_example=self.chat_template().render("{question}", "<video>"),
             generation={"do_sample": self.cfg.do_sample, "num_beams": self.cfg.num_beams,
                         "max_new_tokens": self.cfg.max_new_tokens, "temperature": 0.0 if not self.cfg.do_sample else None},
             padding_side="left",

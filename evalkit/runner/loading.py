@@ -18,12 +18,8 @@ class LoadedSample:
 
 def load_media(sample: Sample, spec: MediaSpec) -> LoadedSample:
     """Never raises for bad media: a failure becomes ``LoadedSample.error``."""
-    from evalkit.media import (
-        MediaError,
-        apply_frame_order,
-        load_image,
-        load_video_frames,
-    )
+    from evalkit.media import MediaError, apply_frame_order, load_image, load_video_frames
+    from evalkit.media.image import pad_to_square
 
     try:
         if sample.modality == "video":
@@ -37,7 +33,8 @@ def load_media(sample: Sample, spec: MediaSpec) -> LoadedSample:
         if sample.modality == "image":
             if len(sample.media) != 1:
                 raise ValueError(f"sample {sample.id}: expected one image, got {len(sample.media)}")
-            return LoadedSample(sample, load_image(sample.media[0]))
+            image = load_image(sample.media[0])
+            return LoadedSample(sample, pad_to_square(image) if spec.image_pad else image)
         return LoadedSample(sample)
     except MediaError as e:
         return LoadedSample(sample, error=str(e))

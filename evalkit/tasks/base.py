@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Optional
 
 from evalkit.errors import ConfigError, DataError
 from evalkit.registry import Registry
-from evalkit.samples import MediaSpec, Sample
+from evalkit.samples import MediaSpec, PaperAnswer, Sample
 
 # Where a task's data come from: the benchmark's official files, or a Hugging Face datasets source.
 DATA_FORMS = ("official", "hf")
@@ -112,6 +112,9 @@ class Task(ABC):
     # What a sample carries: "video" (frames read as media_spec() says: count, sampler, order) or
     # "image" (one image, or none; no frame sampling, so no sampler is recorded for it).
     media_kind: ClassVar[str] = "video"
+    # What the paper's code used to get the model's answer: conversation template, max_new_tokens,
+    # temperature, image preprocessing (evalkit.prompts.answer.PaperAnswer); None = no paper protocol.
+    paper_answer: ClassVar[Optional[PaperAnswer]] = None
 
     def __init__(self, cfg: TaskConfig) -> None:
         from evalkit.tasks.instructions import INSTRUCTIONS
@@ -183,12 +186,21 @@ class Task(ABC):
 
     # ---- protocol --------------------------------------------------------------------------------
     def media_spec(self) -> MediaSpec:
-        return MediaSpec()
+        return MediaSpec(image_pad=self.image_pad())
+
+    def image_pad(self) -> bool:
+        """Whether this benchmark's images are padded to a square first (its paper's code did)."""
+        return bool(self.paper_answer and self.paper_answer.image_pad)
 
     def protocol(self) -> dict[str, Any]:
         """Protocol details recorded in the manifest -- only fields that apply: video tasks record
-        their frame count, sampler and order; image tasks just ``{"media": {"modality": "image"}}``."""
-        media = asdict(self.media_spec()) if self.media_kind == "video" else {"modality": self.media_kind}
+        their frame count, sampler and order; image tasks ``{"media": {"modality": "image"}}`` (plus
+        ``image_pad`` when images are padded to a square)."""
+        spec = self.media_spec()
+        if self.media_kind == "video":
+            media: dict[str, Any] = {k: v for k, v in asdict(spec).items() if k != "image_pad"}
+        else:  # named only when images are padded (the generation record has it always)
+            media = {"modality": self.media_kind, **({"image_pad": True} if spec.image_pad else {})}
         return {"media": media, "form": self.cfg.form, "instruction": self.cfg.instruction,
                 "instruction_text": self.instruction_text}
 

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from evalkit.errors import ConfigError, DataError
 from evalkit.metrics.text_match import text_match_metrics
-from evalkit.samples import MediaSpec, Sample
+from evalkit.samples import MediaSpec, PaperAnswer, Sample
 from evalkit.tasks.base import TASKS, Task, TaskConfig, read_json
 
 DEFAULT_EXTENSIONS = [".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif"]
@@ -82,6 +82,11 @@ class VideoQATask(Task):
     headline_metrics = ("accuracy", "score", "exact_match")
     judged = True
     hf_required = ("id", "question", "answer", "video")
+    paper_answer = PaperAnswer(
+        "llava_v1", 1024, 0.0, False,
+        "Video-LLaVA videollava/eval/video/run_inference_video_qa.py: conv_mode llava_v1, 8 image tokens + "
+        "'\\n' + question, max_new_tokens=1024, temperature 0 (greedy: the published do_sample=True raises "
+        "with temperature 0; the authors say do_sample=False, Video-LLaVA issue #114)")
     cfg: VideoQATaskConfig
 
     def __init__(self, cfg: VideoQATaskConfig) -> None:

@@ -22,8 +22,12 @@ from evalkit.store import TaskFolder, append_jsonl, write_json, write_text
 def write_run(output_dir: Path, run: str, task: str, samples: Sequence[dict[str, Any]], *,
               judge: Optional[str] = None, aggregation: str = "strict", model: Optional[str] = None,
               scored: str = "2026-01-02T03:04:05+00:00", sampler: str = "uniform_linspace", num_frames: int = 8,
-              frame_order: str = "original", prompt_template: str = "videollava",
-              returned_model: Optional[str] = None) -> Path:
+              frame_order: str = "original", prompt_template: str = "llava_v1", template_source: str = "reference",
+              max_new_tokens: int = 1024, temperature: float = 0.0, judge_prompt: str = "reference",
+              returned_model: Optional[str] = None, set_size: Optional[int] = None) -> Path:
+    """A scored run folder.  Defaults describe the paper's protocol for the video QA sets (8 frames,
+    linspace, the imported llava_v1 template, greedy with 1024 new tokens, the reference judge prompt);
+    ``set_size`` larger than the samples makes the run a subset of its set."""
     from evalkit.tasks.video_qa import VideoQATask, VideoQATaskConfig
 
     folder = TaskFolder.of(Path(output_dir), run, task)
@@ -66,22 +70,36 @@ def write_run(output_dir: Path, run: str, task: str, samples: Sequence[dict[str,
         "name": "synthetic", "protocol": "video_chatgpt_qa", "model_requested": judge,
         "models_returned": [returned_model or judge], "prompt_version": "vcgpt-qa-v1", "prompt_hash": "0" * 64,
         "aggregation": aggregation, "temperature": 0.0,
+        "judge_prompt": {"source": judge_prompt, "protocol": "video_chatgpt_qa", "hash": f"jp-{judge_prompt}"},
     }
+    if judge is not None:
+        scope_unusable = {"unusable_verdicts": sum(j["status"] != "ok" for j in judgments)}
+    else:
+        scope_unusable = {}
+    full = set_size if set_size is not None else len(records)
+    scope = {"set_size": full, "expected_size": full, "selected": len(records), "subset": len(records) < full,
+             "subset_reasons": [f"run.limit={len(records)}"] if len(records) < full else []}
+    answer_prompt = {"template": prompt_template, "hash": f"h-{prompt_template}-{template_source}",
+                     "source": template_source, "paper": template_source == "reference"}
+    generation = {"max_new_tokens": max_new_tokens, "temperature": temperature, "greedy": True}
     model = model or f"org/{run}"
     out = {
         "task": task, "run": run, "model": model, "protocol_id": "synthetic",
         "headline": {k: metrics.get(k) for k in t.headline_metrics if metrics.get(k) is not None},
         "metrics": metrics,
         "counts": {"samples": len(records), "predictions": len(records), "predicted": len(records) - n_err,
-                   "errors": n_err, "missing": 0, "error_rate": n_err / len(records) if records else 0.0},
-        "judge": judge_block, "artifacts": {}, "scored": scored,
+                   "errors": n_err, "missing": 0, "error_rate": n_err / len(records) if records else 0.0, **scope,
+                   **scope_unusable},
+        "judge": judge_block, "answer_prompt": answer_prompt, "generation": generation, "artifacts": {},
+        "scored": scored,
     }
     write_json(folder.metrics, out)
     manifest = {
         "created": scored, "updated": scored, "run_name": run, "task": task,
         "protocol": {
             "task_adapter": "video_qa",
-            "task_config": {"name": task, "num_frames": num_frames, "sampler": sampler, "frame_order": frame_order},
+            "task_config": {"name": task, "split": "test", "num_frames": num_frames, "sampler": sampler,
+                            "frame_order": frame_order},
             "task_protocol": {"media": {"num_frames": num_frames, "sampler": sampler, "frame_order": frame_order,
                                         "seed": 0}},
             "data": {"test_q.json": "synthetic"},
@@ -90,7 +108,7 @@ def write_run(output_dir: Path, run: str, task: str, samples: Sequence[dict[str,
         },
         "protocol_id": "synthetic", "stages": {},
         "model": {"adapter": "video_llava", "pretrained": model, "prompt_template": prompt_template},
-        "judge": judge_block,
+        "judge": judge_block, "answer_prompt": answer_prompt, "generation": generation,
     }
     write_json(folder.manifest, manifest)
     return task_dir

@@ -151,7 +151,8 @@ def test_mixed_or_different_judges_are_flagged(tmp_path):
     c = write_run(tmp_path, "c", "msvd_qa", s).parent  # not judged
     pb, pc = compare_runs([a, b, c], n_boot=500).pairs
     assert not pb.comparable and "not comparable" in pb.verdict
-    assert any("judged differently" in n for n in pb.notes)
+    assert pb.comparability == "not comparable: judge model gpt-4o vs gpt-3.5-turbo"
+    assert pc.comparability == "not comparable: one judged, one scored by exact match"
     assert pc.basis == "normalized exact match"
     assert any("only one run is judged" in n for n in pc.notes)
     cmp = compare_runs([a, c], metric="score", n_boot=500)
@@ -179,3 +180,17 @@ def test_cli_output_json_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:  # argparse usage error
         compare_main([str(a)])
     assert exc.value.code == 4
+
+
+def test_a_judge_snapshot_difference_is_named_not_hidden(tmp_path):
+    s = correctness_samples(_flags(100, 70, 0), judged=True)
+    a = write_run(tmp_path, "a", "msvd_qa", s, judge="gpt-3.5-turbo", returned_model="gpt-3.5-turbo-0613").parent
+    b = write_run(tmp_path, "b", "msvd_qa", s, judge="gpt-3.5-turbo", returned_model="gpt-3.5-turbo-0125").parent
+    c = write_run(tmp_path, "c", "msvd_qa", s, judge="gpt-3.5-turbo", returned_model="gpt-3.5-turbo-0613",
+                  prompt_template="videollava", template_source="evalkit").parent
+    pb, pc = compare_runs([a, b, c], n_boot=300).pairs
+    assert pb.comparable and pb.comparability == "judge snapshot differs: gpt-3.5-turbo-0125 vs gpt-3.5-turbo-0613"
+    assert pb.verdict.endswith("(judge snapshot differs)")
+    assert not pc.comparable and "prompt differs: videollava (evalkit) vs llava_v1" in pc.comparability
+    text = format_comparison(compare_runs([a, b, c], n_boot=300))
+    assert "judge snapshot differs" in text and "JUDGE SNAPSHOT DIFFERS: gpt-3.5-turbo-0125" in text

@@ -9,8 +9,9 @@ import pytest
 
 from evalkit.cli.leaderboard import main as leaderboard_main
 from tests.analysis.run_fixtures import correctness_samples, write_run
-from evalkit.analysis.leaderboard import (ReferenceError, build_leaderboard, load_reference_file, load_references,
-                                 write_leaderboard)
+from evalkit.analysis.leaderboard import build_leaderboard
+from evalkit.analysis.leaderboard_files import write_leaderboard
+from evalkit.analysis.references import ReferenceError, load_reference_file, load_references
 
 REPO_TASKS = Path(__file__).resolve().parents[2] / "tasks"
 
@@ -24,7 +25,7 @@ def _judged(n_yes, n=200, score_yes=4, score_no=1):
 @pytest.fixture()
 def out(tmp_path):
     o = tmp_path / "results"
-    # paper protocol, judged by a gpt-3.5-turbo snapshot: comparable with the papers
+    # paper protocol, judged by today's gpt-3.5-turbo snapshot: the judge snapshot differs from 2023's
     write_run(o, "ckpt-a", "msvd_qa", _judged(145), judge="gpt-3.5-turbo", aggregation="paper",
               returned_model="gpt-3.5-turbo-0125", model="LanguageBind/Video-LLaVA-7B-hf")
     write_run(o, "ckpt-a", "demo_shapes", correctness_samples([True] * 3 + [False]), scored="2026-03-04T00:00:00+00:00",
@@ -56,10 +57,14 @@ def test_one_row_per_run_with_protocol_columns(out):
     assert a["msvd_qa accuracy %"] == pytest.approx(72.5)
     assert a["msvd_qa score"] == pytest.approx((145 * 4 + 55 * 1) / 200)
     assert a["demo_shapes accuracy %"] == pytest.approx(75.0)
-    assert a["judge"] == "demo_shapes: none; msvd_qa: gpt-3.5-turbo-0125"  # tasks differ: named per task
+    assert a["judge"] == "demo_shapes: none (exact match); msvd_qa: gpt-3.5-turbo-0125"  # named per task
     assert a["aggregation"] == "demo_shapes: -; msvd_qa: paper"
-    assert a["scored"] == "2026-03-04" and a["sampler"] == "uniform_linspace" and a["prompt"] == "videollava"
-    assert a["comparable"] == "yes"
+    assert a["judge prompt"] == "demo_shapes: -; msvd_qa: reference"
+    assert a["scored"] == "2026-03-04" and a["sampler"] == "uniform_linspace" and a["prompt"] == "llava_v1"
+    assert a["msvd_qa n"] == "200" and a["demo_shapes n"] == "4"
+    assert a["comparable"] == "judge snapshot differs"
+    assert "msvd_qa: judge snapshot differs: gpt-3.5-turbo-0125 vs gpt-3.5-turbo-0613 or gpt-3.5-turbo-0301" \
+        in a["notes"]
     b = _row(df, "ckpt-b")
     assert b["msvd_qa accuracy %"] == pytest.approx(50.0) and pd.isna(b["msvd_qa score"])
     assert b["sampler"] == "random" and b["frames"] == "16"
@@ -74,7 +79,8 @@ def test_reference_rows_reported_and_deltas(out):
     assert set(rep["model"]) == {"Video-LLaVA-7B", "Video-ChatGPT-7B"}
     vl = rep[rep["model"] == "Video-LLaVA-7B"].iloc[0]
     assert vl["msvd_qa accuracy %"] == 70.7 and vl["msvd_qa score"] == 3.9
-    assert vl["judge"] == "gpt-3.5-turbo" and vl["aggregation"] == "paper" and vl["run"] == "-"
+    assert vl["judge"] == "gpt-3.5-turbo (gpt-3.5-turbo-0613 or gpt-3.5-turbo-0301)" and vl["aggregation"] == "paper"
+    assert vl["run"] == "-" and vl["prompt"] == "llava_v1" and vl["frames"] == 8 and vl["judge prompt"] == "reference"
     assert "arXiv:2311.10122" in vl["notes"]
     # only tasks that were measured get reference columns (msrvtt_qa etc. are left out)
     assert not any(c.startswith("msrvtt_qa") for c in df.columns)
@@ -84,7 +90,8 @@ def test_reference_rows_reported_and_deltas(out):
     d = board.deltas
     row = d[(d["run"] == "ckpt-a") & (d["metric"] == "accuracy %") & d["reference"].str.startswith("Video-LLaVA-7B")]
     assert len(row) == 1
-    assert row.iloc[0]["delta"] == pytest.approx(72.5 - 70.7) and row.iloc[0]["comparable"] == "yes"
+    assert row.iloc[0]["delta"] == pytest.approx(72.5 - 70.7)
+    assert row.iloc[0]["comparable"] == "judge snapshot differs" and "gpt-3.5-turbo-0125" in row.iloc[0]["why"]
     s = d[(d["run"] == "ckpt-a") & (d["metric"] == "score") & d["reference"].str.startswith("Video-ChatGPT")]
     assert s.iloc[0]["delta"] == pytest.approx((145 * 4 + 55) / 200 - 3.3)
     # no reference rows with reference=False
@@ -95,14 +102,49 @@ def test_reference_rows_reported_and_deltas(out):
 def test_non_comparable_rows_are_flagged(out):
     df = build_leaderboard(out).table
     b, c = _row(df, "ckpt-b"), _row(df, "ckpt-c")
-    assert b["comparable"] == "no" and "exact match vs reported: judge gpt-3.5-turbo / paper" in b["notes"]
-    assert c["comparable"] == "no" and "judge gpt-4o vs reported: gpt-3.5-turbo" in c["notes"]
+    assert b["comparable"] == "not comparable"
+    assert "scored by exact match, not by the gpt-3.5-turbo judge" in b["notes"]
+    assert "frames 16 vs 8" in b["notes"] and "sampler random vs uniform_linspace" in b["notes"]
+    assert c["comparable"] == "not comparable"
+    assert "judge model gpt-4o vs gpt-3.5-turbo" in c["notes"] and "aggregation strict vs paper" in c["notes"]
     d = build_leaderboard(out).deltas
-    assert set(d[d["run"] == "ckpt-b"]["comparable"]) == {"no"}
-    # an aggregation difference alone is flagged too
-    write_run(out, "ckpt-d", "msvd_qa", _judged(150), judge="gpt-3.5-turbo", aggregation="strict")
-    dd = _row(build_leaderboard(out).table, "ckpt-d")
-    assert dd["comparable"] == "no" and "aggregation strict vs reported: paper" in dd["notes"]
+    assert set(d[d["run"] == "ckpt-b"]["comparable"]) == {"not comparable"}
+
+
+def _level(out, run, **kw):
+    write_run(out, run, "msvd_qa", _judged(150), **{"judge": "gpt-3.5-turbo", "aggregation": "paper",
+                                                      "returned_model": "gpt-3.5-turbo-0613", **kw})
+    return _row(build_leaderboard(out).table, run)
+
+
+@pytest.mark.parametrize("kw, level, why", [
+    ({}, "same protocol", None),
+    ({"returned_model": "gpt-3.5-turbo-0301"}, "same protocol", None),
+    ({"returned_model": "gpt-3.5-turbo-1106"}, "judge snapshot differs", "gpt-3.5-turbo-1106 vs gpt-3.5-turbo-0613"),
+    ({"aggregation": "strict"}, "not comparable", "aggregation strict vs paper"),
+    ({"prompt_template": "videollava", "template_source": "evalkit"}, "not comparable",
+     "prompt differs: videollava (evalkit) vs llava_v1"),
+    ({"template_source": "custom"}, "not comparable", "prompt differs: llava_v1 (custom) vs llava_v1"),
+    ({"judge_prompt": "evalkit"}, "not comparable", "judge prompt differs: evalkit vs the reference script's"),
+    ({"max_new_tokens": 64}, "not comparable", "max_new_tokens 64 vs 1024"),
+    ({"set_size": 13157}, "not comparable", "subset 200 of 13157"),
+])
+def test_three_levels_against_the_paper_row(tmp_path, kw, level, why):
+    row = _level(tmp_path, "r", **kw)
+    assert row["comparable"] == level
+    if why:
+        assert why in row["notes"]
+    else:
+        assert "msvd_qa:" not in row["notes"]
+
+
+def test_unusable_verdicts_are_noted(tmp_path):
+    samples = _judged(10, n=20)
+    samples[15].update(status="parse_error", raw="I cannot tell.")
+    write_run(tmp_path, "r", "msvd_qa", samples, judge="gpt-3.5-turbo", aggregation="paper",
+              returned_model="gpt-3.5-turbo-0613")
+    row = _row(build_leaderboard(tmp_path).table, "r")
+    assert "msvd_qa: 1 unusable verdict(s) left out of the judged figures" in row["notes"]
 
 
 def test_without_reference_most_common_protocol_is_canonical(tmp_path):
@@ -110,8 +152,8 @@ def test_without_reference_most_common_protocol_is_canonical(tmp_path):
         write_run(tmp_path, run, "demo_shapes", _judged(10, n=20), judge="gpt-4o-mini")
     write_run(tmp_path, "r3", "demo_shapes", _judged(10, n=20))
     df = build_leaderboard(tmp_path).table
-    assert list(df["comparable"]) == ["yes", "yes", "no"]
-    assert "exact match vs most runs: judge gpt-4o-mini / strict" in _row(df, "r3")["notes"]
+    assert list(df["comparable"]) == ["same protocol", "same protocol", "not comparable"]
+    assert "one judged, one scored by exact match" in _row(df, "r3")["notes"]
 
 
 def test_files_written_and_formats(out):
@@ -155,7 +197,7 @@ def test_generic_reference_loader(tmp_path):
     out = tmp_path / "out"
     write_run(out, "m", "vqav2", correctness_samples([True] * 3 + [False]))
     board = build_leaderboard(out, reference_dir=refs)
-    assert _row(board.table, "m")["comparable"] == "yes"  # no judge on either side
+    assert _row(board.table, "m")["comparable"] == "same protocol"  # no judge on either side, nothing else stated
     d = board.deltas
     assert d.iloc[0]["delta"] == pytest.approx(75.0 - 74.7)
     (ref,) = load_references(refs)
@@ -207,3 +249,32 @@ def test_console_script_one_line_error(tmp_path):
         pytest.skip("console scripts not installed (pip install -e .)")
     p = subprocess.run([str(exe), str(tmp_path / "nope")], capture_output=True, text=True)
     assert p.returncode == 4 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_reference_rows_carry_their_protocol(tmp_path):
+    """Rows say what they were measured under (frames, sampler, template, decoding, judge snapshot,
+    judge prompt); a file-level value is the default; a wrong type is an error naming the field."""
+    p = tmp_path / "t" / "reference.yaml"
+    p.parent.mkdir()
+    p.write_text(
+        "template: vicuna_v1\n"
+        "rows:\n"
+        "  - model: A\n    source: s\n    metrics: {accuracy: 1.0}\n"
+        "    frames: 8\n    sampler: uniform_linspace\n    decoding: {temperature: 0.0, max_new_tokens: 1024}\n"
+        "    judge_snapshot: not stated\n    judge_prompt: reference\n    template: llava_v1\n"
+        "  - model: B\n    source: s\n    metrics: {accuracy: 1.0}\n    decoding: not stated\n")
+    a, b = load_reference_file(p)
+    assert (a.frames, a.sampler, a.template, a.judge_snapshot, a.judge_prompt) == (
+        8, "uniform_linspace", "llava_v1", "not stated", "reference")
+    assert a.decoding == {"temperature": 0.0, "max_new_tokens": 1024}
+    assert b.template == "vicuna_v1" and b.decoding == "not stated" and b.frames is None
+    p.write_text("rows:\n  - model: A\n    source: s\n    metrics: {accuracy: 1.0}\n    frames: eight\n")
+    with pytest.raises(ReferenceError, match="frames"):
+        load_reference_file(p)
+    # the repo's paper rows carry the paper's answer protocol
+    repo = {(r.task, r.model): r for r in load_references(REPO_TASKS)}
+    msvd = repo[("msvd_qa", "Video-LLaVA-7B")]
+    assert (msvd.frames, msvd.template, msvd.judge_prompt) == (8, "llava_v1", "reference")
+    assert msvd.decoding == {"temperature": 0.0, "max_new_tokens": 1024}
+    assert repo[("vqav2", "Video-LLaVA-7B")].template == "vicuna_v1"
+    assert repo[("vqav2", "Video-LLaVA-7B")].decoding["max_new_tokens"] == 128

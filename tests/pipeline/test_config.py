@@ -2,7 +2,7 @@
 
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
-from omegaconf.errors import ConfigKeyError, ValidationError
+from omegaconf.errors import ValidationError
 
 from evalkit.config import build_model, build_task
 from evalkit.errors import ConfigError
@@ -22,9 +22,17 @@ def test_contract_overrides_compose(compose, tmp_path):
 
 
 def test_root_config_defaults_to_the_paper_setting(compose):
+    from evalkit.prompts.answer import configure_answer
+    from evalkit.prompts.store import PromptStore
+    from evalkit.tasks.video_qa import VideoQATask
+
     cfg = compose([], config_name="config")
-    assert build_model(cfg.model).cfg.pretrained == "LanguageBind/Video-LLaVA-7B-hf"
-    assert cfg.model.dtype == "auto" and cfg.model.max_new_tokens == 1024 and cfg.judge.name == "none"
+    model = build_model(cfg.model)
+    assert model.cfg.pretrained == "LanguageBind/Video-LLaVA-7B-hf"
+    # max_new_tokens is the task's: null in the model config, the paper's 1024 for the video QA sets
+    assert cfg.model.dtype == "auto" and cfg.model.max_new_tokens is None and cfg.judge.name == "none"
+    configure_answer(model, VideoQATask.paper_answer, PromptStore())
+    assert model.cfg.max_new_tokens == 1024
     assert cfg.task.name == "msvd_qa" and cfg.task.num_frames == 8 and cfg.task.sampler == "uniform_linspace"
     with pytest.raises(ConfigError, match="data_root"):  # no data given: named, before any model loads
         build_task(cfg.task)

@@ -65,7 +65,7 @@ def test_vqav2_val_end_to_end(compose, tiny_ckpt, tmp_path):
     man = json.loads((tdir / "manifest.json").read_text())
     tp = man["protocol"]["task_protocol"]
     assert tp["instruction"] == "short_answer" and tp["answer_mode"] == "llava"
-    assert tp["media"] == {"modality": "image"} and set(man["protocol"]["data"]) == {
+    assert tp["media"] == {"modality": "image", "image_pad": True} and set(man["protocol"]["data"]) == {
         "llava_vqav2_mscoco_val2014.jsonl", "v2_mscoco_val2014_annotations.json"}
 
 

@@ -76,4 +76,4 @@ class ImageTask(Task):
         return rows
 
     def media_spec(self) -> MediaSpec:
-        return MediaSpec(num_frames=1, sampler="image")
+        return MediaSpec(num_frames=1, sampler="image", image_pad=self.image_pad())

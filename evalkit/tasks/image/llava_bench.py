@@ -34,7 +34,7 @@ from typing import Any, Optional
 
 from evalkit.errors import DataError
 from evalkit.metrics.llava_bench import CATEGORIES
-from evalkit.samples import Sample
+from evalkit.samples import PaperAnswer, Sample
 from evalkit.tasks.base import TASKS, read_jsonl
 from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 
@@ -69,6 +69,10 @@ class LlavaBenchTask(ImageTask):
     headline_metrics = ("relative_score", "relative_score_conv", "relative_score_detail", "relative_score_complex")
     judged = True
     judge_protocol = "llava_bench_pairwise"
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 1024, 0.0, False,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_llavabench.sh -> videollava/eval/model_vqa.py: --conv-mode vicuna_v1 "
+        "--temperature 0, max_new_tokens=1024, image_processor.preprocess (no padding)")
     cfg: LlavaBenchTaskConfig
 
     # ---- reading -----------------------------------------------------------------------------

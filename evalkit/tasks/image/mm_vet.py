@@ -30,7 +30,7 @@ from typing import Any, Optional
 
 from evalkit.errors import DataError
 from evalkit.metrics.mm_vet import CAPABILITIES
-from evalkit.samples import Sample
+from evalkit.samples import PaperAnswer, Sample
 from evalkit.tasks.base import TASKS, read_json
 from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 
@@ -63,6 +63,10 @@ class MMVetTask(ImageTask):
     headline_metrics = ("total", *CAPABILITIES)
     judged = True
     judge_protocol = "mm_vet_grade"
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 1024, 0.0, False,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_mmvet.sh -> videollava/eval/model_vqa.py: --conv-mode vicuna_v1 "
+        "--temperature 0, max_new_tokens=1024, image_processor.preprocess (no padding)")
     cfg: MMVetTaskConfig
 
     # ---- reading -----------------------------------------------------------------------------

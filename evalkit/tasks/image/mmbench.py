@@ -42,17 +42,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.errors import DataError
-from evalkit.metrics.mmbench import (
-    CIRCULAR_BASE,
-    circular_scores,
-    extract_choice,
-    group_of,
-    is_missing,
-    options_from_row,
-    rotate_options,
-    rotation_of,
-)
-from evalkit.samples import Sample
+from evalkit.metrics.mmbench import (CIRCULAR_BASE, circular_scores, extract_choice, group_of, is_missing,
+                                     options_from_row, rotate_options, rotation_of)
+from evalkit.samples import PaperAnswer, Sample
 from evalkit.tasks.base import TASKS, DataReport, sha256_file
 from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 
@@ -99,6 +91,10 @@ class MMBenchTask(ImageTask):
     headline_metrics = ("circular_accuracy", "vanilla_accuracy")
     judged = False
     judge_protocol = "mmbench_choice"
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 1024, 0.0, True,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_mmbench.sh -> videollava/eval/model_vqa_mmbench.py: "
+        "--conv-mode vicuna_v1 --temperature 0, max_new_tokens=1024, process_images (pad to square)")
     cfg: MMBenchTaskConfig
 
     def __init__(self, cfg: MMBenchTaskConfig) -> None:

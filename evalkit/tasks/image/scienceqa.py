@@ -37,7 +37,7 @@ from typing import Any, Optional
 
 from evalkit.errors import DataError
 from evalkit.metrics.scienceqa import EXTRACTION_MODES, OPTION_LETTERS, score_scienceqa
-from evalkit.samples import Sample
+from evalkit.samples import PaperAnswer, Sample
 from evalkit.tasks.base import TASKS, read_json
 from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 
@@ -76,6 +76,10 @@ class ScienceQATask(ImageTask):
     hf_required = ("question", "choices", "answer")
     headline_metrics = ("img_accuracy", "accuracy")
     judged = False
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 1024, 0.0, False,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_sqa.sh -> videollava/eval/model_vqa_science.py: "
+        "--conv-mode vicuna_v1 --temperature 0, max_new_tokens=1024, image_processor.preprocess (no padding)")
     cfg: ScienceQATaskConfig
 
     def __init__(self, cfg: ScienceQATaskConfig) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Optional
 
 from evalkit.errors import DataError
-from evalkit.samples import Sample
+from evalkit.samples import PaperAnswer, Sample
 from evalkit.tasks.base import DataReport, read_jsonl
 from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
 from evalkit.tasks.instructions import split_instruction as split_suffix
@@ -66,6 +66,11 @@ class ImageQATask(ImageTask):
     cfg: ImageQAConfig
     benchmark: ClassVar[str] = ""
     join_key: ClassVar[str] = "question_id"
+    paper_answer = PaperAnswer(
+        "vicuna_v1", 128, 0.0, True,
+        "Video-LLaVA scripts/v1_5/eval/eval_image_{vqav2,gqa,vizwiz,textvqa,pope}.sh -> "
+        "videollava/eval/model_vqa_loader.py: --conv-mode vicuna_v1 --temperature 0, max_new_tokens default 128, "
+        "process_images (pad to square: image_aspect_ratio 'pad')")
 
     def __init__(self, cfg: ImageQAConfig) -> None:
         super().__init__(cfg)

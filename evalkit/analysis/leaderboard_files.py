@@ -1,0 +1,181 @@
+"""The leaderboard's files: ``leaderboard.md`` (returned), ``.csv``, ``.html``, ``.tex``,
+``leaderboard_deltas.csv`` and ``leaderboard.png`` at the root of an output folder (layout:
+:class:`evalkit.store.OutputFolder`), every file replaced atomically.  The table itself is built by
+:mod:`evalkit.analysis.leaderboard`."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+
+from evalkit.analysis.comparability import NOT, SNAPSHOT
+from evalkit.analysis.leaderboard import REPORTED, Leaderboard, build_leaderboard
+from evalkit.store import OutputFolder, write_text
+
+log = logging.getLogger("evalkit.leaderboard")
+
+FORMATS = ("md", "csv", "html", "tex")
+
+
+def _fmt_metric(col: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if col.endswith(" %"):
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def display_frame(board: Leaderboard) -> pd.DataFrame:
+    """All cells as strings: percent 1 decimal, other metrics 2 decimals, blanks as '-'."""
+    df = board.table.copy()
+    for c in board.metric_columns:
+        df[c] = [_fmt_metric(c, v) for v in board.table[c]]
+    return df.fillna("-").astype(str)
+
+
+def display_deltas(board: Leaderboard) -> pd.DataFrame:
+    df = board.deltas.copy()
+    if df.empty:
+        return df.astype(str)
+    pct = df["metric"].str.endswith(" %")
+    for c in ("measured", "reported"):
+        df[c] = [f"{v:.1f}" if p else f"{v:.2f}" for v, p in zip(board.deltas[c], pct)]
+    df["delta"] = [f"{v:+.1f}" if p else f"{v:+.2f}" for v, p in zip(board.deltas["delta"], pct)]
+    return df.fillna("").astype(str)
+
+
+def _md_cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(board: Leaderboard, output_dir: Path) -> str:
+    lines = ["# Leaderboard", ""]
+    if board.empty:
+        return "\n".join(lines + ["(no scored runs yet)", ""])
+    lines += [
+        f"Runs under `{output_dir}`. Accuracy-type metrics (`%`) in percent with 1 decimal, judge scores on "
+        "0-5 with 2 decimals; `<task> n`: samples evaluated (errors). `source`: **measured** = scored by "
+        "evalkit here; **reported** = copied from a paper (`tasks/<task>/reference.yaml`), never recomputed. "
+        "`comparable` against the paper row: **same protocol** (everything recorded matches, judge snapshot "
+        "included), **judge snapshot differs** (same otherwise; both snapshots in `notes`) or **not "
+        "comparable** (another metric, aggregation, judge prompt, frames, answer prompt, decoding, or a "
+        "subset; `notes` say which).",
+        "",
+    ]
+    df = display_frame(board).map(_md_cell)
+    lines.append(df.to_markdown(index=False, disable_numparse=True))
+    if not board.deltas.empty:
+        lines += ["", "## Δ vs reported", "",
+                  "measured - reported, in the units shown (percentage points for `%` metrics), computed "
+                  "from unrounded values. `reference` / `citation` name the paper row compared with.", ""]
+        lines.append(display_deltas(board).map(_md_cell).to_markdown(index=False, disable_numparse=True))
+    if board.problems:
+        lines += ["", "## Problems", ""] + [f"- {_md_cell(p)}" for p in board.problems]
+    return "\n".join(lines) + "\n"
+
+
+_HTML_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:1em 0}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f3f3f3;position:sticky;top:0}
+tr.reported td{background:#f7f7ff;font-style:italic}
+tr.not-comparable td{background:#fff5e6}
+tr.snapshot-differs td{background:#fffbe6}
+p.note{max-width:70em;font-size:13px;color:#444}
+img{max-width:100%}
+"""
+
+
+_LEVEL_CLASS = {NOT: "not-comparable", SNAPSHOT: "snapshot-differs"}
+
+
+def to_html(board: Leaderboard, output_dir: Path, png: Optional[Path] = None) -> str:
+    """leaderboard.html from ``templates/leaderboard.html.j2`` (autoescaped); the chart is inlined."""
+    from evalkit.analysis.html import render
+
+    if board.empty:
+        return render("leaderboard.html.j2", style=_HTML_STYLE, board=None)
+
+    def table(df: pd.DataFrame, row_class) -> dict[str, Any]:
+        return {"columns": [str(c) for c in df.columns],
+                "rows": [{"cls": row_class(r), "cells": [str(v) for v in r]} for _, r in df.iterrows()]}
+
+    main = table(display_frame(board), lambda r: "reported" if r["source"] == REPORTED
+                 else _LEVEL_CLASS.get(r["comparable"], ""))
+    deltas = None if board.deltas.empty else table(
+        display_deltas(board), lambda r: _LEVEL_CLASS.get(r["comparable"], ""))
+    chart = base64.b64encode(png.read_bytes()).decode("ascii") if png is not None and png.is_file() else None
+    return render("leaderboard.html.j2", style=_HTML_STYLE, board=main, deltas=deltas, chart=chart,
+                  output_dir=str(output_dir), problems=list(board.problems))
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "Δ": r"$\Delta$"}
+
+
+def tex_escape(s: str) -> str:
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(s))
+
+
+def _tex_table(df: pd.DataFrame, caption: str) -> str:
+    cols = list(df.columns)
+    spec = "".join("r" if c.endswith((" %", "score")) or c in ("measured", "reported", "delta") else "l"
+                   for c in cols)
+    lines = ["\\begin{table}[ht]", "\\centering", "\\small", f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+             " & ".join(tex_escape(c) for c in cols) + " \\\\", "\\midrule"]
+    for _, r in df.iterrows():
+        lines.append(" & ".join(tex_escape(v) for v in r) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{tex_escape(caption)}}}", "\\end{table}"]
+    return "\n".join(lines)
+
+
+def to_latex(board: Leaderboard) -> str:
+    """booktabs tables (``\\usepackage{booktabs}``); the notes column is left out of LaTeX."""
+    header = "% evalkit leaderboard; needs \\usepackage{booktabs}\n"
+    if board.empty:
+        return header + "% (no scored runs yet)\n"
+    df = display_frame(board).drop(columns=["notes"])
+    out = [header, _tex_table(df, "Leaderboard. Accuracy in %, judge score 0-5. source: measured here vs "
+                                  "reported in the paper (not recomputed).")]
+    if not board.deltas.empty:
+        out.append(_tex_table(display_deltas(board).drop(columns=["why", "citation"]),
+                              "Measured minus reported (percentage points for accuracy)."))
+    return "\n\n".join(out) + "\n"
+
+
+def write_leaderboard(output_dir: Path, *, formats: Sequence[str] = FORMATS, reference: bool = True,
+                      reference_dir: Optional[Path] = None, plot: bool = True, all_reference: bool = False) -> Path:
+    """Write the leaderboard files at the root of ``output_dir``; return the Markdown path.
+
+    A bad reference.yaml or an unreadable metrics.json is listed under "Problems" in the output
+    instead of failing (this runs at the end of every scoring stage).  Every file is replaced
+    atomically, so concurrent jobs never leave a half-written one.
+    """
+    out = OutputFolder(Path(output_dir))
+    out.path.mkdir(parents=True, exist_ok=True)
+    board = build_leaderboard(out.path, reference=reference, reference_dir=reference_dir,
+                              all_reference=all_reference)
+    png = out.leaderboard("png")
+    if plot and not board.empty:
+        try:
+            from evalkit.analysis.plots import plot_leaderboard
+
+            plot_leaderboard(board, png)
+        except Exception as e:  # a chart must never fail a scoring run
+            log.warning("leaderboard chart not written: %s: %s", type(e).__name__, e)
+            board.problems.append(f"chart not written: {type(e).__name__}: {e}")
+    write_text(out.leaderboard("md"), to_markdown(board, out.path))
+    if "csv" in formats:
+        write_text(out.leaderboard("csv"), board.table.to_csv(index=False, float_format="%.4f"))
+        write_text(out.leaderboard_deltas, board.deltas.to_csv(index=False, float_format="%.4f"))
+    if "html" in formats:
+        write_text(out.leaderboard("html"), to_html(board, out.path, png if plot else None))
+    if "tex" in formats:
+        write_text(out.leaderboard("tex"), to_latex(board))
+    return out.leaderboard("md")
