@@ -1,0 +1,256 @@
+"""One evaluation job: task -> samples -> runner -> predictions -> judge -> metrics -> leaderboard.
+
+Each stage reads what the previous one wrote to ``<output_dir>/<run>/<task>/`` and nothing
+else, so ``stage=predict`` on a GPU box, ``stage=judge`` elsewhere and ``stage=score`` again
+later all work on the same folder.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from evalkit.config import RunConfig, build_model, build_task, check_stage
+from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
+from evalkit.manifest import now_iso, scrub
+from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
+from evalkit.pipeline.run_manifest import RunManifest, protocol_of
+from evalkit.pipeline.selection import sample_scope, select_samples
+from evalkit.prompts.answer import configure_answer
+from evalkit.prompts.store import PromptStore
+from evalkit.runner.runner import Runner, RunnerConfig
+from evalkit.samples import Sample
+from evalkit.store import OutputFolder, PredictionStore, TaskFolder, default_run_name, merge_shards, write_json
+from evalkit.tasks.base import Task
+
+
+class Job:
+    def __init__(self, cfg: DictConfig, log=print) -> None:
+        self.log = log
+        check_stage(cfg.stage)
+        self.stage: str = cfg.stage
+        self.task: Task = build_task(cfg.task)
+        self.model = build_model(cfg.model)
+        self.runner_cfg: RunnerConfig = OmegaConf.to_object(cfg.runner)
+        self.judge_cfg = OmegaConf.to_object(cfg.judge)
+        # The task fixes the judging protocol (prompt + parser); the judge config fixes endpoint and model.
+        self.judge_cfg.protocol = self.task.judge_protocol
+        self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
+        self.output = OutputFolder(Path(cfg.output_dir))
+        self.prompt_store = PromptStore(cfg.get("prompt_store"))
+        # the task's paper answer protocol (template, max_new_tokens), resolved for this model
+        self.answer = configure_answer(self.model, self.task.paper_answer, self.prompt_store)
+        if self.answer.hint:
+            self.log(f"[{self.task.name}] {self.answer.hint}")
+        self.judge_choice = None
+        self.run_name = self.run_cfg.name or default_run_name(self.model.cfg.pretrained)
+        self.folder: TaskFolder = self.output.task_folder(self.run_name, self.task.name)
+        self.task_dir = self.folder.path
+        if self._judge_enabled():
+            from evalkit.judge.config import validate_config
+
+            try:
+                validate_config(self.judge_cfg)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            self.judge_choice = choose_judge(self.task, self.judge_cfg, self.prompt_store)
+            if self.judge_choice.hint:
+                self.log(f"[{self.task.name}] {self.judge_choice.hint}")
+        self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
+        self.protocol = protocol_of(self.task, self.model)
+        self.manifest = RunManifest(self.folder, self.protocol)
+        self.scope: dict[str, Any] = {}
+
+    # ---- stages ------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        all_samples = self.task.load_samples()
+        samples = select_samples(all_samples, self.run_cfg)
+        self.scope = sample_scope(len(all_samples), len(samples), self.run_cfg, self.task.cfg.expected_size)
+        report = self.task.check(samples)
+        self.log(report.summary())
+        if report.duplicate_ids:
+            raise DataError(f"task {self.task.name}: duplicate sample ids, cannot evaluate: {report.duplicate_ids[:5]}")
+        self.task_dir.mkdir(parents=True, exist_ok=True)
+        self.manifest.open(overwrite=self.run_cfg.overwrite, run_name=self.run_name, task=self.task.name,
+                           config=self.resolved_config, answer_prompt=self.answer.answer_prompt,
+                           generation=self.answer.generation, seed=self.run_cfg.seed)
+        self.manifest["data_check"] = report.as_dict()
+        self.manifest["counts"] = {"selected_samples": len(samples), **self.scope}
+        result: dict[str, Any] = {"task_dir": str(self.task_dir)}
+        if self.stage in ("all", "judge") and self._judge_enabled() and not self.judge_cfg.dry_run:
+            # Fail before hours of inference, not after: a judge without its key cannot work.
+            from evalkit.judge.endpoint import resolve_endpoint
+
+            resolve_endpoint(self.judge_cfg)
+        if self.stage in ("all", "predict"):
+            result["predict"] = self.predict(samples)
+            if self.runner_cfg.num_shards > 1 and not self._try_merge(samples):
+                self.log(f"[{self.task.name}] shard {self.runner_cfg.shard_rank} of {self.runner_cfg.num_shards} "
+                         "done; scoring waits for the other shards")
+                return result
+        if self.stage != "predict":
+            self._try_merge(samples, required=True)
+        records = self._records(samples)
+        if self.stage in ("all", "judge") and self._judge_enabled():
+            result["judge"] = self.judge(records)
+            if self.judge_cfg.dry_run:
+                return result
+        if self.stage in ("all", "score"):
+            result["metrics"] = self.score(records, samples)
+        return result
+
+    def predict(self, samples: list[Sample]) -> dict[str, Any]:
+        store = PredictionStore(self.folder.predictions_for(self.runner_cfg.shard_rank, self.runner_cfg.num_shards))
+        if store.repaired_bytes:
+            self.log(f"[{self.task.name}] cut a truncated last line ({store.repaired_bytes} bytes) from {store.path}")
+        if self.run_cfg.retry_errors:
+            n = store.drop_errors()
+            if n:
+                self.log(f"[{self.task.name}] retrying {n} samples recorded as errors")
+        runner = Runner(self.model, self.runner_cfg)
+        started = now_iso()
+        if runner.pending(samples, store)[1]:  # load weights only when something is left to predict
+            t0 = time.perf_counter()
+            self.model.load()
+            load_s = time.perf_counter() - t0
+            self.manifest["model"] = self.model.describe()
+            self.manifest["model"]["load_seconds"] = round(load_s, 3)
+        try:
+            stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
+        finally:
+            self.model.close()
+        key = "predict" if self.runner_cfg.num_shards == 1 else \
+            f"predict_shard_{self.runner_cfg.shard_rank}_of_{self.runner_cfg.num_shards}"
+        self.manifest["stages"][key] = {
+            "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg), **stats.as_dict(),
+        }
+        self.manifest.setdefault("model", self.model.describe())
+        self.manifest.save()
+        self.log(f"[{self.task.name}] predicted {stats.predicted}, errors {stats.errors}, "
+                 f"resumed past {stats.skipped} of {stats.total} (shard {self.runner_cfg.shard_rank}/"
+                 f"{self.runner_cfg.num_shards})")
+        for ex in stats.error_examples:
+            self.log(f"  error: {ex}")
+        return stats.as_dict()
+
+    def _try_merge(self, samples: list[Sample], required: bool = False) -> bool:
+        if not self.folder.shard_files():
+            return True
+        try:
+            info = merge_shards(self.folder, expected_ids=[s.id for s in samples])
+        except StoreError:
+            if required:
+                raise
+            return False
+        self.manifest["stages"]["merge"] = {"finished": now_iso(), **info}
+        self.manifest.save()
+        return True
+
+    def _records(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        path = self.folder.predictions
+        if not path.exists():
+            raise DataError(f"no predictions at {path}; run stage=predict first")
+        wanted = {s.id for s in samples}
+        # opening the store repairs a truncated tail and refuses duplicate ids
+        records = [r for r in PredictionStore(path).records() if str(r["id"]) in wanted]
+        missing = len(wanted) - len(records)
+        if missing and self.stage != "all":
+            self.log(f"[{self.task.name}] warning: {missing} selected samples have no prediction yet")
+        return records
+
+    def _judge_enabled(self) -> bool:
+        return self.judge_cfg.name != "none" and self.task.judged
+
+    def _cache_path(self) -> Path:
+        from evalkit.judge.config import resolve_cache_path
+
+        return resolve_cache_path(self.judge_cfg, self.output.path)
+
+    def judge(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        info = run_judge(self.task, records, self.judge_cfg, self.folder, self._cache_path(),
+                         progress=self.runner_cfg.progress, log=self.log)
+        if not self.judge_cfg.dry_run:
+            self.manifest["stages"]["judge"] = info
+            self.manifest["judge"] = describe_judge(self.judge_cfg, info, self.judge_choice)
+            self.manifest.save()
+        return info
+
+    def score(self, records: list[dict[str, Any]], samples: list[Sample]) -> dict[str, Any]:
+        judgments: Optional[list[dict[str, Any]]] = None
+        judge_block: Optional[dict[str, Any]] = None
+        jpath = self.folder.judgments
+        if self._judge_enabled():
+            if not jpath.exists():
+                raise DataError(f"judge={self.judge_cfg.name} but no judgments at {jpath}; run stage=judge first")
+            judgments, judge_block = valid_judgments(self.task, records, self.judge_cfg, jpath, self.log)
+        metrics = self.task.score(records, judgments, aggregation=self.judge_cfg.aggregation)
+        artifacts = self.task.write_artifacts(records, self.task_dir)
+        n_err = sum(1 for r in records if "error" in r)
+        counts = {"samples": len(samples), "predictions": len(records), "predicted": len(records) - n_err,
+                  "errors": n_err, "missing": len(samples) - len(records),
+                  "error_rate": n_err / len(records) if records else 0.0, **self.scope}
+        judge_info: Optional[dict[str, Any]] = None
+        if judge_block is not None:
+            # what judged (prompt, sampling, snapshots that answered) and what its verdicts count for
+            judge_info = {**describe_judge(self.judge_cfg, {}, self.judge_choice),
+                          **(self.manifest.get("judge") or {}), **judge_block}
+            jc = judge_block["counts"]
+            counts.update({"judged": jc["judged"], "unusable_verdicts": jc["unusable"],
+                           "unjudged": jc["unjudged"], "stale_verdicts": jc["stale"]})
+        out = {
+            "task": self.task.name,
+            "run": self.run_name,
+            "model": self.model.cfg.pretrained,
+            "protocol_id": self.manifest.get("protocol_id"),
+            "headline": self.task.headline(metrics),
+            "metrics": metrics,
+            "counts": counts,
+            "judge": judge_info,
+            "answer_prompt": self.answer.answer_prompt,
+            "generation": self.answer.generation,
+            "artifacts": artifacts,
+            "scored": now_iso(),
+        }
+        write_json(self.folder.metrics, out)
+        self.manifest["counts"].update(counts)
+        if judge_info is not None:
+            self.manifest["judge"] = judge_info
+        self.manifest["stages"]["score"] = {"finished": now_iso()}
+        self.manifest.save()
+        from evalkit.analysis.leaderboard_files import write_leaderboard
+
+        board = write_leaderboard(self.output.path)
+        head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
+        notes = [f"errors {n_err}/{len(records)}"]
+        if self.scope.get("subset"):
+            notes.append(f"subset: {len(samples)} of {self.scope.get('expected_size') or self.scope.get('set_size')} "
+                         f"samples ({'; '.join(self.scope.get('subset_reasons') or [])})")
+        if judge_block is not None:
+            from evalkit.judge.accounting import console_note
+
+            notes.append(console_note(judge_block["counts"]) + f", aggregation {self.judge_cfg.aggregation}, "
+                         f"judge {judge_block['model_shown']}")
+        self.log(f"[{self.task.name}] {head} | " + " | ".join(notes))
+        self.log(f"[{self.task.name}] results: {self.task_dir} | leaderboard: {board}")
+        if self.run_cfg.report:
+            from evalkit.analysis.report import write_report
+
+            try:  # a browsable page is a convenience: failing to draw it must not fail the run
+                self.log(f"[{self.task.name}] report: {write_report(self.task_dir)}")
+            except Exception as e:  # noqa: BLE001
+                self.log(f"[{self.task.name}] report.html not written: {type(e).__name__}: {e}")
+        if counts["error_rate"] > self.run_cfg.max_error_rate:
+            raise EvalFailure(
+                f"task {self.task.name}: {n_err} of {len(records)} samples errored "
+                f"({counts['error_rate']:.1%} > run.max_error_rate={self.run_cfg.max_error_rate:.1%}); "
+                f"see the 'error' fields in {self.folder.predictions}"
+            )
+        return out
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)

@@ -1,0 +1,97 @@
+"""The run manifest (``manifest.json``): the protocol a task folder's predictions were made under,
+the code and environment, and what each stage did.
+
+Invariants: a folder's predictions all come from one protocol (a resumed run must match it, or
+``run.overwrite`` discards them); stage entries written by several ranks of a sharded run are merged,
+never lost (read-merge-write under the folder's manifest lock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from evalkit.errors import ConfigError
+from evalkit.manifest import environment, git_info, now_iso, package_versions, stable_hash
+from evalkit.store import TaskFolder, file_lock, read_json, write_json
+from evalkit.tasks.base import Task
+
+# Model config fields that change where/how fast a model runs, not what it outputs.
+RUNTIME_MODEL_FIELDS = {"device", "cpu_threads", "attn_implementation"}
+RUNTIME_TASK_FIELDS = {"data_root", "expected_size", "image_cache_dir"}
+
+
+def protocol_of(task: Task, model) -> dict[str, Any]:
+    """Everything that determines the outputs; a resumed run must match it exactly."""
+    tcfg = {f.name: getattr(task.cfg, f.name) for f in fields(task.cfg) if f.name not in RUNTIME_TASK_FIELDS}
+    mcfg = {f.name: getattr(model.cfg, f.name) for f in fields(model.cfg) if f.name not in RUNTIME_MODEL_FIELDS}
+    out = {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
+           "data": task.data_fingerprint(), "model_adapter": model.registry_name, "model_config": mcfg,
+           "model_weights": model.weights_identity()}
+    setup = getattr(model, "answer_setup", None)
+    if setup is not None:  # the template text that ran (by hash) and the settings it ran with
+        out["answer_prompt"] = {k: setup.answer_prompt[k] for k in ("template", "hash", "source")}
+        out["generation"] = {k: setup.generation[k] for k in ("max_new_tokens", "temperature", "image_pad")}
+    return out
+
+
+def diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
+    return out
+
+
+class RunManifest:
+    """``manifest.json`` of one task folder, held in memory and saved after every stage."""
+
+    def __init__(self, folder: TaskFolder, protocol: dict[str, Any]) -> None:
+        self.folder = folder
+        self.protocol = protocol
+        self.data: dict[str, Any] = {}
+
+    def open(self, *, overwrite: bool, **fields_: Any) -> None:
+        """Load the folder's manifest (refusing predictions made under another protocol unless
+        ``overwrite``, which deletes them), record ``fields_`` and the environment, and save."""
+        old = read_json(self.folder.manifest)
+        if old and old.get("protocol") and old["protocol"] != self.protocol and not overwrite:
+            if self.folder.predictions.exists() or self.folder.shard_files():
+                changes = "; ".join(diff(old["protocol"], self.protocol)[:8])
+                raise ConfigError(
+                    f"{self.folder.path} holds predictions made under a different protocol ({changes}). "
+                    "Use another run.name, or run.overwrite=true to discard them."
+                )
+        if old and old.get("protocol") != self.protocol and overwrite:
+            for p in [self.folder.predictions, self.folder.judgments, self.folder.metrics, *self.folder.shard_files()]:
+                p.unlink(missing_ok=True)
+            old = None
+        self.data = old or {"created": now_iso(), "stages": {}}
+        self.data.update(evalkit_manifest_version=1, protocol=self.protocol,
+                         protocol_id=stable_hash(self.protocol)[:16], **fields_, git=git_info(),
+                         versions=package_versions(), environment=environment(), updated=now_iso())
+        self.save()
+
+    def save(self) -> None:
+        """Write the manifest; ranks of a sharded run share it, so stage entries another process
+        wrote meanwhile are kept (read-merge-write under a file lock)."""
+        with file_lock(self.folder.manifest_lock):
+            on_disk = read_json(self.folder.manifest) or {}
+            self.data["stages"] = {**(on_disk.get("stages") or {}), **self.data.get("stages", {})}
+            self.data["updated"] = now_iso()
+            write_json(self.folder.manifest, self.data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def setdefault(self, key: str, default: Any) -> Any:
+        return self.data.setdefault(key, default)
