@@ -17,7 +17,7 @@ from evalkit.judge.config import (
     default_prices,
     is_enabled,
 )
-from evalkit.judge.engine import DryRunReport, JudgeRunSummary, dry_run, judge_items
+from evalkit.judge.engine import dry_run, judge_items
 from evalkit.judge.errors import (
     JudgeRequestError,
     JudgeUnavailableError,

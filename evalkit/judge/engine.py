@@ -40,7 +40,7 @@ import logging
 import os
 import time
 from collections import Counter, OrderedDict, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
@@ -54,73 +54,11 @@ from evalkit.judge.endpoint import display_url, resolve_base_url, resolve_endpoi
 from evalkit.judge.errors import JudgeRequestError, JudgeUnavailableError, ParseError
 from evalkit.judge.identity import item_key, line_key, match_judgments
 from evalkit.judge.protocols import JudgeProtocol, get_protocol
+from evalkit.judge.reports import DryRunReport, JudgeRunSummary
 from evalkit.store.judgments import JudgmentsWriter, final_lines_by_id, read_judgments
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass
-class DryRunReport:
-    """What a run would do; nothing is sent. Costs are rough (≈4 chars/token)."""
-
-    protocol: str
-    prompt_version: str
-    prompt_hash: str
-    model: str
-    endpoint: str
-    n_items: int
-    n_already_judged: int        # ids already final in the judgments file (if given)
-    n_cache_hits: int            # items answered from the cache
-    n_requests: int              # distinct requests that would be sent (cache misses)
-    est_prompt_tokens: int
-    est_completion_tokens: int
-    est_cost_usd: Optional[float]
-    api_key_present: bool        # whether the env var named by api_key_env is set
-
-    def to_dict(self) -> Dict[str, Any]:
-        """Plain-dict form (JSON-serialisable)."""
-        return asdict(self)
-
-
-@dataclass
-class JudgeRunSummary:
-    """Outcome of :func:`judge_items` (token and request counts are for this run only)."""
-
-    protocol: str
-    prompt_version: str
-    prompt_hash: str
-    model: str
-    endpoint: str
-    returned_models: List[str]   # snapshots that answered, from the lines in use (cache included)
-    n_items: int
-    n_resumed: int               # already final (same identity) in the judgments file; not rewritten
-    n_written: int               # lines appended by this run
-    n_cache_hits: int            # lines served from the persistent cache
-    n_deduplicated: int          # lines sharing a request with an identical item
-    n_requests: int              # HTTP requests sent (incl. retries and re-asks)
-    n_retries: int               # transport retries
-    n_reasks: int                # re-asks after unparseable replies
-    n_failed: int                # items rejected by the endpoint (4xx), left unjudged
-    failed_ids: List[str]
-    status_counts: Dict[str, int]  # over the final lines of all n_items
-    prompt_tokens: int
-    completion_tokens: int
-    est_cost_usd: Optional[float]
-    wall_time_s: float
-    requests_per_s: float
-    aggregation: str
-    metrics: Dict[str, Dict[str, Any]]  # {"strict": ..., "paper": ...} over all n_items
-    judgments_path: str
-    cache_path: str
-    dry_run: Optional[DryRunReport] = None
-    transport_failures: Dict[str, int] = field(default_factory=dict)
-    n_changed: int = 0           # items whose earlier line judged another request (re-judged)
-    n_without_model: int = 0     # lines in use that do not say which model answered
-
-    def to_dict(self) -> Dict[str, Any]:
-        """Plain-dict form (JSON-serialisable)."""
-        return asdict(self)
 
 
 # -- helpers -----------------------------------------------------------------
