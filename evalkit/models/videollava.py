@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
 from evalkit.models.prompts import render_prompt
+from evalkit.models.shared_prefix import NotShareable, SharedPrefixGenerator, rows_from
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -66,6 +67,7 @@ class VideoLlavaAdapter(ModelAdapter):
         self.processor = None
         self.device = None
         self.dtype = None
+        self.sharing: Optional[SharedPrefixGenerator] = None
 
     def load(self) -> None:
         import torch
@@ -90,16 +92,56 @@ class VideoLlavaAdapter(ModelAdapter):
             kw["attn_implementation"] = self.cfg.attn_implementation
         model = VideoLlavaForConditionalGeneration.from_pretrained(self.cfg.pretrained, dtype=self.dtype, **kw)
         self.model = model.to(self.device).eval()
+        self.sharing = SharedPrefixGenerator(self.model, self.processor, self.device, self.dtype)
+
+    def runs_on_local_cpu(self) -> bool:
+        if self.device is not None:
+            return self.device.type == "cpu"
+        if self.cfg.device != "auto":
+            return self.cfg.device.startswith("cpu")
+        import torch
+
+        return not torch.cuda.is_available()
+
+    def sharing_stats(self) -> Optional[dict[str, Any]]:
+        return self.sharing.stats.as_dict() if self.sharing is not None else None
 
     def prompt_for(self, item: GenerationInput) -> str:
         token = {"video": "<video>", "image": "<image>"}.get(item.modality, "")
         return render_prompt(self.cfg.prompt_template, item.text, token)
 
-    def generate(self, batch: list[GenerationInput]) -> list[str]:
-        import torch
+    def _gen_kwargs(self) -> dict[str, Any]:
+        gen: dict[str, Any] = {"max_new_tokens": self.cfg.max_new_tokens, "do_sample": self.cfg.do_sample,
+                               "num_beams": self.cfg.num_beams,
+                               "pad_token_id": self.processor.tokenizer.pad_token_id}
+        if not self.cfg.do_sample:
+            gen.update(temperature=None, top_p=None, top_k=None)
+        return gen
 
+    def _decode(self, new_tokens: Any) -> list[str]:
+        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return [t.strip() for t in texts]
+
+    def generate(self, batch: list[GenerationInput]) -> list[str]:
         if self.model is None or self.processor is None:
             raise RuntimeError("model adapter used before load()")
+        # Inputs the runner marked as sharing a medium: prefill each prompt prefix once (greedy,
+        # one beam; exact by construction, see evalkit.models.shared_prefix).
+        rows = rows_from(batch, self.prompt_for)
+        if rows is not None and self.sharing is not None:
+            if self.cfg.do_sample or self.cfg.num_beams != 1:
+                self.sharing.note_fallback("sampling or beam search")
+            else:
+                try:
+                    return self._decode(self.sharing.generate(rows, self._gen_kwargs()))
+                except NotShareable as e:
+                    self.sharing.note_fallback(str(e))
+        return self.generate_per_question(batch)
+
+    def generate_per_question(self, batch: list[GenerationInput]) -> list[str]:
+        """Each input on its own: full prompt, media and prefill per row (left-padded batch)."""
+        import torch
+
         prompts = [self.prompt_for(x) for x in batch]
         videos = [x.media for x in batch if x.modality == "video"]
         images = [x.media for x in batch if x.modality == "image"]
@@ -111,16 +153,9 @@ class VideoLlavaAdapter(ModelAdapter):
         inputs = self.processor(**kwargs)
         inputs = {k: (v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device))
                   for k, v in inputs.items()}
-        gen: dict[str, Any] = {"max_new_tokens": self.cfg.max_new_tokens, "do_sample": self.cfg.do_sample,
-                               "num_beams": self.cfg.num_beams,
-                               "pad_token_id": self.processor.tokenizer.pad_token_id}
-        if not self.cfg.do_sample:
-            gen.update(temperature=None, top_p=None, top_k=None)
         with torch.inference_mode():
-            out = self.model.generate(**inputs, **gen)
-        new_tokens = out[:, inputs["input_ids"].shape[1]:]
-        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
-        return [t.strip() for t in texts]
+            out = self.model.generate(**inputs, **self._gen_kwargs())
+        return self._decode(out[:, inputs["input_ids"].shape[1]:])
 
     def weights_identity(self) -> Optional[dict[str, Any]]:
         return local_checkpoint_fingerprint(self.cfg.pretrained)
@@ -136,6 +171,9 @@ class VideoLlavaAdapter(ModelAdapter):
             generation={"do_sample": self.cfg.do_sample, "num_beams": self.cfg.num_beams,
                         "max_new_tokens": self.cfg.max_new_tokens, "temperature": 0.0 if not self.cfg.do_sample else None},
             padding_side="left",
+            shared_prefix={"supported": True, "mechanism": "prefix (through the last media token) prefilled once "
+                           "per medium, cache repeated per question, padding between prefix and question",
+                           "greedy_only": True},
         )
         local = self.weights_identity()
         if local:

@@ -1,9 +1,14 @@
 """The batched runner: samples -> model adapter -> prediction store.
 
-* shards deterministically (rank i of N takes every N-th sample of the id-sorted list);
+* groups samples that share a medium and runs each group's samples consecutively; shards by whole
+  groups, deterministically (see :mod:`evalkit.runner.grouping`);
 * skips samples already in the store (resume) and writes each batch as soon as it is done;
-* decodes media in a thread pool ``prefetch_batches`` batches ahead, so the model does not
-  wait on decoding when decoding is cheaper than compute (PyAV releases the GIL);
+* decodes each medium once (:mod:`evalkit.runner.shared_media`) in a thread pool
+  ``prefetch_batches`` batches ahead, so the model does not wait on decoding when decoding is
+  cheaper than compute (PyAV releases the GIL); thread counts fit the host
+  (:mod:`evalkit.runner.threads`);
+* with ``share_prefix`` the adapter is told which inputs share a medium (``share_key``), so it can
+  prefill their common prompt prefix once;
 * a sample whose media cannot be read becomes an error record; a batch whose generation
   fails is retried one sample at a time so one bad sample cannot sink its neighbours.
 """
@@ -13,13 +18,16 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from evalkit.models.base import GenerationInput, ModelAdapter
+from evalkit.runner.grouping import group_key, rank_samples
 from evalkit.runner.media import LoadedSample, load_media
+from evalkit.runner.shared_media import SharedMediaLoader
 from evalkit.runner.store import PredictionStore
+from evalkit.runner.threads import ThreadPlan, plan_threads
 from evalkit.samples import Sample
 from evalkit.tasks.base import MediaSpec
 
@@ -27,8 +35,11 @@ from evalkit.tasks.base import MediaSpec
 @dataclass
 class RunnerConfig:
     batch_size: int = 1
-    num_workers: int = 4  # media decode threads
+    num_workers: Optional[int] = None  # media decode threads; None = fit the host (evalkit.runner.threads)
     prefetch_batches: int = 2  # batches decoded ahead of the model (0 = no overlap)
+    # Inputs that share a medium are marked so the adapter prefills their common prompt prefix once
+    # (exact: greedy outputs equal the per-question path's); false = every question on its own.
+    share_prefix: bool = True
     shard_rank: int = 0
     num_shards: int = 1
     progress: bool = True
@@ -36,6 +47,8 @@ class RunnerConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"runner.batch_size must be >= 1, got {self.batch_size}")
+        if self.num_workers is not None and self.num_workers < 1:
+            raise ValueError(f"runner.num_workers must be >= 1 (or null: fit the host), got {self.num_workers}")
         if self.num_shards < 1 or not 0 <= self.shard_rank < self.num_shards:
             raise ValueError(f"runner.shard_rank must be in [0, num_shards), got {self.shard_rank} of {self.num_shards}")
 
@@ -48,18 +61,24 @@ class RunStats:
     errors: int = 0
     seconds: float = 0.0
     error_examples: list[str] = field(default_factory=list)
+    media_groups: int = 0  # distinct media among the samples run
+    media_decoded: int = 0  # decodes actually done (== media_groups: each medium decoded once)
+    threads: dict[str, Any] = field(default_factory=dict)  # the effective thread settings
+    prefix_sharing: Optional[dict[str, Any]] = None  # the adapter's counters, when it shares prefixes
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "shard_samples": self.total, "resumed_skipped": self.skipped, "predicted": self.predicted,
             "errors": self.errors, "seconds": round(self.seconds, 3),
             "samples_per_s": round((self.predicted + self.errors) / self.seconds, 3) if self.seconds else None,
+            "media_groups": self.media_groups, "media_decoded": self.media_decoded, "threads": self.threads,
+            "prefix_sharing": self.prefix_sharing,
         }
 
 
 def shard(samples: list[Sample], rank: int, num_shards: int) -> list[Sample]:
-    ordered = sorted(samples, key=lambda s: s.id)
-    return ordered[rank::num_shards]
+    """This rank's samples in run order (whole media groups; see evalkit.runner.grouping)."""
+    return rank_samples(samples, rank, num_shards)
 
 
 def _batches(items: list[Sample], size: int) -> Iterator[list[Sample]]:
@@ -88,13 +107,40 @@ def prediction_record(item: LoadedSample, pred: Optional[str] = None, error: Opt
     return rec
 
 
+def _counter_delta(before: Optional[dict[str, Any]], after: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """What an adapter's cumulative counters grew by during one run."""
+    if after is None:
+        return None
+    before = before or {}
+    out: dict[str, Any] = {}
+    for k, v in after.items():
+        if isinstance(v, dict):
+            out[k] = {kk: vv - (before.get(k) or {}).get(kk, 0) for kk, vv in v.items()
+                      if vv != (before.get(k) or {}).get(kk, 0)}
+        elif isinstance(v, (int, float)):
+            out[k] = v - before.get(k, 0)
+        else:
+            out[k] = v
+    return out
+
+
 class Runner:
     def __init__(self, model: ModelAdapter, cfg: RunnerConfig) -> None:
         self.model = model
         self.cfg = cfg
+        self._share_tag = ""
+
+    def _input(self, x: LoadedSample) -> GenerationInput:
+        share = None
+        if self.cfg.share_prefix and x.media is not None:
+            share = f"{self._share_tag}{group_key(x.sample)}"
+        return GenerationInput(x.sample.id, x.sample.text_for_model, x.sample.modality, x.media, share_key=share)
+
+    def thread_plan(self) -> ThreadPlan:
+        return plan_threads(self.cfg.num_workers, self.model.runs_on_local_cpu())
 
     def _generate(self, items: list[LoadedSample]) -> list[dict[str, Any]]:
-        inputs = [GenerationInput(x.sample.id, x.sample.text_for_model, x.sample.modality, x.media) for x in items]
+        inputs = [self._input(x) for x in items]
         try:
             preds = self.model.generate(inputs)
             if len(preds) != len(inputs):
@@ -119,19 +165,32 @@ class Runner:
         stats = RunStats(total=len(mine), skipped=len(mine) - len(todo))
         if not todo:
             return stats
+        import uuid
+
         from tqdm.auto import tqdm
 
+        plan = self.thread_plan()
+        stats.threads = plan.as_dict()
+        stats.media_groups = len({group_key(s) for s in todo})
+        # A run-unique tag in every share key: the adapter never reuses a prefix from another run.
+        self._share_tag = f"{uuid.uuid4().hex[:12]}|{spec.num_frames}|{spec.sampler}|{spec.frame_order}|{spec.seed}|"
+        sharing_before = self.model.sharing_stats()
         start = time.perf_counter()
         bar = tqdm(total=len(todo), desc=desc, unit="sample", disable=not self.cfg.progress, dynamic_ncols=True,
                    mininterval=1.0)
-        with ThreadPoolExecutor(max_workers=max(1, self.cfg.num_workers), thread_name_prefix="decode") as pool:
-            pending: deque[list[Future[LoadedSample]]] = deque()
+
+        def load(s: Sample) -> LoadedSample:
+            return load_media(s, spec, decoder_threads=plan.decoder_threads)
+
+        with ThreadPoolExecutor(max_workers=plan.decode_workers, thread_name_prefix="decode") as pool:
+            loader = SharedMediaLoader(pool, load, todo)
+            pending: deque[list[Any]] = deque()
             batches = _batches(todo, self.cfg.batch_size)
 
             def submit_next() -> None:
                 batch = next(batches, None)
                 if batch is not None:
-                    pending.append([pool.submit(load_media, s, spec) for s in batch])
+                    pending.append([loader.submit(s) for s in batch])
 
             # prefetch_batches=k keeps k batches decoding while the model works on the current one;
             # k=0 decodes each batch only when the model is idle (no overlap; for benchmarks).
@@ -163,4 +222,7 @@ class Runner:
                                 refresh=False)
         bar.close()
         stats.seconds = time.perf_counter() - start
+        stats.media_decoded = loader.decodes
+        if self.cfg.share_prefix:
+            stats.prefix_sharing = _counter_delta(sharing_before, self.model.sharing_stats())
         return stats
