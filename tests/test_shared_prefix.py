@@ -300,16 +300,30 @@ def test_decode_once_per_group_and_memory_bounded():
 
 
 def test_thread_plan_fits_the_host():
+    # model on this CPU: the cores are split, never oversubscribed
     cpu = plan_threads(None, model_on_cpu=True, cores=2)
-    assert (cpu.decode_workers, cpu.decoder_threads) == (1, False) and cpu.torch_threads >= 1
-    gpu = plan_threads(None, model_on_cpu=False, cores=16)
-    assert (gpu.decode_workers, gpu.decoder_threads, gpu.torch_threads) == (15, False, None)
+    assert (cpu.decode_workers, cpu.decoder_threads, cpu.torch_threads, cpu.prefetch_batches) == (1, False, 1, 2)
+    assert plan_threads(None, model_on_cpu=True, cores=16).torch_threads == 15
+    assert plan_threads(None, model_on_cpu=True, cores=1).prefetch_batches == 0  # nothing to overlap with
+    # model on a GPU/endpoint: decode workers scale with the cores, enough batches ahead to feed them
+    gpu = plan_threads(None, model_on_cpu=False, cores=16, batch_size=4)
+    assert (gpu.decode_workers, gpu.decoder_threads, gpu.torch_threads, gpu.prefetch_batches) == (15, False, None, 4)
     assert plan_threads(None, model_on_cpu=False, cores=2).decode_workers == 1
-    assert plan_threads(None, model_on_cpu=False, cores=256).decode_workers == 32
+    assert plan_threads(None, model_on_cpu=False, cores=256, batch_size=64).decode_workers == 32
+    assert plan_threads(None, model_on_cpu=False, cores=16, prefetch_batches=0).prefetch_batches == 0
     explicit = plan_threads(4, model_on_cpu=True, cores=16)
-    assert (explicit.decode_workers, explicit.source) == (4, "runner.num_workers")
+    assert (explicit.decode_workers, explicit.torch_threads, explicit.source) == (4, 12, "runner.num_workers")
     with pytest.raises(ValueError, match="num_workers"):
         plan_threads(0, model_on_cpu=True, cores=2)
+
+
+def test_runner_applies_and_restores_torch_threads(model, videos, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    _, stats = _run(model, videos[:2], tmp_path, "p", batch_size=2)
+    assert stats.threads["torch_threads"] == max(1, stats.threads["cores"] - 1)
+    assert torch.get_num_threads() == before
 
 
 def test_job_records_sharing_and_threads_in_manifest(compose, ckpt, tmp_path):
@@ -335,6 +349,7 @@ def test_job_records_sharing_and_threads_in_manifest(compose, ckpt, tmp_path):
     stage = man["stages"]["predict"]
     assert stage["runner"]["share_prefix"] is True and stage["runner"]["num_workers"] is None
     assert stage["threads"]["decode_workers"] == 1 and stage["threads"]["model_on_cpu"] is True
+    assert stage["threads"]["torch_threads"] >= 1 and stage["threads"]["source"] == "auto"
     assert stage["media_groups"] == 6 and stage["media_decoded"] == 6
     assert stage["prefix_sharing"]["prefills"] == 6 and stage["prefix_sharing"]["rows"] == 8
     assert man["model"]["shared_prefix"]["supported"] is True

@@ -66,6 +66,14 @@ class ModelAdapter(ABC):
         """Does generation compute on this machine's CPU (so decoding competes with it for cores)?"""
         return False
 
+    def cpu_threads(self) -> Optional[int]:
+        """Intra-op threads the model computes with on this CPU (None: it does not compute here)."""
+        return None
+
+    def set_cpu_threads(self, n: int) -> None:
+        """Let the model compute with ``n`` threads on this CPU (the runner fits them to the host);
+        an adapter keeps a count its user configured."""
+
     def sharing_stats(self) -> Optional[dict[str, Any]]:
         """Counters of shared-prefix generation (None when the adapter does not share prefixes)."""
         return None

@@ -185,7 +185,7 @@ class SharedPrefixGenerator:
             if suf:
                 input_ids[i, lp + ls - len(suf):] = torch.tensor(suf, dtype=torch.long)
                 mask[i, lp + ls - len(suf):] = 1
-        cache = self._assemble(prefix_of, kv_of, lp)
+        cache = self._assemble(prefix_of, kv_of, lp, room=ls + int(gen_kwargs.get("max_new_tokens") or 0))
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
                                       **{self._cache_name: cache}, **gen_kwargs)
@@ -248,8 +248,9 @@ class SharedPrefixGenerator:
         return result
 
     def _assemble(self, prefix_of: list[tuple[str, tuple[int, ...]]],
-                  kv_of: dict[Any, list[tuple[Any, Any]]], lp: int) -> Any:
-        """The batch cache: row i holds its prefix's states, left-padded (zeros, masked) to ``lp``."""
+                  kv_of: dict[Any, list[tuple[Any, Any]]], lp: int, room: int) -> Any:
+        """The batch cache: row i holds its prefix's states, left-padded (zeros, masked) to ``lp``,
+        in storage with ``room`` more positions (the question and the new tokens)."""
         import torch
         from transformers import DynamicCache
 
@@ -258,19 +259,95 @@ class SharedPrefixGenerator:
             rows_of.setdefault(pk, []).append(i)
         n = len(prefix_of)
         first = next(iter(kv_of.values()))
-        data = []
+        layers = []
         for li in range(len(first)):
             k0, v0 = first[li]
-            keys = k0.new_zeros((n, k0.shape[1], lp, k0.shape[3]))
-            values = v0.new_zeros((n, v0.shape[1], lp, v0.shape[3]))
+            keys = k0.new_empty((n, k0.shape[1], lp + room, k0.shape[3]))
+            values = v0.new_empty((n, v0.shape[1], lp + room, v0.shape[3]))
             for pk, idx in rows_of.items():
                 k, v = kv_of[pk][li]
                 p = k.shape[2]
                 sel = torch.tensor(idx, device=keys.device)
-                keys[sel, :, lp - p:, :] = k.to(keys.device)
-                values[sel, :, lp - p:, :] = v.to(values.device)
-            data.append((keys, values))
-        return DynamicCache(data)
+                keys[sel, :, lp - p:lp, :] = k.to(keys.device)
+                values[sel, :, lp - p:lp, :] = v.to(values.device)
+                if p < lp:  # left padding: masked, but must be finite (0 x NaN would be NaN)
+                    keys[sel, :, :lp - p, :] = 0
+                    values[sel, :, :lp - p, :] = 0
+            layers.append(_PreallocatedLayer(keys, values, lp))
+        cache = DynamicCache()
+        cache.layers = layers
+        return cache
+
+
+def _preallocated_layer_class() -> type:
+    from transformers.cache_utils import DynamicLayer
+
+    class PreallocatedLayer(DynamicLayer):
+        """A ``DynamicLayer`` whose storage holds the whole generation from the start: ``update``
+        writes new states in place, where ``DynamicLayer`` concatenates (copying the whole cache,
+        ~2,000 visual tokens per row, at every new token).  ``keys``/``values`` are views of the
+        filled part, so attention sees exactly what a ``DynamicLayer`` would hold."""
+
+        def __init__(self, keys: Any, values: Any, length: int) -> None:
+            super().__init__()
+            self._kbuf, self._vbuf, self._len = keys, values, length
+            self.device = keys.device
+            self.is_initialized = True
+            self._expose()
+
+        def _expose(self) -> None:
+            self.keys = self._kbuf[:, :, :self._len, :]
+            self.values = self._vbuf[:, :, :self._len, :]
+
+        def lazy_initialization(self, key_states: Any, value_states: Any) -> None:  # never uninitialized
+            pass
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            import torch
+
+            end = self._len + key_states.shape[-2]
+            if end > self._kbuf.shape[-2]:  # more than planned: grow (not expected for greedy generation)
+                extra = max(end - self._kbuf.shape[-2], self._kbuf.shape[-2] // 2)
+                pad = list(self._kbuf.shape)
+                pad[2] = extra
+                self._kbuf = torch.cat([self._kbuf, self._kbuf.new_zeros(pad)], dim=2)
+                self._vbuf = torch.cat([self._vbuf, self._vbuf.new_zeros(pad)], dim=2)
+            self._kbuf[:, :, self._len:end, :] = key_states
+            self._vbuf[:, :, self._len:end, :] = value_states
+            self._len = end
+            self._expose()
+            return self.keys, self.values
+
+        def crop(self, tokens_to_remove: int) -> None:
+            if tokens_to_remove < 0:
+                self._len = max(0, self._len + tokens_to_remove)
+                self._expose()
+            else:
+                super().crop(tokens_to_remove)
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            self._kbuf = self._kbuf.repeat_interleave(repeats, dim=0)
+            self._vbuf = self._vbuf.repeat_interleave(repeats, dim=0)
+            self._expose()
+
+        def batch_select_indices(self, indices: Any) -> None:
+            self._kbuf, self._vbuf = self._kbuf[indices, ...], self._vbuf[indices, ...]
+            self._expose()
+
+        def reorder_cache(self, beam_idx: Any) -> None:
+            self.batch_select_indices(beam_idx.to(self._kbuf.device))
+
+    return PreallocatedLayer
+
+
+def _PreallocatedLayer(keys: Any, values: Any, length: int) -> Any:  # noqa: N802 (a class built lazily)
+    global _LAYER_CLASS
+    if _LAYER_CLASS is None:
+        _LAYER_CLASS = _preallocated_layer_class()
+    return _LAYER_CLASS(keys, values, length)
+
+
+_LAYER_CLASS: Optional[type] = None
 
 
 def rows_from(batch: Sequence[Any], prompt_for: Callable[[Any], str]) -> Optional[list[Row]]:

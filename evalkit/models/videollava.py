@@ -81,17 +81,22 @@ class VideoLlavaAdapter(ModelAdapter):
         dtype_name = self.cfg.dtype
         if dtype_name == "auto":
             dtype_name = "float16" if device.startswith("cuda") else "float32"
-        self.device, self.dtype = torch.device(device), getattr(torch, dtype_name)
+        device, dtype = torch.device(device), getattr(torch, dtype_name)
         kw: dict[str, Any] = {"revision": self.cfg.revision} if self.cfg.revision else {}
-        self.processor = VideoLlavaProcessor.from_pretrained(self.cfg.pretrained, **kw)
-        # Generation needs left padding so every prompt ends where its new tokens begin.
-        self.processor.tokenizer.padding_side = "left"
-        if self.processor.tokenizer.pad_token is None:
-            self.processor.tokenizer.pad_token = self.processor.tokenizer.unk_token or self.processor.tokenizer.eos_token
+        processor = VideoLlavaProcessor.from_pretrained(self.cfg.pretrained, **kw)
         if self.cfg.attn_implementation:
             kw["attn_implementation"] = self.cfg.attn_implementation
-        model = VideoLlavaForConditionalGeneration.from_pretrained(self.cfg.pretrained, dtype=self.dtype, **kw)
-        self.model = model.to(self.device).eval()
+        model = VideoLlavaForConditionalGeneration.from_pretrained(self.cfg.pretrained, dtype=dtype, **kw)
+        self.attach(model, processor, device, dtype)
+
+    def attach(self, model: Any, processor: Any, device: Any, dtype: Any) -> None:
+        """Use an already built model and processor (``load`` reads them from ``pretrained``)."""
+        # Generation needs left padding so every prompt ends where its new tokens begin.
+        processor.tokenizer.padding_side = "left"
+        if processor.tokenizer.pad_token is None:
+            processor.tokenizer.pad_token = processor.tokenizer.unk_token or processor.tokenizer.eos_token
+        self.processor, self.device, self.dtype = processor, device, dtype
+        self.model = model.to(device).eval()
         self.sharing = SharedPrefixGenerator(self.model, self.processor, self.device, self.dtype)
 
     def runs_on_local_cpu(self) -> bool:
@@ -102,6 +107,20 @@ class VideoLlavaAdapter(ModelAdapter):
         import torch
 
         return not torch.cuda.is_available()
+
+    def cpu_threads(self) -> Optional[int]:
+        if not self.runs_on_local_cpu():
+            return None
+        import torch
+
+        return int(torch.get_num_threads())
+
+    def set_cpu_threads(self, n: int) -> None:
+        if self.cfg.cpu_threads or not self.runs_on_local_cpu():
+            return  # the user's model.cpu_threads wins
+        import torch
+
+        torch.set_num_threads(max(1, int(n)))
 
     def sharing_stats(self) -> Optional[dict[str, Any]]:
         return self.sharing.stats.as_dict() if self.sharing is not None else None

@@ -137,7 +137,8 @@ class Runner:
         return GenerationInput(x.sample.id, x.sample.text_for_model, x.sample.modality, x.media, share_key=share)
 
     def thread_plan(self) -> ThreadPlan:
-        return plan_threads(self.cfg.num_workers, self.model.runs_on_local_cpu())
+        return plan_threads(self.cfg.num_workers, self.model.runs_on_local_cpu(), batch_size=self.cfg.batch_size,
+                            prefetch_batches=self.cfg.prefetch_batches)
 
     def _generate(self, items: list[LoadedSample]) -> list[dict[str, Any]]:
         inputs = [self._input(x) for x in items]
@@ -167,15 +168,31 @@ class Runner:
             return stats
         import uuid
 
-        from tqdm.auto import tqdm
-
         plan = self.thread_plan()
-        stats.threads = plan.as_dict()
+        torch_before = self.model.cpu_threads()
+        if plan.torch_threads is not None:
+            self.model.set_cpu_threads(plan.torch_threads)
+        stats.threads = {**plan.as_dict(), "torch_threads": self.model.cpu_threads()}  # what is in effect
         stats.media_groups = len({group_key(s) for s in todo})
         # A run-unique tag in every share key: the adapter never reuses a prefix from another run.
         self._share_tag = f"{uuid.uuid4().hex[:12]}|{spec.num_frames}|{spec.sampler}|{spec.frame_order}|{spec.seed}|"
         sharing_before = self.model.sharing_stats()
         start = time.perf_counter()
+        try:
+            stats.media_decoded = self._run_batches(todo, spec, store, stats, plan, desc, start)
+        finally:
+            if torch_before is not None and plan.torch_threads is not None:
+                self.model.set_cpu_threads(torch_before)
+        stats.seconds = time.perf_counter() - start
+        if self.cfg.share_prefix:
+            stats.prefix_sharing = _counter_delta(sharing_before, self.model.sharing_stats())
+        return stats
+
+    def _run_batches(self, todo: list[Sample], spec: MediaSpec, store: PredictionStore, stats: RunStats,
+                     plan: ThreadPlan, desc: str, start: float) -> int:
+        """Decode ahead, generate, store each batch; return how many media were decoded."""
+        from tqdm.auto import tqdm
+
         bar = tqdm(total=len(todo), desc=desc, unit="sample", disable=not self.cfg.progress, dynamic_ncols=True,
                    mininterval=1.0)
 
@@ -194,7 +211,7 @@ class Runner:
 
             # prefetch_batches=k keeps k batches decoding while the model works on the current one;
             # k=0 decodes each batch only when the model is idle (no overlap; for benchmarks).
-            ahead = max(0, self.cfg.prefetch_batches)
+            ahead = max(0, plan.prefetch_batches)
             for _ in range(ahead + 1):
                 submit_next()
             while pending:
@@ -221,8 +238,4 @@ class Runner:
                 bar.set_postfix(samples_per_s=f"{(stats.predicted + stats.errors) / elapsed:.2f}", errors=stats.errors,
                                 refresh=False)
         bar.close()
-        stats.seconds = time.perf_counter() - start
-        stats.media_decoded = loader.decodes
-        if self.cfg.share_prefix:
-            stats.prefix_sharing = _counter_delta(sharing_before, self.model.sharing_stats())
-        return stats
+        return loader.decodes
