@@ -155,6 +155,8 @@ class SharedPrefixGenerator:
             last = max((j for j, t in enumerate(row_ids) if t in self._media_ids), default=-1)
             if last < 0:
                 raise NotShareable("no media token in the tokenized prompt")
+            if last + 1 == len(row_ids):  # every row's last prompt token must be fed after the cache
+                raise NotShareable("nothing follows the media tokens")
             splits.append(last + 1)
         prefix_of = [(row.key, tuple(row_ids[:p])) for row, row_ids, p in zip(rows, ids, splits)]
         # 3. prefill the prefixes not cached yet, together in one forward
