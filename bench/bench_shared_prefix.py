@@ -89,8 +89,8 @@ def make_set(work: Path, name: str, questions_per_clip: list[int]) -> list[Sampl
         if not path.exists():
             write_video(path, FRAMES, width=WIDTH, height=HEIGHT, gop=30, texture=True)
         for q in range(nq):
-            samples.append(Sample(id=f"{name}{v:03d}_{q:02d}", task=name, question=QUESTIONS[(v + 5 * q) % len(QUESTIONS)],
-                                  answers=("a",), media=(str(path),)))
+            samples.append(Sample(id=f"{name}{v:03d}_{q:02d}", task=name, answers=("a",), media=(str(path),),
+                                  question=QUESTIONS[(v + 5 * q) % len(QUESTIONS)]))
     return samples
 
 
@@ -141,8 +141,9 @@ def _fixed_torch_threads(model, n):
 def threads_experiment(model, samples, work: Path, bs: int, repeat: int) -> None:
     """Decode and generate share the cores (model on this CPU), then decode scaling (model elsewhere).
     Every figure is the best of ``repeat`` rounds, the configurations interleaved within a round."""
-    import torch
     from concurrent.futures import ThreadPoolExecutor
+
+    import torch
 
     from evalkit.runner.media import load_media
 
