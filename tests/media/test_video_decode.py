@@ -279,23 +279,30 @@ def test_full_decode_probe_agrees(clips):
         assert probe_video(clips[name], full_decode=True).num_frames == probe_video(clips[name]).num_frames
 
 
-def test_decoder_drops_a_frame(tmp_path):
-    """A packet with garbage payload (not flagged by the container) is dropped
-    by the decoder: readers stay consistent; load_video_frames recounts."""
+def _with_junk_packet(src: Path, dst: Path, index: int) -> Path:
+    """Remux ``src`` to ``dst`` with packet ``index`` replaced by random bytes of the
+    same size and timing: the container does not flag it, the decoder drops it."""
     import av
 
-    src = write_video(tmp_path / "src.mkv", 40, codec="libx264", options=H264_BF)
-    dst = tmp_path / "junk.mkv"
     with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
         istream = inp.streams.video[0]
         ostream = out.add_stream_from_template(istream)
         for i, packet in enumerate(p for p in inp.demux(istream) if p.size):
-            if i == 13:
+            if i == index:
                 junk = av.Packet(np.random.default_rng(1).bytes(packet.size))
                 junk.pts, junk.dts, junk.time_base = packet.pts, packet.dts, packet.time_base
                 packet = junk
             packet.stream = ostream
             out.mux(packet)
+    return dst
+
+
+def test_decoder_drops_a_frame(tmp_path):
+    """A packet with garbage payload (not flagged by the container) is dropped
+    by the decoder: readers stay consistent; load_video_frames recounts."""
+
+    src = write_video(tmp_path / "src.mkv", 40, codec="libx264", options=H264_BF)
+    dst = _with_junk_packet(src, tmp_path / "junk.mkv", 13)
     true_count = _count_sequential(dst)
     assert true_count == 39
     assert probe_video(dst, full_decode=True).num_frames == true_count
@@ -386,21 +393,10 @@ def test_one_keyframe_file_over_the_packet_budget_reopens(one_gop, monkeypatch, 
 
 def test_one_keyframe_file_whose_decoder_drops_a_frame(tmp_path, monkeypatch):
     """Garbage in one packet of a one-keyframe file: the kept-packet read notices, counts again."""
-    import av
 
     src = write_video(tmp_path / "src.mkv", 40, codec="libx264", gop=1000, keyframes_at=[0],
                       options={"x264-params": f"{X264_BFRAMES}:scenecut=0"})
-    dst = tmp_path / "junk.mkv"
-    with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
-        istream = inp.streams.video[0]
-        ostream = out.add_stream_from_template(istream)
-        for i, packet in enumerate(p for p in inp.demux(istream) if p.size):
-            if i == 13:
-                junk = av.Packet(np.random.default_rng(1).bytes(packet.size))
-                junk.pts, junk.dts, junk.time_base = packet.pts, packet.dts, packet.time_base
-                packet = junk
-            packet.stream = ostream
-            out.mux(packet)
+    dst = _with_junk_packet(src, tmp_path / "junk.mkv", 13)
     true_count = _count_sequential(dst)
     assert true_count < 40
     ref = read_frames_sequential(dst, list(range(true_count)))
