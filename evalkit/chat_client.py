@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
 from evalkit.errors import EvalkitError
+from evalkit.redaction import redact_text, redact_url
 
 log = logging.getLogger("evalkit.chat_client")
 
@@ -139,10 +140,8 @@ class RequestRejectedError(RuntimeError):
 
 
 def redact(text: str, secret: Optional[str]) -> str:
-    """Replace every occurrence of ``secret`` in ``text`` (no-op for empty/placeholder keys)."""
-    if not secret or secret == "EMPTY":
-        return text
-    return text.replace(secret, "***")
+    """``text`` without ``secret`` (the API key) or URL credentials (:func:`evalkit.redaction.redact_text`)."""
+    return redact_text(text, (secret,))
 
 
 def classify(exc: BaseException) -> Optional[Failure]:
@@ -185,7 +184,7 @@ class ChatClient:
                  stop: Optional[asyncio.Event] = None) -> None:
         self.base_url = base_url
         self.api_key = api_key
-        self.display = display or base_url
+        self.display = display or redact_url(base_url)
         self.policy = policy
         self.stats = ClientStats()
         self._sleep: Sleep = sleep or asyncio.sleep

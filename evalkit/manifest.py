@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -15,10 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from evalkit.redaction import scrub as _scrub
+
 PACKAGES = ("evalkit", "torch", "torchvision", "transformers", "tokenizers", "av", "datasets", "numpy",
             "pandas", "openai", "hydra-core", "omegaconf")
-_SECRET_KEY = re.compile(r"(api_?key|token|secret|password)", re.I)
-_URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
 
 
 def now_iso() -> str:
@@ -63,22 +62,10 @@ def environment() -> dict[str, Any]:
 
 
 def scrub(obj: Any) -> Any:
-    """Drop anything that looks like a secret from a config before it is written to disk:
-    values of keys named *key*/*token*/*secret*/*password* (except ``api_key_env``, which holds
-    only a variable's name) and user:password@ parts of URLs."""
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if isinstance(k, str) and _SECRET_KEY.search(k) and k != "api_key_env" and v not in (None, ""):
-                out[k] = "<redacted>"
-            else:
-                out[k] = scrub(v)
-        return out
-    if isinstance(obj, list):
-        return [scrub(v) for v in obj]
-    if isinstance(obj, str):
-        return _URL_USERINFO.sub(r"\1<redacted>@", obj)
-    return obj
+    """Drop anything that looks like a secret from a config before it is written to disk (see
+    :func:`evalkit.redaction.scrub`: credential-named keys, URL user-info and credential query
+    parameters)."""
+    return _scrub(obj)
 
 
 def stable_hash(obj: Any) -> str:

@@ -18,7 +18,9 @@ from evalkit.tasks.base import Task
 
 # Model config fields that change where/how fast a model runs, not what it outputs.
 RUNTIME_MODEL_FIELDS = {"device", "cpu_threads", "attn_implementation"}
-RUNTIME_TASK_FIELDS = {"data_root", "expected_size", "image_cache_dir"}
+# allow_outside_paths: which media may be read, not how they are evaluated (turning it on to finish
+# samples that errored must not make the folder's predictions "another protocol")
+RUNTIME_TASK_FIELDS = {"data_root", "expected_size", "image_cache_dir", "allow_outside_paths"}
 
 
 def protocol_of(task: Task, model) -> dict[str, Any]:
