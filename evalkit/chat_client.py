@@ -21,6 +21,7 @@ import email.utils
 import logging
 import math
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -142,6 +143,21 @@ class RequestRejectedError(RuntimeError):
 def redact(text: str, secret: Optional[str]) -> str:
     """``text`` without ``secret`` (the API key) or URL credentials (:func:`evalkit.redaction.redact_text`)."""
     return redact_text(text, (secret,))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def sendable(obj: Any) -> Any:
+    """A request body's strings made sendable: a lone surrogate (from a data file) cannot be encoded
+    as UTF-8 JSON, so it is sent as U+FFFD, never making the request fail."""
+    if isinstance(obj, str):
+        return _LONE_SURROGATE.sub("\ufffd", obj)
+    if isinstance(obj, dict):
+        return {k: sendable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [sendable(v) for v in obj]
+    return obj
 
 
 def classify(exc: BaseException) -> Optional[Failure]:
@@ -266,7 +282,7 @@ class ChatClient:
             raise RuntimeError(f"{type(self).__name__} must be used inside 'async with'")
         attempts = 0
         retries_left = int(self.policy.max_retries)
-        msgs: List[Dict[str, Any]] = [dict(m) for m in messages]
+        msgs: List[Dict[str, Any]] = [sendable(dict(m)) for m in messages]
         while True:
             self._check_stop()
             await self._wait_gate()

@@ -48,17 +48,40 @@ def git_info(path: Path | None = None) -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
+    """Python, platform, a hash of the host name, torch's CUDA build and -- once torch is in use in
+    this process (a model was loaded) -- the GPUs.  Never imports torch itself (seconds per process,
+    for a judge or score stage that never touches it): the job records this again after loading a
+    model."""
     env: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform(),
                            "hostname_hash": hashlib.sha256(platform.node().encode()).hexdigest()[:12]}
-    try:
-        import torch
-
-        env["cuda"] = torch.version.cuda
-        if torch.cuda.is_available():
-            env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except ImportError:  # pragma: no cover
-        pass
+    torch = sys.modules.get("torch")
+    if torch is None:
+        env["cuda"] = _torch_build_cuda()
+        return env
+    env["cuda"] = torch.version.cuda
+    if torch.cuda.is_available():
+        env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return env
+
+
+def _torch_build_cuda() -> str | None:
+    """``torch.version.cuda`` read from the installed ``torch/version.py`` without importing torch."""
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("torch")
+        if spec is None or not spec.origin:
+            return None
+        tree = ast.parse((Path(spec.origin).parent / "version.py").read_text(encoding="utf-8"))
+    except (ImportError, OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if isinstance(target, ast.Name) and target.id == "cuda" and isinstance(node.value, ast.Constant):
+            return node.value.value
+    return None
 
 
 def scrub(obj: Any) -> Any:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 REDACTED = "<redacted>"
@@ -37,18 +37,25 @@ _SECRET_KEY = re.compile(r"(?i)(^|[_\-.])(api[_-]?key|apikey|token|access[_-]?to
 _NOT_SECRET_KEYS = frozenset({"api_key_env"})
 
 
-def redact_text(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
+def redact_text(text: str, secrets: Iterable[Optional[str]] = (),
+                replace: Optional[Callable[[str], str]] = None) -> str:
     """``text`` with URL credentials (user-info, credential query parameters) and every occurrence
-    of each of ``secrets`` (non-empty, not the ``EMPTY`` placeholder) replaced by ``<redacted>``."""
+    of each of ``secrets`` (non-empty, not the ``EMPTY`` placeholder) replaced by ``<redacted>``
+    (or by ``replace(credential)``)."""
     if not isinstance(text, str) or not text:
         return text
+    base = replace or (lambda _secret: REDACTED)
+
+    def sub(secret: str) -> str:  # an interpolation (${oc.env:NAME}) names where a secret is, nothing more
+        return secret if secret.startswith("${") and secret.endswith("}") else base(secret)
+
     for s in secrets:
         if s and s != "EMPTY" and len(s) >= 4:
             text = text.replace(s, REDACTED)
     if "://" in text:
-        text = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+        text = _USERINFO.sub(lambda m: f"{m.group(1)}{sub(m.group(0)[len(m.group(1)):-1])}@", text)
     if "=" in text:
-        text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+        text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{sub(m.group(0)[len(m.group(1)):])}", text)
     return text
 
 

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from evalkit.config import RunConfig, build_model, build_task, check_stage
 from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
-from evalkit.manifest import now_iso, scrub
+from evalkit.manifest import environment, now_iso, scrub
 from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
 from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_prompts
@@ -160,6 +160,7 @@ class Job:
             load_s = time.perf_counter() - t0
             self.manifest["model"] = self.model.describe()
             self.manifest["model"]["load_seconds"] = round(load_s, 3)
+            self.manifest["environment"] = environment()  # now with the GPUs the model sees
             samples = self._flag_prompts(samples, store.done_ids)
         try:
             stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
@@ -283,7 +284,7 @@ class Job:
             "artifacts": artifacts,
             "scored": now_iso(),
         }
-        write_json(self.folder.metrics, out)
+        write_json(self.folder.metrics, scrub(out))
         self.manifest["counts"].update(counts)
         if judge_info is not None:
             self.manifest["judge"] = judge_info
