@@ -61,7 +61,7 @@ class ImageTask(Task):
         try:
             return str(materialize_image(value, self.image_cache(), stem, self.image_root,
                                          self.cfg.image_name_format))
-        except (ValueError, OSError) as e:
+        except ValueError as e:
             return self.unusable_media(stem, f"{where}: unusable_image: cannot read its image: {e}")
 
     def _hf_rows(self) -> list[dict[str, Any]]:
