@@ -20,7 +20,7 @@ class Sample:
     ``answers`` holds every reference answer (ten for VQAv2, one for the video QA sets).
     ``problem``, when set, says why the sample cannot be evaluated as the data give it (media outside
     the data folders, an image value holding no image, a prompt longer than the model's context): the
-    runner records it as the sample's error instead of reading its media or calling the model.
+    job records it as the sample's error record; its media are never read, the model never called.
     """
 
     id: str

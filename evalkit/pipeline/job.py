@@ -23,7 +23,8 @@ from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_promp
 from evalkit.pipeline.selection import sample_scope, select_samples
 from evalkit.prompts.answer import configure_answer
 from evalkit.prompts.store import PromptStore
-from evalkit.runner.runner import Runner, RunnerConfig
+from evalkit.runner.loading import LoadedSample
+from evalkit.runner.runner import Runner, RunnerConfig, prediction_record
 from evalkit.samples import Sample
 from evalkit.store import (OutputFolder, PredictionStore, TaskFolder, WriterLock, default_run_name, merge_shards,
                            write_json)
@@ -154,6 +155,9 @@ class Job:
                 self.log(f"[{self.task.name}] retrying {n} samples recorded as errors")
         runner = Runner(self.model, self.runner_cfg)
         started = now_iso()
+        # samples whose data are unusable (media outside the data folders, no image): recorded as errors
+        # here, never read, never given to the model
+        unusable = self._record_unusable(store, runner.pending(samples, store)[1])
         if runner.pending(samples, store)[1]:  # load weights only when something is left to predict
             t0 = time.perf_counter()
             self.model.load()
@@ -162,10 +166,16 @@ class Job:
             self.manifest["model"]["load_seconds"] = round(load_s, 3)
             self.manifest["environment"] = environment()  # now with the GPUs the model sees
             samples = self._flag_prompts(samples, store.done_ids)
+            unusable += self._record_unusable(store, runner.pending(samples, store)[1])
         try:
             stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
         finally:
             self.model.close()
+        # the runner found those already stored: they are this run's errors, not resumed work
+        stats.skipped -= len(unusable)
+        stats.errors += len(unusable)
+        stats.error_examples = [f"{r['id']}: {r['error']}" for r in unusable[:5]] + stats.error_examples
+        del stats.error_examples[5:]
         key = "predict" if self.runner_cfg.num_shards == 1 else \
             f"predict_shard_{self.runner_cfg.shard_rank}_of_{self.runner_cfg.num_shards}"
         self.manifest["stages"][key] = {
@@ -179,6 +189,13 @@ class Job:
         for ex in stats.error_examples:
             self.log(f"  error: {ex}")
         return stats.as_dict()
+
+    @staticmethod
+    def _record_unusable(store: PredictionStore, todo: list[Sample]) -> list[dict[str, Any]]:
+        """Store an error record (``Sample.problem``) for each of ``todo`` that has a problem."""
+        records = [prediction_record(LoadedSample(s), error=s.problem) for s in todo if s.problem is not None]
+        store.append(records)
+        return records
 
     def _flag_prompts(self, samples: list[Sample], done: set[str]) -> list[Sample]:
         """Mark the samples still to predict whose prompt the loaded model cannot read (longer than

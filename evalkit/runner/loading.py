@@ -17,10 +17,7 @@ class LoadedSample:
 
 
 def load_media(sample: Sample, spec: MediaSpec) -> LoadedSample:
-    """Never raises for bad media: a failure becomes ``LoadedSample.error``; a sample the task or
-    job marked unusable (``Sample.problem``) is not read at all."""
-    if sample.problem is not None:
-        return LoadedSample(sample, error=sample.problem)
+    """Never raises for bad media: a failure becomes ``LoadedSample.error``."""
     from evalkit.media import MediaError, apply_frame_order, load_image, load_video_frames
     from evalkit.media.image import pad_to_square
 

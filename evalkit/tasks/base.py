@@ -186,7 +186,7 @@ class Task(ABC):
         """The samples a job evaluates: :meth:`load_samples` with the data files decoded as
         ``task.text_errors`` says, then each sample's media vetted (:mod:`evalkit.tasks.media_paths`:
         outside the data folders, or an image value that held no image, is that sample's
-        ``problem``, which the runner records as its error)."""
+        ``problem``, which the job records as its error)."""
         from evalkit.tasks.media_paths import vet_media
 
         with text_decoding(self.cfg.text_errors) as replaced:

@@ -2,7 +2,7 @@
 files are resolved (``..`` and symlinks followed) and must lie inside the task's data folders.
 
 An absolute path (``/etc/passwd``), a ``..`` escape or a symlink pointing out of the folders is that
-sample's error (``Sample.problem``, recorded by the runner as its error record, never opened), unless
+sample's error (``Sample.problem``, recorded by the job as its error record, never opened), unless
 the user allows it (``task.allow_outside_paths=true``).  So are media values found unusable while
 the data were read (an image cell holding no image: :meth:`evalkit.tasks.base.Task.unusable_media`).
 """

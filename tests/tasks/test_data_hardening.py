@@ -98,14 +98,6 @@ def test_a_configured_media_folder_outside_the_data_root_is_allowed(compose, tmp
     assert all(s.problem is None for s in task.samples())
 
 
-def test_problem_samples_become_error_records_without_being_read(tmp_path):
-    from evalkit.runner.loading import load_media
-    from evalkit.samples import MediaSpec, Sample
-
-    s = Sample(id="a", task="t", question="q", answers=("x",), media=("/etc/passwd",), problem="nope: outside")
-    assert load_media(s, MediaSpec()).error == "nope: outside"
-
-
 # ---- image values ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, b64", [("aGVsbG8gd29ybGQ=", True), ("COCO_val2014_000000000042.jpg", False),
@@ -124,3 +116,25 @@ def test_image_values_that_hold_no_image_are_that_rows_problem(compose, tmp_path
     assert path in task.media_problems and "index 7: unusable_image" in task.media_problems[path]
     ok = task.image_from("picture.png", "8", "task mmbench: index 8")
     assert ok == str(tmp_path / "picture.png") and ok not in task.media_problems
+
+
+# ---- duplicate ids name their file ------------------------------------------------------------------
+
+def test_duplicate_ids_in_image_annotation_and_question_files_name_the_file(tmp_path):
+    from tests._image_data import write_jsonl, write_vqav2
+    from evalkit.tasks.image.vqav2 import VQAv2Config, VQAv2Task
+
+    info = write_vqav2(tmp_path, n=3)
+    cfg = VQAv2Config(name="vqav2", data_root=str(tmp_path), split="val2014", image_dir="val2014",
+                      question_jsonl="llava_vqav2_mscoco_val2014.jsonl",
+                      annotation_file="v2_mscoco_val2014_annotations.json")
+    ann = tmp_path / "v2_mscoco_val2014_annotations.json"
+    data = json.loads(ann.read_text())
+    ann.write_text(json.dumps({**data, "annotations": data["annotations"] + data["annotations"][:1]}))
+    with pytest.raises(DataError, match=f"{ann}: question_id {info['annotations'][0]['question_id']} appears twice"):
+        VQAv2Task(cfg).samples()
+    ann.write_text(json.dumps(data))
+    q = tmp_path / "llava_vqav2_mscoco_val2014.jsonl"
+    write_jsonl(q, info["rows"] + info["rows"][:1])
+    with pytest.raises(DataError, match=f"question file {q}: question_id .* appears twice"):
+        VQAv2Task(cfg).samples()
