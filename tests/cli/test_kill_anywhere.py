@@ -94,7 +94,7 @@ def test_sigkill_at_six_points_then_rerun_equals_an_uninterrupted_run(compose, t
                              snapshot=held_items)
             timings.append(f"{phase} {a.seconds:.1f}s")
             if steps:
-                assert a.killed, f"{phase}: the run ended (exit {a.returncode}) before its kill point:\n{a.output[-3000:]}"
+                assert a.killed, f"{phase}: ended (exit {a.returncode}) before its kill point\n{a.output[-3000:]}"
                 in_flight |= a.at_kill.get("in_flight", set())
             else:
                 assert a.returncode == 0, a.output[-3000:]
