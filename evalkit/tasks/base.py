@@ -199,10 +199,9 @@ class Task(ABC):
         """Folders media may be read from: ``data_root`` (and a local ``hf_path``'s folder); task
         families add their configured media folders."""
         roots = [self.root]
-        if self.cfg.form == "hf" and self.cfg.hf_path and not str(self.cfg.hf_path).startswith(("hf://",)):
+        if self.cfg.form == "hf" and self.cfg.hf_path and Path(self.cfg.hf_path).exists():  # not a hub id
             p = Path(self.cfg.hf_path)
-            if p.exists():
-                roots.append(p if p.is_dir() else p.parent)
+            roots.append(p if p.is_dir() else p.parent)
         return roots
 
     def unusable_media(self, key: str, why: str) -> str:
