@@ -40,7 +40,9 @@ def main() -> None:
     app = hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")(_job)
     app()
     if _failures:
+        from evalkit.redaction import redact_text
+
         print(f"evalkit: {len(_failures)} job(s) failed:", file=sys.stderr)
         for f in _failures:
-            print(f"  {f}", file=sys.stderr)
+            print(f"  {redact_text(f)}", file=sys.stderr)
         sys.exit(1)

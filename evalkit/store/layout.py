@@ -10,6 +10,9 @@
             predictions.jsonl                   one line per sample (or predictions.shard-<i>-of-<n>.jsonl per rank)
             judgments.jsonl                     one line per judged sample
             metrics.json, manifest.json, report.html
+            predictions.conflicts.jsonl         records set aside by run.repair=true (never read back)
+            .writer.lock (+ .holder.json)       the one process writing this task folder
+            .writer.shard-<i>-of-<n>.lock       ... or this rank's shard file
             .manifest.lock, .merge.lock, .judgments.lock
 
 Folders and files whose name starts with ``.`` are evalkit's (or Hydra's) bookkeeping and are
@@ -47,6 +50,13 @@ def default_run_name(pretrained: str) -> str:
 
 def shard_file_name(rank: int, num_shards: int) -> str:
     return PREDICTIONS if num_shards == 1 else f"predictions.shard-{rank:03d}-of-{num_shards:03d}.jsonl"
+
+
+def conflicts_file(predictions: Path) -> Path:
+    """Where ``run.repair=true`` sets aside the records of a predictions file that lost a conflict
+    (``predictions.conflicts.jsonl``, ``predictions.shard-000-of-002.conflicts.jsonl``)."""
+    p = Path(predictions)
+    return p.with_name(p.name[: -len(".jsonl")] + ".conflicts.jsonl")
 
 
 def shard_count(path: Path) -> int | None:
@@ -99,6 +109,13 @@ class TaskFolder:
     @property
     def report(self) -> Path:
         return self.path / REPORT
+
+    def writer_lock(self, rank: int | None = None, num_shards: int = 1) -> Path:
+        """The lock owned by the one process writing this folder (``rank``: that rank's shard file
+        only, for a sharded predict stage)."""
+        if rank is None or num_shards == 1:
+            return self.path / ".writer.lock"
+        return self.path / f".writer.shard-{rank:03d}-of-{num_shards:03d}.lock"
 
     @property
     def manifest_lock(self) -> Path:
