@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from evalkit.config import build_model
-from evalkit.errors import ConfigError
 from evalkit.models.prompts import TemplateChoiceError, from_conversation
 from evalkit.pipeline import Job
 from evalkit.prompts.answer import NOT_PAPER, configure_answer
