@@ -59,6 +59,7 @@ class ModelAdapter(ABC):
     def __init__(self, cfg: ModelConfig) -> None:
         self.cfg = cfg
         self.answer_setup: Any = None  # evalkit.prompts.answer.AnswerSetup, set by the job
+        self.seed = 0  # run.seed, set by the job (sent with sampled requests of served models)
 
     def set_answer_setup(self, setup: Any) -> None:
         """The task's answer template and generation settings, resolved for this run."""
@@ -76,6 +77,10 @@ class ModelAdapter(ABC):
 
     def close(self) -> None:
         """Release connections or threads (called once predicting is over)."""
+
+    def samples(self) -> bool:
+        """Does generation draw random numbers (sampling)?  Then run.seed is part of the protocol."""
+        return False
 
     def weights_identity(self) -> Optional[dict[str, Any]]:
         """Something that changes when the weights behind ``pretrained`` change (part of the run's

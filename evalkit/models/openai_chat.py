@@ -124,9 +124,12 @@ class OpenAIChatAdapter(ModelAdapter):
     async def _one(self, item: GenerationInput) -> str | GenerationFailed:
         from evalkit.chat_client import EndpointUnavailableError, RequestRejectedError
 
+        params: dict[str, Any] = {"model": self.cfg.pretrained, "max_tokens": self.cfg.max_new_tokens,
+                                  "temperature": self.cfg.temperature}
+        if self.samples():
+            params["seed"] = self.seed  # run.seed: servers that honour it (vLLM, OpenAI) sample reproducibly
         try:
-            out = await self._client.complete(self.messages_for(item), model=self.cfg.pretrained,
-                                              max_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature)
+            out = await self._client.complete(self.messages_for(item), **params)
         except RequestRejectedError as e:
             return GenerationFailed(str(e))
         except EndpointUnavailableError as e:
@@ -140,6 +143,9 @@ class OpenAIChatAdapter(ModelAdapter):
         if self._client is None or self._loop is None:
             raise RuntimeError("model adapter used before load()")
         return self._loop.run(self._all(batch))
+
+    def samples(self) -> bool:
+        return self.cfg.temperature > 0
 
     def prompt_for(self, item: GenerationInput) -> str:
         n = len(item.media) if item.modality == "video" and item.media is not None else int(item.modality == "image")

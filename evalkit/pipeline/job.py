@@ -14,11 +14,13 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from evalkit.config import RunConfig, build_model, build_task, check_stage
+from evalkit.config import RunConfig, build_model, build_task, check_known_fields, check_stage
 from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
 from evalkit.manifest import now_iso, scrub
 from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
+from evalkit.pipeline.launch import place_model, resolve_runner
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
+from evalkit.pipeline.seeding import seed_everything
 from evalkit.pipeline.selection import sample_scope, select_samples
 from evalkit.prompts.answer import configure_answer
 from evalkit.prompts.store import PromptStore
@@ -31,15 +33,22 @@ from evalkit.tasks.base import Task
 class Job:
     def __init__(self, cfg: DictConfig, log=print) -> None:
         self.log = log
+        check_known_fields(cfg)  # a misspelt `+section.field=` fails here, before anything loads
         check_stage(cfg.stage)
         self.stage: str = cfg.stage
         self.task: Task = build_task(cfg.task)
         self.model = build_model(cfg.model)
-        self.runner_cfg: RunnerConfig = OmegaConf.to_object(cfg.runner)
+        # this process's shard (and device) from the overrides, else from torchrun/accelerate's RANK/WORLD_SIZE
+        self.runner_cfg: RunnerConfig
+        self.runner_cfg, launch = resolve_runner(OmegaConf.to_object(cfg.runner))
+        self.launch = place_model(self.model.cfg, launch)
+        if self.launch.source == "launcher":
+            self.log(f"[{self.task.name}] {self.launch.describe()}")
         self.judge_cfg = OmegaConf.to_object(cfg.judge)
         # The task fixes the judging protocol (prompt + parser); the judge config fixes endpoint and model.
         self.judge_cfg.protocol = self.task.judge_protocol
         self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
+        self.task.seed = self.model.seed = self.run_cfg.seed
         self.output = OutputFolder(Path(cfg.output_dir))
         self.prompt_store = PromptStore(cfg.get("prompt_store"))
         # the task's paper answer protocol (template, max_new_tokens), resolved for this model
@@ -60,17 +69,30 @@ class Job:
             self.judge_choice = choose_judge(self.task, self.judge_cfg, self.prompt_store)
             if self.judge_choice.hint:
                 self.log(f"[{self.task.name}] {self.judge_choice.hint}")
+            if self.stage in ("all", "judge") and not self.judge_cfg.dry_run:
+                # Fail before reading the data and hours of inference: a judge without its key cannot work.
+                from evalkit.judge.endpoint import resolve_endpoint
+
+                resolve_endpoint(self.judge_cfg)
         self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
-        self.protocol = protocol_of(self.task, self.model)
+        self.protocol = protocol_of(self.task, self.model, self.run_cfg.seed)
         self.manifest = RunManifest(self.folder, self.protocol)
         self.scope: dict[str, Any] = {}
 
     # ---- stages ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        all_samples = self.task.load_samples()
+        try:
+            all_samples = self.task.load_samples()
+        except DataError as e:  # name where the expected layout is described
+            from evalkit.paths import data_card
+
+            raise DataError(f"{e} (expected files and layout: {data_card(self.task.name)})") from None
         samples = select_samples(all_samples, self.run_cfg)
         self.scope = sample_scope(len(all_samples), len(samples), self.run_cfg, self.task.cfg.expected_size)
         report = self.task.check(samples)
+        report.set_size = len(all_samples)
+        reasons = [r for r in self.scope.get("subset_reasons") or [] if r.startswith("run.")]
+        report.selection = "; ".join(reasons) or None
         self.log(report.summary())
         if report.duplicate_ids:
             raise DataError(f"task {self.task.name}: duplicate sample ids, cannot evaluate: {report.duplicate_ids[:5]}")
@@ -81,16 +103,9 @@ class Job:
         self.manifest["data_check"] = report.as_dict()
         self.manifest["counts"] = {"selected_samples": len(samples), **self.scope}
         result: dict[str, Any] = {"task_dir": str(self.task_dir)}
-        if self.stage in ("all", "judge") and self._judge_enabled() and not self.judge_cfg.dry_run:
-            # Fail before hours of inference, not after: a judge without its key cannot work.
-            from evalkit.judge.endpoint import resolve_endpoint
-
-            resolve_endpoint(self.judge_cfg)
         if self.stage in ("all", "predict"):
             result["predict"] = self.predict(samples)
-            if self.runner_cfg.num_shards > 1 and not self._try_merge(samples):
-                self.log(f"[{self.task.name}] shard {self.runner_cfg.shard_rank} of {self.runner_cfg.num_shards} "
-                         "done; scoring waits for the other shards")
+            if self.runner_cfg.num_shards > 1 and not self._finish_shards(samples):
                 return result
         if self.stage != "predict":
             self._try_merge(samples, required=True)
@@ -119,6 +134,7 @@ class Job:
             load_s = time.perf_counter() - t0
             self.manifest["model"] = self.model.describe()
             self.manifest["model"]["load_seconds"] = round(load_s, 3)
+            seed_everything(self.run_cfg.seed)
         try:
             stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
         finally:
@@ -126,7 +142,8 @@ class Job:
         key = "predict" if self.runner_cfg.num_shards == 1 else \
             f"predict_shard_{self.runner_cfg.shard_rank}_of_{self.runner_cfg.num_shards}"
         self.manifest["stages"][key] = {
-            "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg), **stats.as_dict(),
+            "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg),
+            "launch": self.launch.as_dict(), **stats.as_dict(),
         }
         self.manifest.setdefault("model", self.model.describe())
         self.manifest.save()
@@ -136,6 +153,28 @@ class Job:
         for ex in stats.error_examples:
             self.log(f"  error: {ex}")
         return stats.as_dict()
+
+    def _finish_shards(self, samples: list[Sample]) -> bool:
+        """After this rank's predictions: merge when every shard is complete.  True when this
+        process goes on (to judge and score); exactly one rank of a finished run does."""
+        import os
+        import socket
+
+        rank, n = self.runner_cfg.shard_rank, self.runner_cfg.num_shards
+        who = f"{socket.gethostname()}:{os.getpid()} rank {rank} of {n}"
+        try:
+            info = merge_shards(self.folder, expected_ids=[s.id for s in samples],
+                                claim=who if self.stage == "all" else None)
+        except StoreError:
+            self.log(f"[{self.task.name}] shard {rank} of {n} done; the rank that finishes last merges and scores")
+            return False
+        self.manifest["stages"]["merge"] = {"finished": now_iso(), **info}
+        self.manifest.save()
+        if info.get("claimed") is False:
+            self.log(f"[{self.task.name}] shard {rank} of {n} done; all shards merged, and judging/scoring was "
+                     f"claimed by {info.get('claimed_by')} at {info.get('claimed_at')} (stage=score scores again)")
+            return False
+        return True
 
     def _try_merge(self, samples: list[Sample], required: bool = False) -> bool:
         if not self.folder.shard_files():
@@ -225,6 +264,10 @@ class Job:
 
         board = write_leaderboard(self.output.path)
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
+        if not head:  # a test split: nothing to score here, say what was written instead
+            head = ("no reference answers, nothing scored here; written: "
+                    + "; ".join(f"{what}: {path}" for what, path in artifacts.items())) if artifacts else \
+                "no reference answers and no submission file: nothing scored"
         notes = [f"errors {n_err}/{len(records)}"]
         if self.scope.get("subset"):
             notes.append(f"subset: {len(samples)} of {self.scope.get('expected_size') or self.scope.get('set_size')} "

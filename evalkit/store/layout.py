@@ -10,7 +10,9 @@
             predictions.jsonl                   one line per sample (or predictions.shard-<i>-of-<n>.jsonl per rank)
             judgments.jsonl                     one line per judged sample
             metrics.json, manifest.json, report.html
+            thumbnails.jsonl                    small frame strips kept from prediction, for report.html
             .manifest.lock, .merge.lock, .judgments.lock
+            .shards-claim.json                  which rank of a sharded run went on to judge and score
 
 Folders and files whose name starts with ``.`` are evalkit's (or Hydra's) bookkeeping and are
 never taken for a run or a task.
@@ -27,6 +29,7 @@ JUDGMENTS = "judgments.jsonl"
 METRICS = "metrics.json"
 MANIFEST = "manifest.json"
 REPORT = "report.html"
+THUMBNAILS = "thumbnails.jsonl"
 JUDGE_CACHE = ".judge_cache.sqlite"
 LEADERBOARD_STEM = "leaderboard"
 _SHARD = re.compile(r"^predictions\.shard-(\d+)-of-(\d+)\.jsonl$")
@@ -111,6 +114,14 @@ class TaskFolder:
     @property
     def judgments_lock(self) -> Path:
         return self.path / ".judgments.lock"
+
+    @property
+    def shards_claim(self) -> Path:
+        return self.path / ".shards-claim.json"
+
+    @property
+    def thumbnails(self) -> Path:
+        return self.path / THUMBNAILS
 
     def artifact(self, name: str) -> Path:
         """A task-specific output file (a submission file, an answers file) in this folder."""
