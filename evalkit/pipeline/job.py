@@ -264,10 +264,11 @@ class Job:
 
         board = write_leaderboard(self.output.path)
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
-        if not head:  # a test split: nothing to score here, say what was written instead
-            head = ("no reference answers, nothing scored here; written: "
-                    + "; ".join(f"{what}: {path}" for what, path in artifacts.items())) if artifacts else \
-                "no reference answers and no submission file: nothing scored"
+        if not head:  # nothing to score here (a test split, or a judged task without its judge): say what was written
+            why = (f"not scored: the task is judged and judge={self.judge_cfg.name}" if self.task.judged
+                   and not self._judge_enabled() else "no reference answers (a test split): nothing scored here")
+            head = why + ("; written: " + "; ".join(f"{what}: {path}" for what, path in artifacts.items())
+                          if artifacts else "")
         notes = [f"errors {n_err}/{len(records)}"]
         if self.scope.get("subset"):
             notes.append(f"subset: {len(samples)} of {self.scope.get('expected_size') or self.scope.get('set_size')} "
