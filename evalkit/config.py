@@ -90,6 +90,18 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
     if not OmegaConf.has_resolver("data_path"):
         OmegaConf.register_new_resolver("data_path", _data_path)
+    if not OmegaConf.has_resolver("launcher_rank"):
+        OmegaConf.register_new_resolver("launcher_rank", _launcher_rank)
+
+
+def _launcher_rank() -> str:
+    """``-rank<RANK>`` in a process started by torchrun/accelerate with several ranks, else "" (keeps
+    each rank's Hydra logs apart: ``hydra.run.dir`` in configs/config.yaml).  Read when Hydra resolves
+    the run folder, never at import."""
+    import os
+
+    world, rank = os.environ.get("WORLD_SIZE"), os.environ.get("RANK")
+    return f"-rank{rank}" if world and rank and world != "1" else ""
 
 
 def _data_path(sub: str, *, _root_: DictConfig) -> str:
