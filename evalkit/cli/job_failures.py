@@ -34,6 +34,7 @@ class JobFailures(Callback):
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.sweep_dir: Optional[Path] = None
+        self.here = 0  # jobs that ended in this process
 
     def on_run_start(self, config: Any, **kwargs: Any) -> None:
         self.pid = os.getpid()
@@ -45,8 +46,10 @@ class JobFailures(Callback):
     def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
         msg = _message(job_return)
         if msg is None:
+            self.here += os.getpid() == self.pid
             return
         if os.getpid() == self.pid:
+            self.here += 1
             FAILURES.append(msg)
         else:  # a job launched in another process (submitit): leave the message for the launcher
             out = Path(str(config.hydra.runtime.output_dir)) / MARKER
@@ -56,5 +59,12 @@ class JobFailures(Callback):
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if self.sweep_dir is None:
             return
+        if not self.here:  # the jobs ran elsewhere (submitit): say where their logs and results are
+            import logging
+
+            logging.getLogger("evalkit").info(
+                "the jobs ran as separate processes (Slurm jobs or local ones); their logs: %s/.submitit/<job id>/; "
+                "results: %s/<run>/<task>/, leaderboard: %s/leaderboard.md", self.sweep_dir, config.output_dir,
+                config.output_dir)
         for marker in sorted(self.sweep_dir.glob(f"*/{MARKER}"), key=lambda p: (len(p.parent.name), p.parent.name)):
             FAILURES.append(f"{marker.read_text(encoding='utf-8').strip()} (job {marker.parent.name})")

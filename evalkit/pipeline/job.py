@@ -7,6 +7,8 @@ later all work on the same folder.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -143,7 +145,7 @@ class Job:
             f"predict_shard_{self.runner_cfg.shard_rank}_of_{self.runner_cfg.num_shards}"
         self.manifest["stages"][key] = {
             "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg),
-            "launch": self.launch.as_dict(), **stats.as_dict(),
+            "launch": {**self.launch.as_dict(), "host": socket.gethostname(), "pid": os.getpid()}, **stats.as_dict(),
         }
         self.manifest.setdefault("model", self.model.describe())
         self.manifest.save()
@@ -157,9 +159,6 @@ class Job:
     def _finish_shards(self, samples: list[Sample]) -> bool:
         """After this rank's predictions: merge when every shard is complete.  True when this
         process goes on (to judge and score); exactly one rank of a finished run does."""
-        import os
-        import socket
-
         rank, n = self.runner_cfg.shard_rank, self.runner_cfg.num_shards
         who = f"{socket.gethostname()}:{os.getpid()} rank {rank} of {n}"
         try:

@@ -95,3 +95,32 @@ def test_torchrun_two_processes_on_cpu_equal_one_process(compose, tiny_ckpt, tmp
     assert met["metrics"] == single["metrics"]
     claim = json.loads((tdir / ".shards-claim.json").read_text())  # exactly one rank went on to score
     assert claim["by"].endswith(("rank 0 of 2", "rank 1 of 2")) and len(claim["shards"]) == 2
+
+
+def test_submitit_local_two_shard_jobs_equal_one_process(compose, tiny_ckpt, tmp_path):
+    """Hydra's submitit launcher (the Slurm path) with its local executor: one command, two shard
+    jobs as separate processes, the last one merges and scores; a failed job fails the command."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from tests.cli.console import run_console
+
+    data = write_video_qa(tmp_path / "data", n=6, frames=[10])
+    common = ["task=demo_shapes", f"task.data_root={data}", "model=tiny_demo_trained", f"model.pretrained={tiny_ckpt}",
+              "model.max_new_tokens=4", "run.name=r", "runner.progress=false", "run.report=false"]
+    Job(compose([*common, f"output_dir={tmp_path}/single"])).run()
+    out = tmp_path / "sweep"
+    run_console("evalkit", ["-m", "hydra/launcher=local", *common, f"output_dir={out}", "runner.num_shards=2",
+                            "runner.shard_rank=range(2)"], tmp_path)
+    tdir = out / "r" / "demo_shapes"
+    assert _records(tdir / "predictions.jsonl") == _records(tmp_path / "single" / "r" / "demo_shapes" / "predictions.jsonl")
+    stages = json.loads((tdir / "manifest.json").read_text())["stages"]
+    pids = {stages[f"predict_shard_{r}_of_2"]["launch"]["pid"] for r in (0, 1)}
+    assert len(pids) == 2 and stages["merge"]["records"] == 6  # two processes, one merge
+    assert json.loads((tdir / "metrics.json").read_text())["counts"]["samples"] == 6
+    assert len(list(out.glob(".hydra/multirun_*/.submitit/*/*_log.out"))) == 2
+    # a shard job that fails (here: no data) fails the command, with its message, no traceback
+    p = run_console("evalkit", ["-m", "hydra/launcher=local", *common, f"task.data_root={tmp_path}/absent",
+                                f"output_dir={tmp_path}/bad", "runner.num_shards=2", "runner.shard_rank=range(2)"],
+                    tmp_path, check=False)
+    err = p.stdout + p.stderr
+    assert p.returncode == 1 and "2 job(s) failed" in err and "questions file not found" in err
+    assert "Traceback" not in err
