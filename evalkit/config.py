@@ -44,8 +44,10 @@ class RunConfig:
 class RunnerSection(RunnerConfig):
     """The ``runner`` section as configured: :class:`RunnerConfig` whose shard fields may be left
     unset (null), meaning "from the launcher" -- ``RANK``/``WORLD_SIZE`` under torchrun or
-    accelerate, else rank 0 of 1 (:func:`evalkit.pipeline.launch.resolve_runner`)."""
+    accelerate, else rank 0 of 1 -- and whose batch size may be left unset, meaning the model
+    adapter's (:func:`evalkit.pipeline.launch.resolve_runner`)."""
 
+    batch_size: Optional[int] = None  # type: ignore[assignment]
     shard_rank: Optional[int] = None  # type: ignore[assignment]
     num_shards: Optional[int] = None  # type: ignore[assignment]
 

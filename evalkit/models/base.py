@@ -78,6 +78,10 @@ class ModelAdapter(ABC):
     def close(self) -> None:
         """Release connections or threads (called once predicting is over)."""
 
+    def preferred_batch_size(self) -> int:
+        """``runner.batch_size`` when the configuration leaves it unset (null)."""
+        return 4
+
     def samples(self) -> bool:
         """Does generation draw random numbers (sampling)?  Then run.seed is part of the protocol."""
         return False

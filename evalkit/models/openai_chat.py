@@ -9,7 +9,11 @@ server rejects (HTTP 4xx) becomes that sample's error record; an endpoint that r
 stays down stops the run (:class:`ModelUnavailableError`), finished predictions kept.
 
 The runner treats it like any other adapter: it hands over decoded media and gets text back, so
-sharding, resume, error records and scoring are unchanged.
+sharding, resume, error records and scoring are unchanged.  The runner hands over one batch at a time
+and a batch ends with its slowest reply, so unless ``runner.batch_size`` is set the runner's batches
+are ``8 x model.concurrency`` requests (:meth:`OpenAIChatAdapter.preferred_batch_size`): at a batch
+the size of the concurrency the server is kept at ~40 % of the limit, at 8x at ~65 %, about what
+one batch of the whole run reaches (bench/bench_served.py).
 """
 
 from __future__ import annotations
@@ -146,6 +150,13 @@ class OpenAIChatAdapter(ModelAdapter):
 
     def samples(self) -> bool:
         return self.cfg.temperature > 0
+
+    #: Runner batches of this many times model.concurrency requests: a batch ends with its slowest
+    #: reply, so batches no larger than the concurrency leave the server waiting (bench/bench_served.py).
+    BATCH_PER_CONCURRENCY = 8
+
+    def preferred_batch_size(self) -> int:
+        return self.BATCH_PER_CONCURRENCY * max(1, self.cfg.concurrency)
 
     def prompt_for(self, item: GenerationInput) -> str:
         n = len(item.media) if item.modality == "video" and item.media is not None else int(item.modality == "image")

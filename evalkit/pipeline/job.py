@@ -42,7 +42,8 @@ class Job:
         self.model = build_model(cfg.model)
         # this process's shard (and device) from the overrides, else from torchrun/accelerate's RANK/WORLD_SIZE
         self.runner_cfg: RunnerConfig
-        self.runner_cfg, launch = resolve_runner(OmegaConf.to_object(cfg.runner))
+        self.runner_cfg, launch = resolve_runner(OmegaConf.to_object(cfg.runner),
+                                                 default_batch_size=self.model.preferred_batch_size())
         self.launch = place_model(self.model.cfg, launch)
         if self.launch.source == "launcher":
             self.log(f"[{self.task.name}] {self.launch.describe()}")
@@ -137,16 +138,27 @@ class Job:
             self.manifest["model"] = self.model.describe()
             self.manifest["model"]["load_seconds"] = round(load_s, 3)
             seed_everything(self.run_cfg.seed)
+        spec = self.task.media_spec()
+        thumbs = None
+        if self.run_cfg.report:  # the report's thumbnails, from the frames decoded for prediction
+            from evalkit.pipeline.thumbnails import ThumbnailWriter
+
+            thumbs = ThumbnailWriter(self.folder.thumbnails_for(self.runner_cfg.shard_rank, self.runner_cfg.num_shards),
+                                     spec)
         try:
-            stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
+            stats = runner.run(samples, spec, store, desc=f"{self.task.name}",
+                               on_loaded=thumbs.add if thumbs is not None else None)
         finally:
             self.model.close()
+            thumb_info = thumbs.close() if thumbs is not None else None
         key = "predict" if self.runner_cfg.num_shards == 1 else \
             f"predict_shard_{self.runner_cfg.shard_rank}_of_{self.runner_cfg.num_shards}"
         self.manifest["stages"][key] = {
             "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg),
             "launch": {**self.launch.as_dict(), "host": socket.gethostname(), "pid": os.getpid()}, **stats.as_dict(),
         }
+        if thumb_info is not None:
+            self.manifest["stages"][key]["thumbnails"] = thumb_info
         self.manifest.setdefault("model", self.model.describe())
         self.manifest.save()
         self.log(f"[{self.task.name}] predicted {stats.predicted}, errors {stats.errors}, "

@@ -64,9 +64,13 @@ def launcher_env(environ: Optional[Mapping[str, str]] = None) -> Optional[dict[s
     return {"rank": rank, "world_size": world, "local_rank": _env_int(env, "LOCAL_RANK")}
 
 
-def resolve_runner(section: Any, environ: Optional[Mapping[str, str]] = None) -> tuple[RunnerConfig, Launch]:
-    """The runner configuration with this process's shard filled in (see the module docs)."""
+def resolve_runner(section: Any, environ: Optional[Mapping[str, str]] = None,
+                   default_batch_size: int = 1) -> tuple[RunnerConfig, Launch]:
+    """The runner configuration with this process's shard filled in (see the module docs), and the
+    batch size, when unset, ``default_batch_size`` (the model adapter's preferred one)."""
     values = {f.name: getattr(section, f.name) for f in fields(RunnerConfig)}
+    if values["batch_size"] is None:
+        values["batch_size"] = default_batch_size
     rank, n = values["shard_rank"], values["num_shards"]
     env = launcher_env(environ) if rank is None or n is None else None
     if env is not None:

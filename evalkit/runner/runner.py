@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -121,7 +121,9 @@ class Runner:
         done = store.done_ids
         return mine, [s for s in mine if s.id not in done]
 
-    def run(self, samples: list[Sample], spec: MediaSpec, store: PredictionStore, desc: str = "predict") -> RunStats:
+    def run(self, samples: list[Sample], spec: MediaSpec, store: PredictionStore, desc: str = "predict",
+            on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None) -> RunStats:
+        """``on_loaded``: called with each decoded batch (e.g. to keep thumbnails of the frames)."""
         mine, todo = self.pending(samples, store)
         stats = RunStats(total=len(mine), skipped=len(mine) - len(todo))
         if not todo:
@@ -149,6 +151,8 @@ class Runner:
                 loaded = [f.result() for f in pending.popleft()]
                 if ahead:
                     submit_next()
+                if on_loaded is not None:
+                    on_loaded(loaded)
                 good = [x for x in loaded if x.error is None]
                 records = {x.sample.id: prediction_record(x, error=x.error) for x in loaded if x.error is not None}
                 if good:

@@ -11,6 +11,7 @@
             judgments.jsonl                     one line per judged sample
             metrics.json, manifest.json, report.html
             thumbnails.jsonl                    small frame strips kept from prediction, for report.html
+                                                (thumbnails.shard-<i>-of-<n>.jsonl per rank)
             .manifest.lock, .merge.lock, .judgments.lock
             .shards-claim.json                  which rank of a sharded run went on to judge and score
 
@@ -119,9 +120,13 @@ class TaskFolder:
     def shards_claim(self) -> Path:
         return self.path / ".shards-claim.json"
 
-    @property
-    def thumbnails(self) -> Path:
-        return self.path / THUMBNAILS
+    def thumbnails_for(self, rank: int, num_shards: int) -> Path:
+        """This rank's thumbnail file (``thumbnails.jsonl`` when not sharded)."""
+        name = THUMBNAILS if num_shards == 1 else f"thumbnails.shard-{rank:03d}-of-{num_shards:03d}.jsonl"
+        return self.path / name
+
+    def thumbnail_files(self) -> list[Path]:
+        return sorted(p for p in self.path.glob("thumbnails*.jsonl") if p.is_file())
 
     def artifact(self, name: str) -> Path:
         """A task-specific output file (a submission file, an answers file) in this folder."""
