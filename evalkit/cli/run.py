@@ -19,6 +19,7 @@ from evalkit.paths import CONFIG_DIR
 log = logging.getLogger("evalkit")
 
 DEMO_WORD = "demo"
+SUBMITIT_PRESETS = ("slurm", "local", "submitit_slurm", "submitit_local")  # configs/hydra/launcher/ + the plugin's
 VERSION_PACKAGES = ("torch", "torchvision", "transformers", "av", "hydra-core", "openai")
 
 
@@ -72,6 +73,11 @@ def main() -> None:
     register_configs()
     if not args or args[0] == DEMO_WORD:  # `evalkit` / `evalkit demo OVERRIDES...`: the embedded demo
         sys.argv[1:] = ["--config-name=demo", *args[1:]]
+    if any(a.startswith("hydra/launcher=") and a.split("=", 1)[1] in SUBMITIT_PRESETS for a in args):
+        import importlib.util
+
+        if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
+            sys.exit("evalkit: hydra/launcher=slurm|local needs Hydra's submitit launcher: pip install -e \".[slurm]\"")
     app = hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")(_job)
     app()
     if FAILURES:

@@ -124,3 +124,15 @@ def test_submitit_local_two_shard_jobs_equal_one_process(compose, tiny_ckpt, tmp
     err = p.stdout + p.stderr
     assert p.returncode == 1 and "2 job(s) failed" in err and "questions file not found" in err
     assert "Traceback" not in err
+
+
+def test_slurm_preset_composes(tmp_path):
+    """The Slurm preset as the launcher sees it (nothing submitted: --cfg prints the config)."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from tests.cli.console import run_console
+
+    p = run_console("evalkit", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "task=demo_shapes",
+                                "runner.num_shards=4", "runner.shard_rank=1", "--cfg", "hydra",
+                                "--package", "hydra.launcher"], tmp_path)
+    assert "SlurmLauncher" in p.stdout and "partition: gpu" in p.stdout and "gpus_per_node: 1" in p.stdout
+    assert "max_num_timeout: 3" in p.stdout
