@@ -179,6 +179,11 @@ class ChatClient:
     """
 
     what = "endpoint"
+    #: what to check when the endpoint refuses the key / does not know the path or model
+    credentials_hint = "check the API key"
+    not_found_hint = "check the base URL (usually ends in /v1) and the model name"
+    unavailable_type: type = EndpointUnavailableError
+    rejected_type: type = RequestRejectedError
 
     def __init__(self, base_url: str, api_key: str, policy: RetryPolicy, *, display: Optional[str] = None,
                  sleep: Optional[Sleep] = None, rng: Optional[random.Random] = None,
@@ -208,22 +213,22 @@ class ChatClient:
         if client is not None:
             await client.close()
 
-    # -- errors (subclasses name their own) ----------------------------------------------------------
+    # -- errors (subclasses set their own words and types) --------------------------------------------
     def unavailable_error(self, failure: Failure, attempts: int, params: Mapping[str, Any]) -> Exception:
         where = self.display
         if failure.status in (401, 403):
-            msg = f"{self.what} {where} refused the credentials ({failure.label})"
+            msg = f"{self.what} {where} refused the credentials ({failure.label}); {self.credentials_hint}"
         elif failure.status == 404:
-            msg = f"{self.what} {where} answered HTTP 404 for model {params.get('model')!r}: check the base URL and model"
+            msg = f"{self.what} {where} answered HTTP 404 for model {params.get('model')!r}: {self.not_found_hint}"
         elif failure.label.endswith("insufficient_quota"):
             msg = f"{self.what} {where} reports the account's quota is exhausted (HTTP 429)"
         else:
             msg = f"{self.what} {where} is unavailable: {failure.label} after {attempts} attempt(s)"
-        return EndpointUnavailableError(redact(msg, self.api_key), endpoint=where, status_code=failure.status)
+        return self.unavailable_type(redact(msg, self.api_key), endpoint=where, status_code=failure.status)
 
     def rejected_error(self, failure: Failure) -> Exception:
-        return RequestRejectedError(f"{self.what} {self.display} rejected a request ({failure.label})",
-                                    status_code=failure.status)
+        return self.rejected_type(f"{self.what} {self.display} rejected a request ({failure.label})",
+                                  status_code=failure.status)
 
     # -- sending ---------------------------------------------------------------------------------
     def _check_stop(self) -> None:

@@ -9,8 +9,7 @@ import asyncio
 import random
 from typing import Any, Mapping, Optional, Sequence
 
-from evalkit.chat_client import (Aborted, ChatClient, ClientStats, Completion, Failure, RetryPolicy, Sleep,
-                                 redact)
+from evalkit.chat_client import Aborted, ChatClient, ClientStats, Completion, RetryPolicy, Sleep
 from evalkit.judge.config import JudgeConfig
 from evalkit.judge.endpoint import Endpoint
 from evalkit.judge.errors import JudgeRequestError, JudgeUnavailableError
@@ -27,6 +26,9 @@ class JudgeClient(ChatClient):
     """
 
     what = "judge endpoint"
+    not_found_hint = "check judge.base_url (usually ends in /v1) and judge.model"
+    unavailable_type = JudgeUnavailableError
+    rejected_type = JudgeRequestError
 
     def __init__(self, endpoint: Endpoint, cfg: JudgeConfig, *, sleep: Optional[Sleep] = None,
                  rng: Optional[random.Random] = None, stop: Optional[asyncio.Event] = None) -> None:
@@ -35,6 +37,7 @@ class JudgeClient(ChatClient):
                              backoff_max_s=float(cfg.backoff_max_s))
         super().__init__(endpoint.base_url, endpoint.api_key, policy, display=endpoint.display, sleep=sleep,
                          rng=rng, stop=stop)
+        self.credentials_hint = f"check the API key in ${cfg.api_key_env} (judge.api_key_env)"
         self.endpoint = endpoint
         self.cfg = cfg
 
@@ -46,21 +49,3 @@ class JudgeClient(ChatClient):
         if sampling is None:
             sampling = {"temperature": float(self.cfg.temperature), "max_tokens": int(self.cfg.max_tokens)}
         return await super().complete(messages, model=self.cfg.model, **dict(sampling))
-
-    def unavailable_error(self, failure: Failure, attempts: int, params: Mapping[str, Any]) -> Exception:
-        where = self.display
-        if failure.status in (401, 403):
-            msg = (f"judge endpoint {where} refused the credentials ({failure.label}); "
-                   f"check the API key in ${self.cfg.api_key_env} (judge.api_key_env)")
-        elif failure.status == 404:
-            msg = (f"judge endpoint {where} answered HTTP 404 for model {self.cfg.model!r}: "
-                   "check judge.base_url (usually ends in /v1) and judge.model")
-        elif failure.label.endswith("insufficient_quota"):
-            msg = f"judge endpoint {where} reports the account's quota is exhausted (HTTP 429)"
-        else:
-            msg = f"judge endpoint {where} is unavailable: {failure.label} after {attempts} attempt(s)"
-        return JudgeUnavailableError(redact(msg, self.api_key), endpoint=where, status_code=failure.status)
-
-    def rejected_error(self, failure: Failure) -> Exception:
-        return JudgeRequestError(f"judge endpoint {self.display} rejected a request ({failure.label})",
-                                 status_code=failure.status)

@@ -139,7 +139,13 @@ class VideoChatGPTQA(JudgeProtocol):
         the score is missing/non-numeric, and status ``score_out_of_range`` when
         the score lies outside 0–5; recovered fields travel in ``error.partial``.
         """
-        fields = extract_fields(reply, ("pred", "score"))
+        return self.verdict_from(extract_fields(reply, ("pred", "score")), reply)
+
+    def verdict_from(self, fields: Mapping[str, Any], reply: str, *, retry: bool = True,
+                     where: str = "reply") -> Dict[str, Any]:
+        """The verdict in ``fields`` (``pred``, ``score`` as read from ``reply``); ParseError (with
+        ``retry``: whether re-asking may help) when pred is not yes/no, the score is missing or not a
+        number (``parse_error``) or outside 0–5 (``score_out_of_range``)."""
         verdict: Dict[str, Any] = {}
         raw_pred = fields.get("pred")
         if raw_pred is not None and not isinstance(raw_pred, (dict, list)):
@@ -152,12 +158,12 @@ class VideoChatGPTQA(JudgeProtocol):
             verdict["score_raw"] = number
             verdict["score"] = int(number)
         if "pred" not in verdict:
-            raise ParseError(f"no yes/no 'pred' in reply: {reply!r:.200}", partial=verdict)
+            raise ParseError(f"no yes/no 'pred' in {where}: {reply!r:.200}", partial=verdict, retry=retry)
         if number is None:
-            raise ParseError(f"no numeric 'score' in reply: {reply!r:.200}", partial=verdict)
+            raise ParseError(f"no numeric 'score' in {where}: {reply!r:.200}", partial=verdict, retry=retry)
         if not self.score_min <= number <= self.score_max:
             raise ParseError(f"score {number} outside {self.score_min}-{self.score_max}",
-                             status="score_out_of_range", partial=verdict)
+                             status="score_out_of_range", partial=verdict, retry=retry)
         return verdict
 
     def aggregate(self, judgments: Sequence[Mapping[str, Any]], mode: str) -> Dict[str, Any]:

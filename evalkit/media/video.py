@@ -30,6 +30,11 @@ decoder outputs when the stream is decoded from the start
 On the seek path, packets that no other frame references and nobody asked
 for (H.264 ``nal_ref_idc == 0``, MPEG-4 B-VOPs) are not decoded at all.
 
+Files with a single keyframe (short clips, GIFs), where seeking cannot skip
+anything, are read in the same pass: the index pass keeps the demuxed packets
+(up to ``_KEEP_PACKET_BYTES``) and the decoder is fed from them, verified
+against the index as above, instead of opening and demuxing the file again.
+
 Known limits (all exact, some slow): files whose packets cannot be trusted
 (no/duplicate pts, e.g. raw .h264; pts synthesised from dts, e.g. H.264 with
 B-frames in AVI; damaged or cut files, whose last packet may be partial;
@@ -40,6 +45,12 @@ noticed when decoding passes it: :func:`probe_video` counts it (use
 ``full_decode=True`` to audit) and a seek that skips over it cannot see the
 resulting index shift; :func:`load_video_frames` recounts when it notices.
 Rotation metadata is not applied (frames come as coded, like decord/PyAV).
+
+One module on purpose (~1,000 lines): the packet index, the seek session, the one-pass reader of
+single-keyframe files and the sequential fallback prove each other's results -- the fast paths are
+trusted only where the index says they cannot disagree with the reference reader -- and they share
+one set of container quirks (cut files, EBML/GIF/VP8 packet checks, disposable-frame detection).
+Kept together, the whole exactness argument can be read and tested in one place.
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -84,6 +96,10 @@ _SEEK_GAP = 8
 _SKIP_DISPOSABLE = True
 
 _AV_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, UnicodeError, EOFError, RuntimeError)
+
+# The index pass keeps the demuxed packets of a file up to this many bytes, so a file that turns
+# out to have one keyframe is decoded from them without a second open and demux.
+_KEEP_PACKET_BYTES = 8 << 20
 
 
 def _av_errors() -> tuple[type[BaseException], ...]:
@@ -143,12 +159,13 @@ class _FrameIndex:
     def seekable(self) -> bool:
         return self.trusted and len(self.key_pos) > 1
 
+    @cached_property
+    def _pres_of_pts(self) -> dict[int, int]:
+        return {t: i for i, t in enumerate(self.pts.tolist())}
+
     def pres_index(self, t: int | None) -> int | None:
         """Presentation index of the frame with pts ``t`` (None if unknown)."""
-        if t is None:
-            return None
-        i = int(np.searchsorted(self.pts, t))
-        return i if i < len(self.pts) and self.pts[i] == t else None
+        return None if t is None else self._pres_of_pts.get(t)
 
     def decode_pos(self, t: int | None) -> int | None:
         """Decode position of the packet with pts ``t`` (None if unknown)."""
@@ -393,8 +410,27 @@ def _iter_sequential(container: Any, stream: Any) -> Iterator[Any]:
         return
 
 
+class _PacketKeeper:
+    """Packets of the index pass, kept while they fit in ``budget`` bytes (then dropped)."""
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = _KEEP_PACKET_BYTES if budget is None else budget
+        self.size = 0
+        self.packets: list[Any] | None = []
+
+    def add(self, packet: Any) -> None:
+        if self.packets is None:
+            return
+        self.size += packet.size
+        if self.size > self.budget:
+            self.packets = None
+        else:
+            self.packets.append(packet)
+
+
 def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
-                 full_decode: bool = False, count: bool = True) -> _FrameIndex:
+                 full_decode: bool = False, count: bool = True,
+                 keeper: _PacketKeeper | None = None) -> _FrameIndex:
     """Demux every video packet once (no decoding) and build the frame index.
 
     Falls back to counting decoded frames when the packets cannot be trusted
@@ -411,6 +447,8 @@ def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
     check_vp8 = codec == "vp8"
     discard = invisible = False
     for pos, packet in enumerate(_iter_packets(container, stream, notes)):
+        if keeper is not None:
+            keeper.add(packet)
         pts.append(packet.pts)
         dts.append(packet.dts)
         if packet.is_keyframe:
@@ -524,9 +562,9 @@ def _stream_info(path: str, stream: Any) -> tuple[int, float | None, int, int, s
 
 
 def _probe_open(path: str, container: Any, stream: Any, *, full_decode: bool = False,
-                count: bool = True) -> tuple[VideoInfo, _FrameIndex]:
+                count: bool = True, keeper: _PacketKeeper | None = None) -> tuple[VideoInfo, _FrameIndex]:
     header, fps, width, height, codec = _stream_info(path, stream)
-    index = _build_index(path, container, stream, header, full_decode=full_decode, count=count)
+    index = _build_index(path, container, stream, header, full_decode=full_decode, count=count, keeper=keeper)
     if index.num_frames == 0:
         reason = "truncated" if index.truncated or _file_cut_short(path) else "undecodable"
         raise MediaError(path, reason, f"no decodable frames in {codec} stream")
@@ -665,9 +703,15 @@ class _Session:
     """A run of continuous decoding that started at a verified keyframe."""
 
     def __init__(self, container: Any, stream: Any, index: _FrameIndex, kpos: int,
-                 wanted: set[int], disposable: Callable[[Any], bool] | None) -> None:
+                 wanted: set[int], disposable: Callable[[Any], bool] | None,
+                 kept: list[Any] | None = None) -> None:
         self.container, self.stream, self.index = container, stream, index
-        self._packets, first, self.start_pos = self._seek(kpos)
+        if kept is not None:  # the index pass's packets, from the first one, into a fresh decoder
+            if kpos != 0 or not kept:
+                raise _Mismatch("kept packets start at the first keyframe")
+            self._packets, first, self.start_pos = iter(kept[1:]), kept[0], 0
+        else:
+            self._packets, first, self.start_pos = self._seek(kpos)
         self._first: Any | None = first
         self.cur_pos = self.start_pos - 1
         self.start_pres: int = index.pres_index(int(index.pkt_pts[self.start_pos]))  # type: ignore[assignment]
@@ -776,6 +820,32 @@ def _read_seeking(container: Any, stream: Any, index: _FrameIndex, targets: list
     return out
 
 
+def _read_kept(container: Any, stream: Any, index: _FrameIndex, packets: list[Any], targets: list[int],
+               convert: Callable[[Any], np.ndarray]) -> dict[int, np.ndarray]:
+    """Decode a one-keyframe file from the packets its index pass kept (the decoder has seen none
+    yet), skipping disposable packets nobody asked for; verified like the seek path."""
+    out: dict[int, np.ndarray] = {}
+    wanted = set(targets)
+    disposable = _disposable_checker(stream) if _SKIP_DISPOSABLE else None
+    session = _Session(container, stream, index, 0, wanted, disposable, kept=packets)
+    for i in targets:  # ascending
+        if i not in out:
+            session.run_until(i, wanted, out, convert)
+    return out
+
+
+def _read_one_pass(container: Any, stream: Any, index: _FrameIndex, keeper: _PacketKeeper,
+                   targets: list[int], convert: Callable[[Any], np.ndarray]) -> dict[int, np.ndarray] | None:
+    """Frames of a trusted index read without reopening the file (seeking, or from the kept
+    packets of a one-keyframe file); None when neither applies."""
+    if index.seekable:
+        return _read_seeking(container, stream, index, targets, convert)
+    if index.trusted and keeper.packets:
+        packets, keeper.packets = keeper.packets, None
+        return _read_kept(container, stream, index, packets, targets, convert)
+    return None
+
+
 def _read_sequential(container: Any, stream: Any, targets: list[int],
                      convert: Callable[[Any], np.ndarray]) -> tuple[dict[int, np.ndarray], int]:
     """Decode from the current position; return wanted frames and frames seen."""
@@ -843,16 +913,17 @@ def read_frames(path: str | os.PathLike[str], indices: Sequence[int], *, threads
     with _open_video(path, threads=threads) as (p, container, stream):
         # (no decode-count for untrusted files: the sequential read below
         # finds out-of-range indices itself)
-        info, index = _probe_open(p, container, stream, count=False)
+        keeper = _PacketKeeper()
+        info, index = _probe_open(p, container, stream, count=False, keeper=keeper)
         if index.trusted and wanted and max(wanted) >= info.num_frames:
             raise _out_of_range(p, max(wanted), info.num_frames, info.truncated)
-        if index.seekable:
-            try:
-                got = _read_seeking(container, stream, index, sorted(set(wanted)),
-                                    _converter(p, info.width, info.height))
+        try:
+            got = _read_one_pass(container, stream, index, keeper, sorted(set(wanted)),
+                                 _converter(p, info.width, info.height))
+            if got is not None:
                 return _stack(wanted, got, info.width, info.height)
-            except _Mismatch:
-                pass  # exact fallback below, on a fresh decoder
+        except _Mismatch:
+            pass  # exact fallback below, on a fresh decoder
     got, seen = _read_file_sequential(p, wanted, info.width, info.height, threads)
     if len(got) != len(set(wanted)):
         raise _out_of_range(p, max(wanted), seen, info.truncated)
@@ -882,8 +953,8 @@ def _looks_cut(path: str) -> bool:
         return exc.reason == "truncated"
 
 
-def load_video_frames(path: str | os.PathLike[str], num_frames: int = 8,
-                      sampler: str = "uniform_linspace") -> tuple[np.ndarray, list[int], VideoInfo]:
+def load_video_frames(path: str | os.PathLike[str], num_frames: int = 8, sampler: str = "uniform_linspace",
+                      *, threads: bool = True) -> tuple[np.ndarray, list[int], VideoInfo]:
     """Probe, sample ``num_frames`` indices with ``sampler`` and read them.
 
     Returns ``(frames, indices, info)`` with ``frames`` shaped
@@ -892,28 +963,30 @@ def load_video_frames(path: str | os.PathLike[str], num_frames: int = 8,
     indexes the file once.  If decoding reveals that the packet index was
     wrong (frames the decoder drops), the frames are counted by decoding,
     re-sampled and read sequentially, so ``indices`` always refer to
-    ``info.num_frames`` exact frames.
+    ``info.num_frames`` exact frames.  ``threads``: PyAV frame/slice threading (off when many
+    files are decoded in parallel).
     """
     recount = False
-    with _open_video(path) as (p, container, stream):
-        info, index = _probe_open(p, container, stream)
+    with _open_video(path, threads=threads) as (p, container, stream):
+        keeper = _PacketKeeper()
+        info, index = _probe_open(p, container, stream, keeper=keeper)
         indices = sample_indices(info.num_frames, num_frames, sampler)
-        if index.seekable:
-            try:
-                got = _read_seeking(container, stream, index, sorted(set(indices)),
-                                    _converter(p, info.width, info.height))
+        try:
+            got = _read_one_pass(container, stream, index, keeper, sorted(set(indices)),
+                                 _converter(p, info.width, info.height))
+            if got is not None:
                 return _stack(indices, got, info.width, info.height), indices, info
-            except _Mismatch:
-                recount = True
+        except _Mismatch:
+            recount = True
     if not recount:
-        got, seen = _read_file_sequential(p, indices, info.width, info.height, True)
+        got, seen = _read_file_sequential(p, indices, info.width, info.height, threads)
         if len(got) == len(set(indices)):
             return _stack(indices, got, info.width, info.height), indices, info
         if not index.trusted:
             raise _out_of_range(p, max(indices), seen, info.truncated)
     info = probe_video(p, full_decode=True)
     indices = sample_indices(info.num_frames, num_frames, sampler)
-    got, seen = _read_file_sequential(p, indices, info.width, info.height, True)
+    got, seen = _read_file_sequential(p, indices, info.width, info.height, threads)
     if len(got) != len(set(indices)):
         raise _out_of_range(p, max(indices), seen, info.truncated)
     return _stack(indices, got, info.width, info.height), indices, info

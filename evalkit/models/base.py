@@ -34,6 +34,9 @@ class GenerationInput:
     text: str
     modality: str
     media: Any = None
+    # Inputs with equal share_key carry the same medium (set by the runner with runner.share_prefix);
+    # an adapter may compute their common prompt prefix once.  None: nothing shared.
+    share_key: Optional[str] = None
 
 
 class ModelUnavailableError(EvalkitError, RuntimeError):
@@ -94,6 +97,22 @@ class ModelAdapter(ABC):
     def describe(self) -> dict[str, Any]:
         """What to record in the manifest about the model and its decoding protocol."""
         return {"adapter": self.registry_name, "pretrained": self.cfg.pretrained}
+
+    def runs_on_local_cpu(self) -> bool:
+        """Does generation compute on this machine's CPU (so decoding competes with it for cores)?"""
+        return False
+
+    def cpu_threads(self) -> Optional[int]:
+        """Intra-op threads the model computes with on this CPU (None: it does not compute here)."""
+        return None
+
+    def set_cpu_threads(self, n: int) -> None:
+        """Let the model compute with ``n`` threads on this CPU (the runner fits them to the host);
+        an adapter keeps a count its user configured."""
+
+    def sharing_stats(self) -> Optional[dict[str, Any]]:
+        """Counters of shared-prefix generation (None when the adapter does not share prefixes)."""
+        return None
 
     def prompt_for(self, item: GenerationInput) -> Optional[str]:
         """The full prompt string sent to the model (recorded per prediction), if known."""

@@ -90,6 +90,7 @@ class OpenAIChatAdapter(ModelAdapter):
                              backoff_max_s=self.cfg.backoff_max_s)
         client = ChatClient(self.cfg.base_url, key or "EMPTY", policy)
         client.what = "model endpoint"
+        client.credentials_hint = f"check the API key in ${self.cfg.api_key_env} (model.api_key_env)"
         self._loop = _LoopThread()
         self._client = self._loop.run(client.__aenter__())
 

@@ -41,6 +41,10 @@ class TinySpec:
     image_size: int = 32
     patch_size: int = 8
     max_position_embeddings: int = 1024
+    # Standard deviation to redraw every weight matrix with (None: transformers' own init).  A large
+    # value (e.g. 0.2) makes a random model's greedy output depend strongly on its input, which
+    # exactness tests need (with the default init most prompts give the same few tokens).
+    init_std: float | None = None
 
 
 def build_word_tokenizer(corpus: Iterable[str] = ()):
@@ -137,6 +141,11 @@ def build_tiny_model(tokenizer, spec: TinySpec = TinySpec(), seed: int = 0):
     config.pad_token_id = tokenizer.pad_token_id
     torch.manual_seed(seed)
     model = VideoLlavaForConditionalGeneration(config)
+    if spec.init_std is not None:
+        with torch.no_grad():
+            for param in model.parameters():
+                if param.ndim >= 2:
+                    param.normal_(0.0, spec.init_std)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.bos_token_id = tokenizer.bos_token_id

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
 from evalkit.models.prompts import TRANSFORMERS_DOC, ChatTemplate, builtin_template, check_template_name
+from evalkit.models.shared_prefix import NotShareable, SharedPrefixGenerator, rows_from
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -59,6 +60,7 @@ def local_checkpoint_fingerprint(path: str) -> Optional[dict[str, Any]]:
 class VideoLlavaAdapter(ModelAdapter):
     config_cls = VideoLlavaConfig
     cfg: VideoLlavaConfig
+    uses_chat_template = True
 
     def __init__(self, cfg: VideoLlavaConfig) -> None:
         super().__init__(cfg)
@@ -69,6 +71,7 @@ class VideoLlavaAdapter(ModelAdapter):
         self.processor = None
         self.device = None
         self.dtype = None
+        self.sharing: Optional[SharedPrefixGenerator] = None
 
     def load(self) -> None:
         import torch
@@ -82,19 +85,49 @@ class VideoLlavaAdapter(ModelAdapter):
         dtype_name = self.cfg.dtype
         if dtype_name == "auto":
             dtype_name = "float16" if device.startswith("cuda") else "float32"
-        self.device, self.dtype = torch.device(device), getattr(torch, dtype_name)
+        device, dtype = torch.device(device), getattr(torch, dtype_name)
         kw: dict[str, Any] = {"revision": self.cfg.revision} if self.cfg.revision else {}
-        self.processor = VideoLlavaProcessor.from_pretrained(self.cfg.pretrained, **kw)
-        # Generation needs left padding so every prompt ends where its new tokens begin.
-        self.processor.tokenizer.padding_side = "left"
-        if self.processor.tokenizer.pad_token is None:
-            self.processor.tokenizer.pad_token = self.processor.tokenizer.unk_token or self.processor.tokenizer.eos_token
+        processor = VideoLlavaProcessor.from_pretrained(self.cfg.pretrained, **kw)
         if self.cfg.attn_implementation:
             kw["attn_implementation"] = self.cfg.attn_implementation
-        model = VideoLlavaForConditionalGeneration.from_pretrained(self.cfg.pretrained, dtype=self.dtype, **kw)
-        self.model = model.to(self.device).eval()
+        model = VideoLlavaForConditionalGeneration.from_pretrained(self.cfg.pretrained, dtype=dtype, **kw)
+        self.attach(model, processor, device, dtype)
 
-    uses_chat_template = True
+    def attach(self, model: Any, processor: Any, device: Any, dtype: Any) -> None:
+        """Use an already built model and processor (``load`` reads them from ``pretrained``)."""
+        # Generation needs left padding so every prompt ends where its new tokens begin.
+        processor.tokenizer.padding_side = "left"
+        if processor.tokenizer.pad_token is None:
+            processor.tokenizer.pad_token = processor.tokenizer.unk_token or processor.tokenizer.eos_token
+        self.processor, self.device, self.dtype = processor, device, dtype
+        self.model = model.to(device).eval()
+        self.sharing = SharedPrefixGenerator(self.model, self.processor, self.device, self.dtype)
+
+    def runs_on_local_cpu(self) -> bool:
+        if self.device is not None:
+            return self.device.type == "cpu"
+        if self.cfg.device != "auto":
+            return self.cfg.device.startswith("cpu")
+        import torch
+
+        return not torch.cuda.is_available()
+
+    def cpu_threads(self) -> Optional[int]:
+        if not self.runs_on_local_cpu():
+            return None
+        import torch
+
+        return int(torch.get_num_threads())
+
+    def set_cpu_threads(self, n: int) -> None:
+        if self.cfg.cpu_threads or not self.runs_on_local_cpu():
+            return  # the user's model.cpu_threads wins
+        import torch
+
+        torch.set_num_threads(max(1, int(n)))
+
+    def sharing_stats(self) -> Optional[dict[str, Any]]:
+        return self.sharing.stats.as_dict() if self.sharing is not None else None
 
     def chat_template(self) -> ChatTemplate:
         """The template resolved for this run (the job sets it), else the built-in one named."""
@@ -106,11 +139,38 @@ class VideoLlavaAdapter(ModelAdapter):
         token = {"video": "<video>", "image": "<image>"}.get(item.modality, "")
         return self.chat_template().render(item.text, token)
 
-    def generate(self, batch: list[GenerationInput]) -> list[str]:
-        import torch
+    def _gen_kwargs(self) -> dict[str, Any]:
+        gen: dict[str, Any] = {"max_new_tokens": self.cfg.max_new_tokens, "do_sample": self.cfg.do_sample,
+                               "num_beams": self.cfg.num_beams,
+                               "pad_token_id": self.processor.tokenizer.pad_token_id}
+        if not self.cfg.do_sample:
+            gen.update(temperature=None, top_p=None, top_k=None)
+        return gen
 
+    def _decode(self, new_tokens: Any) -> list[str]:
+        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return [t.strip() for t in texts]
+
+    def generate(self, batch: list[GenerationInput]) -> list[str]:
         if self.model is None or self.processor is None:
             raise RuntimeError("model adapter used before load()")
+        # Inputs the runner marked as sharing a medium: prefill each prompt prefix once (greedy,
+        # one beam; exact by construction, see evalkit.models.shared_prefix).
+        rows = rows_from(batch, self.prompt_for)
+        if rows is not None and self.sharing is not None:
+            if self.cfg.do_sample or self.cfg.num_beams != 1:
+                self.sharing.note_fallback("sampling or beam search")
+            else:
+                try:
+                    return self._decode(self.sharing.generate(rows, self._gen_kwargs()))
+                except NotShareable as e:
+                    self.sharing.note_fallback(str(e))
+        return self.generate_per_question(batch)
+
+    def generate_per_question(self, batch: list[GenerationInput]) -> list[str]:
+        """Each input on its own: full prompt, media and prefill per row (left-padded batch)."""
+        import torch
+
         prompts = [self.prompt_for(x) for x in batch]
         videos = [x.media for x in batch if x.modality == "video"]
         images = [x.media for x in batch if x.modality == "image"]
@@ -122,16 +182,9 @@ class VideoLlavaAdapter(ModelAdapter):
         inputs = self.processor(**kwargs)
         inputs = {k: (v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device))
                   for k, v in inputs.items()}
-        gen: dict[str, Any] = {"max_new_tokens": self.cfg.max_new_tokens, "do_sample": self.cfg.do_sample,
-                               "num_beams": self.cfg.num_beams,
-                               "pad_token_id": self.processor.tokenizer.pad_token_id}
-        if not self.cfg.do_sample:
-            gen.update(temperature=None, top_p=None, top_k=None)
         with torch.inference_mode():
-            out = self.model.generate(**inputs, **gen)
-        new_tokens = out[:, inputs["input_ids"].shape[1]:]
-        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
-        return [t.strip() for t in texts]
+            out = self.model.generate(**inputs, **self._gen_kwargs())
+        return self._decode(out[:, inputs["input_ids"].shape[1]:])
 
     def weights_identity(self) -> Optional[dict[str, Any]]:
         return local_checkpoint_fingerprint(self.cfg.pretrained)
@@ -151,6 +204,9 @@ class VideoLlavaAdapter(ModelAdapter):
             generation={"do_sample": self.cfg.do_sample, "num_beams": self.cfg.num_beams,
                         "max_new_tokens": self.cfg.max_new_tokens, "temperature": 0.0 if not self.cfg.do_sample else None},
             padding_side="left",
+            shared_prefix={"supported": True, "mechanism": "prefix (through the last media token) prefilled once "
+                           "per medium, cache repeated per question, padding between prefix and question",
+                           "greedy_only": True},
         )
         local = self.weights_identity()
         if local:

@@ -31,7 +31,6 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from evalkit.judge.config import JudgeItem
 from evalkit.judge.errors import ParseError
-from evalkit.judge.parsing import to_number
 from evalkit.judge.protocols import JudgeProtocol, Message, VideoChatGPTQA, get_protocol, register_protocol
 from evalkit.prompts import extract as ex
 from evalkit.prompts.store import CUSTOM, REFERENCE, PromptStore, StoredPrompt
@@ -119,28 +118,12 @@ class ReferenceVideoQA(_Imported, VideoChatGPTQA):
         except Exception as e:  # noqa: BLE001 - any failure here is the script's "try again"
             raise ParseError(f"reply is not a Python literal the script could save ({type(e).__name__}): "
                              f"{reply!r:.200}") from None
-        verdict: Dict[str, Any] = {}
         if not isinstance(value, dict):
-            raise ParseError(f"reply parses but is not a dict: {reply!r:.200}", partial=verdict, retry=False)
+            raise ParseError(f"reply parses but is not a dict: {reply!r:.200}", partial={}, retry=False)
+        # the script's verdict is final whatever it holds; only a string pred is one
         raw_pred = value.get("pred")
-        if isinstance(raw_pred, str):
-            verdict["pred_raw"] = raw_pred
-            norm = raw_pred.strip().strip(" .!,;'\"").lower()
-            if norm in ("yes", "no"):
-                verdict["pred"] = norm
-        number = to_number(value.get("score"))
-        if number is not None:
-            verdict["score_raw"] = number
-            verdict["score"] = int(number)
-        if "pred" not in verdict:
-            raise ParseError(f"no yes/no 'pred' in the parsed reply: {reply!r:.200}", partial=verdict, retry=False)
-        if number is None:
-            raise ParseError(f"no numeric 'score' in the parsed reply: {reply!r:.200}", partial=verdict,
-                             retry=False)
-        if not self.score_min <= number <= self.score_max:
-            raise ParseError(f"score {number} outside {self.score_min}-{self.score_max}",
-                             status="score_out_of_range", partial=verdict, retry=False)
-        return verdict
+        return self.verdict_from({"pred": raw_pred if isinstance(raw_pred, str) else None,
+                                  "score": value.get("score")}, reply, retry=False, where="the parsed reply")
 
 
 def _llava_bench_cls() -> type:

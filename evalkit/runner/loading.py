@@ -16,8 +16,9 @@ class LoadedSample:
     error: Optional[str] = None  # "<file>: <reason>: <detail>" when the media could not be used
 
 
-def load_media(sample: Sample, spec: MediaSpec) -> LoadedSample:
-    """Never raises for bad media: a failure becomes ``LoadedSample.error``."""
+def load_media(sample: Sample, spec: MediaSpec, decoder_threads: bool = True) -> LoadedSample:
+    """Never raises for bad media: a failure becomes ``LoadedSample.error``.  ``decoder_threads``:
+    let PyAV decode with frame/slice threads (off when the caller runs many decodes in parallel)."""
     from evalkit.media import MediaError, apply_frame_order, load_image, load_video_frames
     from evalkit.media.image import pad_to_square
 
@@ -26,7 +27,7 @@ def load_media(sample: Sample, spec: MediaSpec) -> LoadedSample:
             if len(sample.media) != 1:
                 raise ValueError(f"sample {sample.id}: expected one video, got {len(sample.media)}")
             frames, indices, _info = load_video_frames(sample.media[0], num_frames=spec.num_frames,
-                                                        sampler=spec.sampler)
+                                                        sampler=spec.sampler, threads=decoder_threads)
             if spec.frame_order != "original":
                 frames = apply_frame_order(frames, spec.frame_order, seed=spec.seed)
             return LoadedSample(sample, frames, list(map(int, indices)))

@@ -279,23 +279,30 @@ def test_full_decode_probe_agrees(clips):
         assert probe_video(clips[name], full_decode=True).num_frames == probe_video(clips[name]).num_frames
 
 
-def test_decoder_drops_a_frame(tmp_path):
-    """A packet with garbage payload (not flagged by the container) is dropped
-    by the decoder: readers stay consistent; load_video_frames recounts."""
+def _with_junk_packet(src: Path, dst: Path, index: int) -> Path:
+    """Remux ``src`` to ``dst`` with packet ``index`` replaced by random bytes of the
+    same size and timing: the container does not flag it, the decoder drops it."""
     import av
 
-    src = write_video(tmp_path / "src.mkv", 40, codec="libx264", options=H264_BF)
-    dst = tmp_path / "junk.mkv"
     with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
         istream = inp.streams.video[0]
         ostream = out.add_stream_from_template(istream)
         for i, packet in enumerate(p for p in inp.demux(istream) if p.size):
-            if i == 13:
+            if i == index:
                 junk = av.Packet(np.random.default_rng(1).bytes(packet.size))
                 junk.pts, junk.dts, junk.time_base = packet.pts, packet.dts, packet.time_base
                 packet = junk
             packet.stream = ostream
             out.mux(packet)
+    return dst
+
+
+def test_decoder_drops_a_frame(tmp_path):
+    """A packet with garbage payload (not flagged by the container) is dropped
+    by the decoder: readers stay consistent; load_video_frames recounts."""
+
+    src = write_video(tmp_path / "src.mkv", 40, codec="libx264", options=H264_BF)
+    dst = _with_junk_packet(src, tmp_path / "junk.mkv", 13)
     true_count = _count_sequential(dst)
     assert true_count == 39
     assert probe_video(dst, full_decode=True).num_frames == true_count
@@ -331,6 +338,80 @@ def test_load_video_frames_short_clip_repeats(tmp_path):
     assert info.num_frames == 5
     assert indices == [0, 0, 1, 1, 2, 2, 3, 4]
     assert [decode_index(f) for f in frames] == indices
+
+
+# --------------------------------------------------------------------------
+# one-keyframe files: read in the index pass's single open
+
+
+ONE_GOP = {
+    "mp4_h264_bframes_1gop": ("1g.mp4", {"codec": "libx264", "gop": 1000, "keyframes_at": [0],
+                                         "options": {"x264-params": f"{X264_BFRAMES}:scenecut=0"}}),
+    "mp4_h264_no_bframes_1gop": ("1g_nb.mp4", {"codec": "libx264", "gop": 1000, "keyframes_at": [0],
+                                               "options": {"x264-params": "bframes=0:scenecut=0"}}),
+    "avi_mpeg4_bframes_1gop": ("1g.avi", {"codec": "mpeg4", "gop": 1000, "bframes": 2}),
+    "webm_vp9_1gop": ("1g.webm", {"codec": "libvpx-vp9", "gop": 1000}),
+}
+
+
+@pytest.fixture(scope="module")
+def one_gop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("one_gop")
+    return {name: write_video(root / fname, 64, **kw) for name, (fname, kw) in ONE_GOP.items()}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_GOP))
+def test_one_keyframe_file_is_read_without_reopening(name, one_gop, monkeypatch, no_fallback):
+    path = one_gop[name]
+    with video_mod._open_video(path) as (p, container, stream):
+        _, index = video_mod._probe_open(p, container, stream)
+    assert index.trusted and len(index.key_pos) == 1  # one keyframe: nothing to seek to
+    ref = read_frames_sequential(path, list(range(64)))
+    opened = []
+    original = video_mod._open_video
+
+    def spy(*args, **kwargs):
+        opened.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(video_mod, "_open_video", spy)
+    for threads in (True, False):
+        frames, indices, info = load_video_frames(path, 8, threads=threads)
+        assert info.num_frames == 64 and np.array_equal(frames, ref[indices])
+    for idx in ([63, 0, 5, 5], [1], [62, 63]):
+        assert np.array_equal(read_frames(path, idx), ref[idx])
+    assert no_fallback == [] and len(opened) == 5  # one open per call
+
+
+def test_one_keyframe_file_over_the_packet_budget_reopens(one_gop, monkeypatch, no_fallback):
+    path = one_gop["mp4_h264_bframes_1gop"]
+    ref = read_frames_sequential(path, list(range(64)))
+    monkeypatch.setattr(video_mod, "_KEEP_PACKET_BYTES", 100)
+    frames, indices, _ = load_video_frames(path, 8)
+    assert np.array_equal(frames, ref[indices]) and len(no_fallback) == 1
+
+
+def test_one_keyframe_file_whose_decoder_drops_a_frame(tmp_path, monkeypatch):
+    """Garbage in one packet of a one-keyframe file: the kept-packet read notices, counts again."""
+
+    src = write_video(tmp_path / "src.mkv", 40, codec="libx264", gop=1000, keyframes_at=[0],
+                      options={"x264-params": f"{X264_BFRAMES}:scenecut=0"})
+    dst = _with_junk_packet(src, tmp_path / "junk.mkv", 13)
+    true_count = _count_sequential(dst)
+    assert true_count < 40
+    ref = read_frames_sequential(dst, list(range(true_count)))
+    kept = []
+    original = video_mod._read_kept
+
+    def spy(*args, **kwargs):
+        kept.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(video_mod, "_read_kept", spy)
+    frames, indices, info = load_video_frames(dst, 8)
+    assert kept == [1]  # the kept-packet path ran, met the drop, and the frames were counted again
+    assert info.num_frames == true_count and indices == sample_indices(true_count, 8)
+    assert np.array_equal(frames, ref[indices])
 
 
 # --------------------------------------------------------------------------
