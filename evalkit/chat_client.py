@@ -21,12 +21,14 @@ import email.utils
 import logging
 import math
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
 from evalkit.errors import EvalkitError
+from evalkit.redaction import redact_text, redact_url
 
 log = logging.getLogger("evalkit.chat_client")
 
@@ -139,10 +141,23 @@ class RequestRejectedError(RuntimeError):
 
 
 def redact(text: str, secret: Optional[str]) -> str:
-    """Replace every occurrence of ``secret`` in ``text`` (no-op for empty/placeholder keys)."""
-    if not secret or secret == "EMPTY":
-        return text
-    return text.replace(secret, "***")
+    """``text`` without ``secret`` (the API key) or URL credentials (:func:`evalkit.redaction.redact_text`)."""
+    return redact_text(text, (secret,))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def sendable(obj: Any) -> Any:
+    """A request body's strings made sendable: a lone surrogate (from a data file) cannot be encoded
+    as UTF-8 JSON, so it is sent as U+FFFD, never making the request fail."""
+    if isinstance(obj, str):
+        return _LONE_SURROGATE.sub("\ufffd", obj)
+    if isinstance(obj, dict):
+        return {k: sendable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [sendable(v) for v in obj]
+    return obj
 
 
 def classify(exc: BaseException) -> Optional[Failure]:
@@ -190,7 +205,7 @@ class ChatClient:
                  stop: Optional[asyncio.Event] = None) -> None:
         self.base_url = base_url
         self.api_key = api_key
-        self.display = display or base_url
+        self.display = display or redact_url(base_url)
         self.policy = policy
         self.stats = ClientStats()
         self._sleep: Sleep = sleep or asyncio.sleep
@@ -272,7 +287,7 @@ class ChatClient:
             raise RuntimeError(f"{type(self).__name__} must be used inside 'async with'")
         attempts = 0
         retries_left = int(self.policy.max_retries)
-        msgs: List[Dict[str, Any]] = [dict(m) for m in messages]
+        msgs: List[Dict[str, Any]] = [sendable(dict(m)) for m in messages]
         while True:
             self._check_stop()
             await self._wait_gate()

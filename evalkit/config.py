@@ -38,6 +38,13 @@ class RunConfig:
     retry_errors: bool = False  # re-run samples recorded as errors (e.g. after fixing a video)
     overwrite: bool = False  # allow a run dir made under a different protocol to be replaced
     report: bool = True  # write report.html (per-sample table with frame thumbnails) after scoring
+    # One process writes a (run, task, shard) at a time; another refuses at start naming the holder,
+    # or (true) waits for it to finish.
+    wait_for_lock: bool = False
+    # A predictions file holding one id with different records (two writers at once): keep one record
+    # per id (a prediction over an error, else the first) and set the others aside in
+    # predictions.conflicts.jsonl.  Identical duplicates are always collapsed.
+    repair: bool = False
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -15,10 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from evalkit.redaction import scrub as _scrub
+
 PACKAGES = ("evalkit", "torch", "torchvision", "transformers", "tokenizers", "av", "datasets", "numpy",
             "pandas", "openai", "hydra-core", "omegaconf")
-_SECRET_KEY = re.compile(r"(api_?key|token|secret|password)", re.I)
-_URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
 
 
 def now_iso() -> str:
@@ -49,36 +48,47 @@ def git_info(path: Path | None = None) -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
+    """Python, platform, a hash of the host name, torch's CUDA build and -- once torch is in use in
+    this process (a model was loaded) -- the GPUs.  Never imports torch itself (seconds per process,
+    for a judge or score stage that never touches it): the job records this again after loading a
+    model."""
     env: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform(),
                            "hostname_hash": hashlib.sha256(platform.node().encode()).hexdigest()[:12]}
-    try:
-        import torch
-
-        env["cuda"] = torch.version.cuda
-        if torch.cuda.is_available():
-            env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except ImportError:  # pragma: no cover
-        pass
+    torch = sys.modules.get("torch")
+    if torch is None:
+        env["cuda"] = _torch_build_cuda()
+        return env
+    env["cuda"] = torch.version.cuda
+    if torch.cuda.is_available():
+        env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return env
 
 
+def _torch_build_cuda() -> str | None:
+    """``torch.version.cuda`` read from the installed ``torch/version.py`` without importing torch."""
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("torch")
+        if spec is None or not spec.origin:
+            return None
+        tree = ast.parse((Path(spec.origin).parent / "version.py").read_text(encoding="utf-8"))
+    except (ImportError, OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if isinstance(target, ast.Name) and target.id == "cuda" and isinstance(node.value, ast.Constant):
+            return node.value.value
+    return None
+
+
 def scrub(obj: Any) -> Any:
-    """Drop anything that looks like a secret from a config before it is written to disk:
-    values of keys named *key*/*token*/*secret*/*password* (except ``api_key_env``, which holds
-    only a variable's name) and user:password@ parts of URLs."""
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if isinstance(k, str) and _SECRET_KEY.search(k) and k != "api_key_env" and v not in (None, ""):
-                out[k] = "<redacted>"
-            else:
-                out[k] = scrub(v)
-        return out
-    if isinstance(obj, list):
-        return [scrub(v) for v in obj]
-    if isinstance(obj, str):
-        return _URL_USERINFO.sub(r"\1<redacted>@", obj)
-    return obj
+    """Drop anything that looks like a secret from a config before it is written to disk (see
+    :func:`evalkit.redaction.scrub`: credential-named keys, URL user-info and credential query
+    parameters)."""
+    return _scrub(obj)
 
 
 def stable_hash(obj: Any) -> str:

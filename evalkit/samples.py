@@ -18,6 +18,9 @@ class Sample:
     their prediction files); ``prompt`` is the text the model actually receives, i.e. the
     question plus any task instruction suffix, before the model's conversation template.
     ``answers`` holds every reference answer (ten for VQAv2, one for the video QA sets).
+    ``problem``, when set, says why the sample cannot be evaluated as the data give it (media outside
+    the data folders, an image value holding no image, a prompt longer than the model's context): the
+    job records it as the sample's error record; its media are never read, the model never called.
     """
 
     id: str
@@ -28,6 +31,7 @@ class Sample:
     media: tuple[str, ...] = ()
     prompt: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:

@@ -52,9 +52,11 @@ class JobFailures(Callback):
             self.here += 1
             FAILURES.append(msg)
         else:  # a job launched in another process (submitit): leave the message for the launcher
+            from evalkit.redaction import redact_text
+
             out = Path(str(config.hydra.runtime.output_dir)) / MARKER
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(msg + "\n", encoding="utf-8")
+            out.write_text(redact_text(msg) + "\n", encoding="utf-8")
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if self.sweep_dir is None:

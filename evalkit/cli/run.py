@@ -81,7 +81,9 @@ def main() -> None:
     app = hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")(_job)
     app()
     if FAILURES:
+        from evalkit.redaction import redact_text
+
         print(f"evalkit: {len(FAILURES)} job(s) failed:", file=sys.stderr)
         for f in FAILURES:
-            print(f"  {f}", file=sys.stderr)
+            print(f"  {redact_text(f)}", file=sys.stderr)
         sys.exit(1)

@@ -41,7 +41,8 @@ def cache_key(model: str, protocol: str, prompt_version: str,
     payload = {"model": model, "protocol": protocol, "prompt_version": prompt_version,
                "prompt_hash": prompt_hash, "material": dict(material)}
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    # surrogatepass: text UTF-8 cannot carry (a lone surrogate from a data file) still gets a stable key
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class JudgeCache:

@@ -118,6 +118,17 @@ class ModelAdapter(ABC):
         """The full prompt string sent to the model (recorded per prediction), if known."""
         return None
 
+    def context_length(self) -> Optional[int]:
+        """The most tokens the loaded model reads (e.g. ``max_position_embeddings``); None when
+        unknown (prompt lengths are then not checked)."""
+        return None
+
+    def prompt_tokens(self, text: str, modality: str, num_frames: int = 1) -> Optional[int]:
+        """How many tokens the model reads for ``text`` with its media (conversation template and
+        media tokens included), if the adapter can tell (after :meth:`load`).  Raises when the
+        text cannot be processed (e.g. the tokenizer refuses it)."""
+        return None
+
 
 MODELS: Registry[type[ModelAdapter]] = Registry("model", builtins=(
     "evalkit.models.videollava",

@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from evalkit.models.base import (MODELS, GenerationFailed, GenerationInput, ModelAdapter, ModelConfig,
                                  ModelUnavailableError)
+from evalkit.redaction import redact_url
 
 
 @dataclass
@@ -83,7 +84,7 @@ class OpenAIChatAdapter(ModelAdapter):
 
         key = os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
         if self.cfg.api_key_env and not key:
-            raise ModelUnavailableError(f"model endpoint {self.cfg.base_url}: environment variable "
+            raise ModelUnavailableError(f"model endpoint {redact_url(self.cfg.base_url)}: environment variable "
                                         f"{self.cfg.api_key_env} (model.api_key_env) is empty")
         policy = RetryPolicy(concurrency=self.cfg.concurrency, max_retries=self.cfg.max_retries,
                              timeout_s=self.cfg.timeout_s, backoff_base_s=self.cfg.backoff_base_s,
@@ -165,7 +166,7 @@ class OpenAIChatAdapter(ModelAdapter):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(endpoint=self.cfg.base_url, temperature=self.cfg.temperature,
+        d.update(endpoint=redact_url(self.cfg.base_url), temperature=self.cfg.temperature,
                  max_new_tokens=self.cfg.max_new_tokens, image_format=self.cfg.image_format,
                  prompt_template="server chat template (text first, then one image per frame)")
         return d

@@ -186,6 +186,37 @@ class VideoLlavaAdapter(ModelAdapter):
             out = self.model.generate(**inputs, **self._gen_kwargs())
         return self._decode(out[:, inputs["input_ids"].shape[1]:])
 
+    def context_length(self) -> Optional[int]:
+        if self.model is None:
+            return None
+        text_cfg = getattr(self.model.config, "text_config", None) or self.model.config
+        return getattr(text_cfg, "max_position_embeddings", None)
+
+    def prompt_tokens(self, text: str, modality: str, num_frames: int = 1) -> Optional[int]:
+        """Tokens of the rendered prompt (as the processor tokenizes it) plus the tokens its
+        ``<video>``/``<image>`` placeholder expands into (measured once per modality and frame count
+        by running the processor on a blank frame: the processor crops to a fixed size)."""
+        if self.processor is None:
+            return None
+        prompt = self.prompt_for(GenerationInput("", text, modality))
+        n = len(self.processor.tokenizer(prompt)["input_ids"])
+        if modality in ("video", "image"):
+            n += self._media_tokens(modality, num_frames)
+        return n
+
+    def _media_tokens(self, modality: str, num_frames: int) -> int:
+        cache = self.__dict__.setdefault("_media_token_counts", {})
+        key = (modality, num_frames if modality == "video" else 1)
+        if key not in cache:
+            import numpy as np
+
+            token = {"video": "<video>", "image": "<image>"}[modality]
+            frame = np.zeros((64, 64, 3), dtype=np.uint8)
+            media = {"videos": [np.stack([frame] * key[1])]} if modality == "video" else {"images": [frame]}
+            expanded = self.processor(text=[token], **media)["input_ids"][0]
+            cache[key] = len(expanded) - len(self.processor.tokenizer(token)["input_ids"])
+        return cache[key]
+
     def weights_identity(self) -> Optional[dict[str, Any]]:
         return local_checkpoint_fingerprint(self.cfg.pretrained)
 

@@ -12,18 +12,21 @@ from dataclasses import fields
 from typing import Any
 
 from evalkit.errors import ConfigError
-from evalkit.manifest import environment, git_info, now_iso, package_versions, stable_hash
+from evalkit.manifest import environment, git_info, now_iso, package_versions, scrub, stable_hash
 from evalkit.store import TaskFolder, file_lock, read_json, write_json
 from evalkit.tasks.base import Task
 
 # Model config fields that change where/how fast a model runs, not what it outputs.
 RUNTIME_MODEL_FIELDS = {"device", "cpu_threads", "attn_implementation"}
-RUNTIME_TASK_FIELDS = {"data_root", "expected_size", "image_cache_dir"}
+# allow_outside_paths: which media may be read, not how they are evaluated (turning it on to finish
+# samples that errored must not make the folder's predictions "another protocol")
+RUNTIME_TASK_FIELDS = {"data_root", "expected_size", "image_cache_dir", "allow_outside_paths"}
 
 
 def protocol_of(task: Task, model, seed: int = 0) -> dict[str, Any]:
     """Everything that determines the outputs; a resumed run must match it exactly (``seed``:
-    run.seed, part of it only when the model samples)."""
+    run.seed, part of it only when the model samples).  Credentials (in a served model's URL, say)
+    are redacted: they are never written, and never part of it."""
     tcfg = {f.name: getattr(task.cfg, f.name) for f in fields(task.cfg) if f.name not in RUNTIME_TASK_FIELDS}
     mcfg = {f.name: getattr(model.cfg, f.name) for f in fields(model.cfg) if f.name not in RUNTIME_MODEL_FIELDS}
     out = {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
@@ -35,7 +38,7 @@ def protocol_of(task: Task, model, seed: int = 0) -> dict[str, Any]:
         out["generation"] = {k: setup.generation[k] for k in ("max_new_tokens", "temperature", "image_pad")}
     if model.samples():
         out["sampling_seed"] = seed
-    return out
+    return scrub(out)
 
 
 def diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
@@ -85,7 +88,7 @@ class RunManifest:
             on_disk = read_json(self.folder.manifest) or {}
             self.data["stages"] = {**(on_disk.get("stages") or {}), **self.data.get("stages", {})}
             self.data["updated"] = now_iso()
-            write_json(self.folder.manifest, self.data)
+            write_json(self.folder.manifest, scrub(self.data))
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]

@@ -12,10 +12,11 @@ from evalkit.samples import Sample
 
 def select_samples(samples: list[Sample], run: RunConfig) -> list[Sample]:
     if run.ids_file:
+        from evalkit.tasks.text_files import read_text
+
         path = Path(run.ids_file)
-        if not path.is_file():
-            raise DataError(f"run.ids_file not found: {path}")
-        wanted = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        wanted = [ln.strip() for ln in read_text(path, "run.ids_file").split("\n")
+                  if ln.strip() and not ln.startswith("#")]
         by_id = {s.id: s for s in samples}
         missing = [i for i in wanted if i not in by_id]
         if missing:

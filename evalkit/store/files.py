@@ -45,8 +45,10 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a text file (UTF-8) atomically."""
-    _replace_atomically(Path(path), text.encode("utf-8"))
+    """Write a text file (UTF-8) atomically.  Characters UTF-8 cannot carry (lone surrogates from a
+    data file) are written as ``\\uXXXX`` escapes, never a UnicodeEncodeError (inside a JSON
+    string, that escape reads back as the same string)."""
+    _replace_atomically(Path(path), text.encode("utf-8", "backslashreplace"))
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

@@ -12,6 +12,9 @@
             metrics.json, manifest.json, report.html
             thumbnails.jsonl                    small frame strips kept from prediction, for report.html
                                                 (thumbnails.shard-<i>-of-<n>.jsonl per rank)
+            predictions.conflicts.jsonl         records set aside by run.repair=true (never read back)
+            .writer.lock (+ .holder.json)       the one process writing this task folder
+            .writer.shard-<i>-of-<n>.lock       ... or this rank's shard file
             .manifest.lock, .merge.lock, .judgments.lock
             .shards-claim.json                  which rank of a sharded run went on to judge and score
 
@@ -51,6 +54,13 @@ def default_run_name(pretrained: str) -> str:
 
 def shard_file_name(rank: int, num_shards: int) -> str:
     return PREDICTIONS if num_shards == 1 else f"predictions.shard-{rank:03d}-of-{num_shards:03d}.jsonl"
+
+
+def conflicts_file(predictions: Path) -> Path:
+    """Where ``run.repair=true`` sets aside the records of a predictions file that lost a conflict
+    (``predictions.conflicts.jsonl``, ``predictions.shard-000-of-002.conflicts.jsonl``)."""
+    p = Path(predictions)
+    return p.with_name(p.name[: -len(".jsonl")] + ".conflicts.jsonl")
 
 
 def shard_count(path: Path) -> int | None:
@@ -103,6 +113,13 @@ class TaskFolder:
     @property
     def report(self) -> Path:
         return self.path / REPORT
+
+    def writer_lock(self, rank: int | None = None, num_shards: int = 1) -> Path:
+        """The lock owned by the one process writing this folder (``rank``: that rank's shard file
+        only, for a sharded predict stage)."""
+        if rank is None or num_shards == 1:
+            return self.path / ".writer.lock"
+        return self.path / f".writer.shard-{rank:03d}-of-{num_shards:03d}.lock"
 
     @property
     def manifest_lock(self) -> Path:

@@ -4,8 +4,12 @@ Invariants:
 
 * one JSON object per sample, appended batch by batch and fsync'ed (see :mod:`evalkit.store.files`);
 * opening a store repairs a line cut off by a kill, so that sample is simply redone;
-* a sample id is never written twice: :meth:`PredictionStore.append` skips ids already stored,
-  and a file that holds an id twice is refused (StoreError naming file and id);
+* a sample id is never written twice: :meth:`PredictionStore.append` skips ids already stored
+  (and one writer per folder is enforced by :class:`evalkit.store.locks.WriterLock`);
+* a file that somehow holds an id twice is repaired on opening: identical copies are collapsed
+  (the file rewritten atomically); conflicting copies are a StoreError naming the ids, unless
+  ``repair`` (``run.repair=true``), which keeps one record per id (a prediction over an error
+  record, else the first written) and appends the others to ``predictions.conflicts.jsonl``;
 * sharded runs (rank i of N) write ``predictions.shard-<i>-of-<N>.jsonl``; :func:`merge_shards`
   joins them into ``predictions.jsonl`` under a lock, refusing to lose or double a sample;
 * of the ranks that find the shards complete, exactly one *claims* the finished set (``claim=``):
@@ -26,27 +30,82 @@ from evalkit.store.files import (
     read_json,
     read_jsonl,
     repair_jsonl_tail,
+    write_bytes,
     write_json,
-    write_text,
 )
-from evalkit.store.layout import TaskFolder, shard_count
+from evalkit.store.layout import TaskFolder, conflicts_file, shard_count
 from evalkit.store.locks import file_lock
 
 
-class PredictionStore:
-    """One task's predictions for one rank."""
+def _keeper(copies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which of an id's conflicting records stays: the first prediction, else the first record."""
+    return next((r for r in copies if "error" not in r), copies[0])
 
-    def __init__(self, path: str | Path) -> None:
+
+def resolve_duplicates(where: Path, records: Iterable[dict[str, Any]], *, repair: bool,
+                       aside: Path | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """``({id: record}, counts)`` from records that may hold an id more than once.
+
+    Identical copies collapse into one.  Differing copies are a :class:`StoreError` naming the ids
+    and the way out, unless ``repair``: then one record per id is kept (:func:`_keeper`) and the
+    others are appended to ``aside`` (nothing is thrown away).  ``counts``: ``identical`` (copies
+    dropped), ``conflicting`` (ids), ``set_aside`` (records moved to ``aside``).
+    """
+    kept: dict[str, dict[str, Any]] = {}
+    copies: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        rid = str(rec.get("id"))
+        if rid in kept:
+            copies.setdefault(rid, [kept[rid]]).append(rec)
+        else:
+            kept[rid] = rec
+    counts = {"identical": 0, "conflicting": 0, "set_aside": 0}
+    conflicting: dict[str, list[dict[str, Any]]] = {}
+    for rid, recs in copies.items():
+        distinct = [r for i, r in enumerate(recs) if r not in recs[:i]]
+        counts["identical"] += len(recs) - len(distinct)
+        if len(distinct) > 1:
+            conflicting[rid] = distinct
+    if conflicting and not repair:
+        ids = sorted(conflicting)
+        raise StoreError(
+            f"{where}: {len(ids)} sample id(s) appear twice with different records (e.g. {', '.join(ids[:5])}): "
+            "predicted differently by two writers, as when two processes wrote one folder at once; rerun with "
+            "run.repair=true to keep one record per id (a prediction over an error record, else the first "
+            "written; the others are set aside "
+            f"in {(aside or conflicts_file(Path(where))).name}), or delete the file to predict again")
+    losers: list[dict[str, Any]] = []
+    for rid, distinct in conflicting.items():
+        kept[rid] = _keeper(distinct)
+        losers += [r for r in distinct if r is not kept[rid]]
+    counts["conflicting"] = len(conflicting)
+    if losers:
+        append_jsonl(aside or conflicts_file(Path(where)), losers)
+        counts["set_aside"] = len(losers)
+    return kept, counts
+
+
+class PredictionStore:
+    """One task's predictions for one rank.
+
+    ``repair``: resolve conflicting duplicate ids (see :func:`resolve_duplicates`); identical
+    duplicates are always collapsed.  ``duplicates`` says what opening the file repaired.
+    """
+
+    def __init__(self, path: str | Path, *, repair: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.repaired_bytes = repair_jsonl_tail(self.path)
         self._records: dict[str, dict[str, Any]] = {}
+        self.duplicates = {"identical": 0, "conflicting": 0, "set_aside": 0}
         if self.path.exists():
-            for rec in read_jsonl(self.path):
-                rid = str(rec.get("id"))
-                if rid in self._records:
-                    raise StoreError(f"{self.path}: sample id {rid} appears twice")
-                self._records[rid] = rec
+            lines = list(read_jsonl(self.path))
+            self._records, self.duplicates = resolve_duplicates(self.path, lines, repair=repair)
+            if len(self._records) != len(lines):  # one record per id again, atomically
+                self._rewrite()
+
+    def _rewrite(self) -> None:
+        write_bytes(self.path, b"".join(encode_line(r) for r in self._records.values()))
 
     @property
     def done_ids(self) -> set[str]:
@@ -71,8 +130,8 @@ class PredictionStore:
         kept = {k: v for k, v in self._records.items() if "error" not in v}
         dropped = len(self._records) - len(kept)
         if dropped:
-            write_text(self.path, b"".join(encode_line(r) for r in kept.values()).decode("utf-8"))
             self._records = kept
+            self._rewrite()
         return dropped
 
 
@@ -82,15 +141,16 @@ def read_predictions(path: Path) -> dict[str, dict[str, Any]]:
     return {str(rec["id"]): rec for rec in read_jsonl(path) if "id" in rec}
 
 
-def merge_shards(folder: TaskFolder, expected_ids: Iterable[str] | None = None,
-                 claim: Optional[str] = None) -> dict[str, Any]:
+def merge_shards(folder: TaskFolder, expected_ids: Iterable[str] | None = None, *,
+                 repair: bool = False, claim: Optional[str] = None) -> dict[str, Any]:
     """Join the shard files of ``folder`` into ``predictions.jsonl`` (under the folder's merge lock).
 
     Each id must come from exactly one shard (identical duplicates are tolerated, conflicting ones
-    are an error); with ``expected_ids``, ids missing from every shard are reported and the merge
-    refused.  Returns ``{"merged": bool, "shards": n, ...}``; with ``claim`` (who asks, e.g.
-    ``host:pid rank 1``) also ``"claimed"``: True for the first caller to merge this exact set of
-    shard files, False (and ``"claimed_by"``) for every later one.
+    are an error unless ``repair``: see :func:`resolve_duplicates`); with ``expected_ids``, ids
+    missing from every shard are reported and the merge refused.  Returns ``{"merged": bool,
+    "shards": n, ...}``; with ``claim`` (who asks, e.g. ``host:pid rank 1``) also ``"claimed"``:
+    True for the first caller to merge this exact set of shard files, False (and ``"claimed_by"``)
+    for every later one.
     """
     files = folder.shard_files()
     if not files:
@@ -103,14 +163,12 @@ def merge_shards(folder: TaskFolder, expected_ids: Iterable[str] | None = None,
         (n,) = counts
         if len(files) != n:
             raise StoreError(f"{folder.path}: {len(files)} of {n} shard files present; run the missing ranks first")
-        merged: dict[str, dict[str, Any]] = {}
+        lines: list[dict[str, Any]] = []
         for p in files:
             repair_jsonl_tail(p)
-            for rec in read_jsonl(p):
-                rid = str(rec["id"])
-                if rid in merged and merged[rid] != rec:
-                    raise StoreError(f"{folder.path}: sample {rid} predicted differently by two shards")
-                merged[rid] = rec
+            lines += read_jsonl(p)
+        merged, _ = resolve_duplicates(folder.path, lines, repair=repair,
+                                       aside=conflicts_file(folder.predictions))
         if expected_ids is not None:
             missing = sorted(set(expected_ids) - merged.keys())
             if missing:
@@ -118,7 +176,7 @@ def merge_shards(folder: TaskFolder, expected_ids: Iterable[str] | None = None,
                     f"{folder.path}: {len(missing)} samples missing from the shards (e.g. {', '.join(missing[:5])}); "
                     "re-run the ranks to finish them"
                 )
-        written = PredictionStore(folder.predictions).append(merged.values())
+        written = PredictionStore(folder.predictions, repair=repair).append(merged.values())
         info: dict[str, Any] = {"merged": True, "shards": n, "records": len(merged), "written": written}
         if claim is not None:
             info.update(_claim(folder, files, claim))

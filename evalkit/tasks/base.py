@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +26,9 @@ from typing import Any, ClassVar, Optional
 from evalkit.errors import ConfigError, DataError
 from evalkit.registry import Registry
 from evalkit.samples import MediaSpec, PaperAnswer, Sample
+from evalkit.tasks.text_files import TEXT_ERRORS, read_json, read_jsonl, text_decoding
+
+__all__ = ["DATA_FORMS", "TASKS", "DataReport", "Task", "TaskConfig", "read_json", "read_jsonl", "sha256_file"]
 
 # Where a task's data come from: the benchmark's official files, or a Hugging Face datasets source.
 DATA_FORMS = ("official", "hf")
@@ -49,6 +52,13 @@ class TaskConfig:
     fields: dict[str, str] = field(default_factory=dict)
     # Named instruction appended to each question (evalkit.tasks.instructions; "none": as is).
     instruction: str = "none"
+    # Bytes of the data files that are not UTF-8: strict (a DataError naming file and byte) | replace
+    # (read as U+FFFD; the job warns and counts them in the manifest).
+    text_errors: str = "strict"
+    # Media paths must lie inside data_root (or the configured media/image folders, the image cache,
+    # a local hf_path): an absolute path, a '..' escape or a symlink out of them is that sample's error.
+    # true: read media wherever the data files point (symlinked video stores, shared image folders).
+    allow_outside_paths: bool = False
 
 
 @dataclass
@@ -61,6 +71,9 @@ class DataReport:
     duplicate_ids: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     expected_size: Optional[int] = None
+    empty_media: list[str] = field(default_factory=list)  # 0-byte media files
+    unusable: list[str] = field(default_factory=list)  # samples whose data hold a problem (Sample.problem)
+    empty_answers: list[str] = field(default_factory=list)  # samples with a blank reference answer
     # Samples the task's files hold when ``total`` counts only those selected (run.limit /
     # run.ids_file): the documented size is compared with the set, never with the selection.
     set_size: Optional[int] = None
@@ -87,6 +100,13 @@ class DataReport:
             lines.append(f"  expected size {self.expected_size}: {flag}")
         if self.missing_media:
             lines.append(f"  missing media for {len(self.missing_media)} samples: {few(self.missing_media)}")
+        if self.empty_media:
+            lines.append(f"  empty (0-byte) media for {len(self.empty_media)} samples: {few(self.empty_media)}")
+        if self.unusable:
+            lines.append(f"  unusable data for {len(self.unusable)} samples (each becomes its error record): "
+                         f"{few(self.unusable)}")
+        if self.empty_answers:
+            lines.append(f"  empty reference answer for {len(self.empty_answers)} samples: {few(self.empty_answers)}")
         if self.duplicate_ids:
             lines.append(f"  duplicate ids ({len(self.duplicate_ids)}): {few(self.duplicate_ids)}")
         for p in self.problems:
@@ -102,6 +122,9 @@ class DataReport:
             "expected_size": self.expected_size,
             "size_mismatch": self.size_mismatch,
             "missing_media": len(self.missing_media),
+            "empty_media": len(self.empty_media),
+            "unusable": len(self.unusable),
+            "empty_answers": len(self.empty_answers),
             "duplicate_ids": len(self.duplicate_ids),
             "problems": list(self.problems),
         }
@@ -134,6 +157,11 @@ class Task(ABC):
         self.seed = 0  # run.seed, set by the job (drives e.g. the frame shuffle of frame_order=shuffled)
         self.require_choice("form", DATA_FORMS)
         self.require_choice("instruction", INSTRUCTIONS)
+        self.require_choice("text_errors", TEXT_ERRORS)
+        # {file: bytes read as U+FFFD} by the last samples() (task.text_errors=replace)
+        self.text_replacements: dict[str, int] = {}
+        # {placeholder media path: why}: media values found unusable while reading (unusable_media)
+        self.media_problems: dict[str, str] = {}
 
     def require_choice(self, field_name: str, choices: Iterable[Any]) -> None:
         """Start-up check of a named-option field: a ConfigError naming the valid choices."""
@@ -165,6 +193,38 @@ class Task(ABC):
     @abstractmethod
     def load_samples(self) -> list[Sample]:
         """Read the benchmark from ``cfg.data_root``; raise :class:`DataError` naming the file."""
+
+    def samples(self) -> list[Sample]:
+        """The samples a job evaluates: :meth:`load_samples` with the data files decoded as
+        ``task.text_errors`` says, then each sample's media vetted (:mod:`evalkit.tasks.media_paths`:
+        outside the data folders, or an image value that held no image, is that sample's
+        ``problem``, which the job records as its error)."""
+        from evalkit.tasks.media_paths import vet_media
+
+        with text_decoding(self.cfg.text_errors) as replaced:
+            samples = self.load_samples()
+        self.text_replacements = dict(replaced)
+        return vet_media(samples, self.media_roots(), allow_outside=self.cfg.allow_outside_paths,
+                         known_problems=self.media_problems)
+
+    def media_roots(self) -> list[Path]:
+        """Folders media may be read from: ``data_root`` (and a local ``hf_path``'s folder); task
+        families add their configured media folders."""
+        roots = [self.root]
+        if self.cfg.form == "hf" and self.cfg.hf_path and Path(self.cfg.hf_path).exists():  # not a hub id
+            p = Path(self.cfg.hf_path)
+            roots.append(p if p.is_dir() else p.parent)
+        return roots
+
+    def unusable_media(self, key: str, why: str) -> str:
+        """A placeholder media path for a value that holds no usable media (``key``: the row it came
+        from, unique per value); every sample given it becomes an error record saying ``why``,
+        instead of the whole task failing."""
+        from evalkit.tasks.media_paths import placeholder
+
+        path = placeholder(self.root, key)
+        self.media_problems[path] = why
+        return path
 
     # ---- data forms ------------------------------------------------------------------------------
     def read_rows(self) -> list[dict[str, Any]]:
@@ -217,16 +277,29 @@ class Task(ABC):
                 "instruction_text": self.instruction_text}
 
     def check(self, samples: list[Sample]) -> DataReport:
-        """Pre-inference data check: duplicate ids, missing media, size mismatch."""
+        """Pre-inference data check: duplicate ids, missing or empty media, unusable samples, blank
+        reference answers, size mismatch."""
         seen: set[str] = set()
         dups: list[str] = []
         for s in samples:
             if s.id in seen:
                 dups.append(s.id)
             seen.add(s.id)
-        missing = [s.id for s in samples if any(not Path(m).is_file() for m in s.media)]
-        return DataReport(task=self.name, total=len(samples), missing_media=missing, duplicate_ids=dups,
-                          expected_size=self.cfg.expected_size)
+        missing, empty, unusable = [], [], []
+        for s in samples:
+            if s.problem is not None:
+                unusable.append(s.id)
+            elif any(not os.path.isfile(m) for m in s.media):
+                missing.append(s.id)
+            elif any(os.path.getsize(m) == 0 for m in s.media):
+                empty.append(s.id)
+        blank = [s.id for s in samples if any(not str(a).strip() for a in s.answers)]
+        report = DataReport(task=self.name, total=len(samples), missing_media=missing, duplicate_ids=dups,
+                            expected_size=self.cfg.expected_size, empty_media=empty, unusable=unusable,
+                            empty_answers=blank)
+        for path, n in sorted(self.text_replacements.items()):
+            report.problems.append(f"{path}: {n} byte(s) that are not UTF-8 read as U+FFFD (task.text_errors=replace)")
+        return report
 
     # ---- scoring ---------------------------------------------------------------------------------
     @abstractmethod
@@ -277,36 +350,3 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
         while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
-
-
-def read_json(path: Path, what: str) -> Any:
-    """Load a JSON file or raise a DataError naming it."""
-    if not path.is_file():
-        raise DataError(f"{what} not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{what} is not valid JSON: {path}: line {e.lineno}: {e.msg}") from None
-
-
-def read_jsonl(path: Path, what: str, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Objects of a JSONL file; a DataError names the file and line of anything unreadable."""
-    if not path.is_file():
-        raise DataError(f"{what} not found: {path}")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{what} {path}: line {lineno} is not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{what} {path}: line {lineno} is not a JSON object")
-            missing = [k for k in required if k not in obj]
-            if missing:
-                raise DataError(f"{what} {path}: line {lineno} lacks {', '.join(missing)}: {line.strip()[:120]}")
-            rows.append(obj)
-    return rows

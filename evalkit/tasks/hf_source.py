@@ -13,6 +13,18 @@ _FILE_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".cs
 
 
 def open_hf_dataset(path: str, split: str):
+    """The ``split`` of a save_to_disk folder, data files or hub id; a DataError naming ``path``
+    for anything unreadable (undecodable text included), never a traceback."""
+    try:
+        return _open_hf_dataset(path, split)
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - datasets' errors vary by builder; one readable line
+        raise DataError(f"cannot read dataset {path!r} (split {split!r}): {type(e).__name__}: "
+                        f"{' '.join(str(e).split())[:300]}") from None
+
+
+def _open_hf_dataset(path: str, split: str):
     import datasets
 
     p = Path(path)
@@ -34,7 +46,7 @@ def open_hf_dataset(path: str, split: str):
         raise DataError(f"{p}: neither a save_to_disk folder nor a parquet/json/jsonl/csv file")
     try:
         return datasets.load_dataset(path, split=split)
-    except Exception as e:  # network or hub errors: one readable line
+    except Exception as e:  # noqa: BLE001 - network or hub errors: one readable line
         raise DataError(f"could not load dataset {path!r} split {split!r} from the hub: {type(e).__name__}: {e}") from None
 
 

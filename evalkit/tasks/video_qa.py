@@ -99,6 +99,9 @@ class VideoQATask(Task):
             raise ConfigError(f"task {cfg.name}: num_frames must be >= 1, got {cfg.num_frames}")
 
     # ---- reading -----------------------------------------------------------------------
+    def media_roots(self) -> list[Path]:
+        return [*super().media_roots(), self.path(self.cfg.video_dir)]
+
     def load_samples(self) -> list[Sample]:
         rows = self.read_rows()
         video_dir = self.path(self.cfg.video_dir)
@@ -136,11 +139,14 @@ class VideoQATask(Task):
             if qid in by_id:
                 raise DataError(f"{apath}: question_id {qid} appears twice")
             by_id[qid] = a
-        rows, unmatched = [], []
+        rows, unmatched, seen = [], [], set()
         for i, q in enumerate(questions):
             if not isinstance(q, dict) or not {"question_id", "question", "video_name"} <= q.keys():
                 raise DataError(f"{qpath}: entry {i} lacks question_id/question/video_name: {q!r:.120}")
             qid = str(q["question_id"])
+            if qid in seen:
+                raise DataError(f"{qpath}: question_id {qid} appears twice (entry {i})")
+            seen.add(qid)
             a = by_id.get(qid)
             if a is None:
                 unmatched.append(qid)

@@ -44,11 +44,32 @@ def test_corrupt_middle_line_names_file_and_line(tmp_path):
         PredictionStore(p)
 
 
-def test_duplicate_ids_in_file_rejected(tmp_path):
+def test_identical_duplicate_ids_are_collapsed_atomically(tmp_path):
+    """Two writers that predicted the same thing: one record per id again, file rewritten."""
     p = tmp_path / "predictions.jsonl"
-    p.write_text('{"id": "a"}\n{"id": "a"}\n')
-    with pytest.raises(StoreError, match="twice"):
+    p.write_text('{"id": "a", "pred": "x"}\n{"id": "b", "pred": "y"}\n{"id": "a", "pred": "x"}\n'
+                 '{"id": "b", "pred": "y"}\n')
+    s = PredictionStore(p)
+    assert s.duplicates == {"identical": 2, "conflicting": 0, "set_aside": 0}
+    assert [r["id"] for r in _lines(p)] == ["a", "b"]
+    assert not list(tmp_path.glob(".*.tmp"))  # the rewrite left no temporary file behind
+    assert PredictionStore(p).duplicates["identical"] == 0
+
+
+def test_conflicting_duplicate_ids_are_named_and_repairable(tmp_path):
+    p = tmp_path / "predictions.jsonl"
+    p.write_text('{"id": "a", "error": "x.mp4: missing: no such file"}\n{"id": "b", "pred": "1"}\n'
+                 '{"id": "a", "pred": "cat"}\n{"id": "b", "pred": "2"}\n')
+    with pytest.raises(StoreError, match=r"2 sample id\(s\) appear twice.*a, b.*run.repair=true"):
         PredictionStore(p)
+    assert len(_lines(p)) == 4  # refused: nothing touched
+    s = PredictionStore(p, repair=True)
+    assert s.duplicates == {"identical": 0, "conflicting": 2, "set_aside": 2}
+    # a prediction beats an error record; otherwise the first written stays
+    assert {r["id"]: r.get("pred") for r in _lines(p)} == {"a": "cat", "b": "1"}
+    aside = _lines(tmp_path / "predictions.conflicts.jsonl")
+    assert sorted((r["id"], r.get("pred")) for r in aside) == [("a", None), ("b", "2")]  # nothing lost
+    assert PredictionStore(p).done_ids == {"a", "b"}  # and a plain open is clean again
 
 
 def test_drop_errors_rewrites_atomically(tmp_path):

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from evalkit.errors import DataError
 from evalkit.samples import MediaSpec
 from evalkit.tasks.base import Task, TaskConfig
 from evalkit.tasks.image.images import (
@@ -52,13 +51,18 @@ class ImageTask(Task):
         """What the image cache folder is keyed by (the data source; adapters may refine it)."""
         return source_fingerprint(self.cfg.hf_path if self.cfg.form == "hf" else str(self.root), self.cfg.hf_split)
 
+    def media_roots(self) -> list[Path]:
+        """``data_root``, the image folder and the cache embedded images are written to."""
+        return [*super().media_roots(), self.image_root, self.image_cache()]
+
     def image_from(self, value: Any, stem: str, where: str) -> str:
-        """A file path for one row's image value; DataError naming ``where`` when it holds none."""
+        """A file path for one row's image value.  A value that holds no image (not a path, bad
+        base64, ...) is that row's samples' error (:meth:`Task.unusable_media`), naming ``where``."""
         try:
             return str(materialize_image(value, self.image_cache(), stem, self.image_root,
                                          self.cfg.image_name_format))
         except ValueError as e:
-            raise DataError(f"{where}: cannot read its image: {e}") from None
+            return self.unusable_media(stem, f"{where}: unusable_image: cannot read its image: {e}")
 
     def _hf_rows(self) -> list[dict[str, Any]]:
         """hf rows with ``id`` (``<hf_split>_<row>`` when the dataset has none) and ``image`` a file path

@@ -63,8 +63,18 @@ def _write_cached(path: Path, data: bytes) -> Path:
 
 
 def looks_base64(text: str) -> bool:
-    """Long text of base64 characters only (a file path has '/' but also '.' or is short)."""
-    return len(text) >= 64 and all(c.isalnum() or c in "+/=\n\r" for c in text[:512])
+    """Text that is base64 rather than a file name: long text of base64 characters only (a file
+    path has '/' but also '.' or is short), or short text that is valid padded base64 (ends with
+    '=', which no file name of a benchmark does)."""
+    if len(text) >= 64:
+        return all(c.isalnum() or c in "+/=\n\r" for c in text[:512])
+    if not text.endswith("=") or len(text) % 4:
+        return False
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def materialize_image(value: Any, cache_dir: Path, stem: str, base_dir: Optional[Path] = None,

@@ -175,13 +175,15 @@ class LlavaBenchTask(ImageTask):
 
     def write_artifacts(self, records: list[dict[str, Any]], task_dir: Path) -> dict[str, str]:
         """The answers in LLaVA's answer-file format, for use with LLaVA's own review scripts."""
+        from evalkit.store.files import write_text
+
         path = task_dir / "answers_llava_format.jsonl"
-        task_dir.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            for r in sorted(records, key=lambda r: _num_key(r["id"])):
-                qid: Any = int(r["id"]) if str(r["id"]).isdigit() else r["id"]
-                f.write(json.dumps({"question_id": qid, "prompt": r["question"], "text": r.get("pred", ""),
-                                    "answer_id": None, "metadata": {}}, ensure_ascii=False) + "\n")
+        lines = []
+        for r in sorted(records, key=lambda r: _num_key(r["id"])):
+            qid: Any = int(r["id"]) if str(r["id"]).isdigit() else r["id"]
+            lines.append(json.dumps({"question_id": qid, "prompt": r["question"], "text": r.get("pred", ""),
+                                     "answer_id": None, "metadata": {}}, ensure_ascii=False) + "\n")
+        write_text(path, "".join(lines))
         return {"answers in LLaVA format": str(path)}
 
 

@@ -141,8 +141,10 @@ class MMVetTask(ImageTask):
         task_dir.mkdir(parents=True, exist_ok=True)
         path = task_dir / "mm-vet_results.json"
         answers = {str(r["id"]): r.get("pred", "") for r in records}
-        path.write_text(json.dumps(dict(sorted(answers.items(), key=lambda kv: _vkey(kv[0]))), indent=1,
-                                   ensure_ascii=False), encoding="utf-8")
+        from evalkit.store.files import write_text
+
+        write_text(path, json.dumps(dict(sorted(answers.items(), key=lambda kv: _vkey(kv[0]))), indent=1,
+                                    ensure_ascii=False))
         return {"mm-vet predictions for the official evaluator": str(path)}
 
 

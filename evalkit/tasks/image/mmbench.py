@@ -47,6 +47,7 @@ from evalkit.metrics.mmbench import (CIRCULAR_BASE, circular_scores, extract_cho
 from evalkit.samples import PaperAnswer, Sample
 from evalkit.tasks.base import TASKS, DataReport, sha256_file
 from evalkit.tasks.image.base import ImageTask, ImageTaskConfig
+from evalkit.tasks.text_files import read_text
 
 # ---- MMBench ------------------------------------------------------------------------------------
 
@@ -120,18 +121,22 @@ class MMBenchTask(ImageTask):
         return [self._tsv_path()]
 
     def _official_rows(self) -> list[dict[str, Any]]:
-        path = self._tsv_path()
-        if not path.is_file():
-            raise DataError(f"MMBench tsv not found: {path}")
+        import io
+
         import pandas as pd
 
+        path = self._tsv_path()
+        text = read_text(path, "MMBench tsv")  # a DataError naming file and byte for non-UTF-8 bytes
         try:
-            df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True)
+            df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=True)
         except Exception as e:  # noqa: BLE001 - parser errors: one readable line naming the file
             raise DataError(f"{path}: cannot read as tsv: {type(e).__name__}: {e}") from None
         missing = [c for c in ("index", "question", "A", "B", "image") if c not in df.columns]
         if missing:
             raise DataError(f"{path}: missing column(s) {', '.join(missing)}; columns: {', '.join(df.columns)}")
+        dups = sorted(set(df["index"][df["index"].duplicated()].astype(str)))
+        if dups:
+            raise DataError(f"{path}: index {', '.join(dups[:5])} appears more than once")
         l2_key = "l2-category" if "l2-category" in df.columns else "L2-category"
         return self._normalise([{**r, "l2_category": r.get(l2_key)} for r in df.to_dict(orient="records")],
                                str(path))
@@ -190,8 +195,9 @@ class MMBenchTask(ImageTask):
             value = r["image"]
             if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 64:
                 ref = by_index.get(int(value.strip()))
-                if ref is None or ref is r:
-                    raise DataError(f"task {self.name}: index {r['index']}: image refers to missing row {value}")
+                if ref is None or ref is r:  # this row's error (and its copies'), not the task's
+                    return self.unusable_media(str(r["index"]), f"task {self.name}: index {r['index']}: "
+                                               f"unusable_image: image refers to missing row {value}")
                 value = ref["image"]
                 r = ref
             return self.image_from(value, str(r["index"]), f"task {self.name}: index {r['index']}")
@@ -309,15 +315,28 @@ class MMBenchTask(ImageTask):
                 line["answer"] = r["answer"] or ""
             table.append(line)
         cols = ["index", "question", *letters, "prediction"] + (["answer"] if has_answer else [])
+        from evalkit.store.files import write_text
+
         df = pd.DataFrame(table, columns=cols)
-        task_dir.mkdir(parents=True, exist_ok=True)
         stem = f"submission_{self.cfg.split}"
-        df.to_csv(task_dir / f"{stem}.tsv", sep="\t", index=False)
+        write_text(task_dir / f"{stem}.tsv", df.to_csv(sep="\t", index=False))  # any text, atomically
         try:
             import openpyxl  # noqa: F401
         except ImportError:
             return {"mmbench submission (tsv; install openpyxl to also get the .xlsx the upload form takes)":
                     str(task_dir / f"{stem}.tsv")}
-        df.to_excel(task_dir / f"{stem}.xlsx", index=False, engine="openpyxl")
+        # a spreadsheet cell cannot hold control characters or lone surrogates: those are dropped there
+        # (the .tsv keeps the replies as they are)
+        df.map(_xlsx_cell).to_excel(task_dir / f"{stem}.xlsx", index=False, engine="openpyxl")
         return {"mmbench submission (tsv)": str(task_dir / f"{stem}.tsv"),
                 "mmbench submission (xlsx)": str(task_dir / f"{stem}.xlsx")}
+
+
+def _xlsx_cell(value: Any) -> Any:
+    """A value an .xlsx cell can hold: strings without control characters or lone surrogates."""
+    if not isinstance(value, str):
+        return value
+    import re
+
+    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", value)
+    return value.encode("utf-8", "replace").decode("utf-8")

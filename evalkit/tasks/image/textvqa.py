@@ -129,9 +129,13 @@ class TextVQATask(VQAAccuracyTask):
         rows = data.get("data") if isinstance(data, dict) else None
         if not isinstance(rows, list):
             raise DataError(f"{apath}: expected {{'data': [...]}}")
+        seen: set[str] = set()
         for i, a in enumerate(rows):
             if not isinstance(a, dict) or not {"question_id", "image_id", "question"} <= a.keys():
                 raise DataError(f"{apath}: data[{i}] lacks question_id/image_id/question")
+            if str(a["question_id"]) in seen:
+                raise DataError(f"{apath}: question_id {a['question_id']} appears twice (data[{i}])")
+            seen.add(str(a["question_id"]))
         return rows
 
     def from_hf_row(self, row: dict[str, Any], index: int, where: str) -> dict[str, Any]:

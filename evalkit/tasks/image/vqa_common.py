@@ -101,8 +101,14 @@ class ImageQATask(ImageTask):
     def question_file_rows(self) -> list[tuple[Any, str, str]]:
         """(question_id, text, image) of every line of LLaVA's question file (``task.question_jsonl``)."""
         qpath = self.path(str(self.cfg.question_jsonl))
-        return [(q["question_id"], str(q["text"]), str(q["image"]))
+        rows = [(q["question_id"], str(q["text"]), str(q["image"]))
                 for q in read_jsonl(qpath, "question file", ("question_id", "image", "text"))]
+        seen: set[str] = set()
+        for i, (qid, _, _) in enumerate(rows):
+            if str(qid) in seen:
+                raise DataError(f"question file {qpath}: question_id {qid} appears twice (row {i + 1})")
+            seen.add(str(qid))
+        return rows
 
     def join(self, rows: list[tuple[Any, str, str]], annotations: Optional[dict[str, Any]],
              key: Callable[[Any, str], str], build: Callable[..., dict[str, Any]], what: str) -> list[dict[str, Any]]:
@@ -124,8 +130,8 @@ class ImageQATask(ImageTask):
     def make_sample(self, sid: Any, question: str, body: str, answers: list[str], image: Optional[str],
                     metadata: dict[str, Any], file_suffix: Optional[str] = None) -> Sample:
         """``body`` = prompt text before the instruction (question, plus OCR tokens for TextVQA)."""
-        if not image:
-            raise DataError(f"task {self.name}: sample {sid} has no image")
+        if not image:  # this sample's error, not the task's
+            image = self.unusable_media(str(sid), f"task {self.name}: sample {sid}: unusable_image: has no image")
         meta = dict(metadata)
         if file_suffix is not None and file_suffix != self.cfg.instruction:
             meta["replaced_suffix"] = file_suffix

@@ -88,6 +88,11 @@ class VQAv2Task(VQAAccuracyTask):
             if not isinstance(q, dict) or not {"question_id", "question", "image_id"} <= q.keys():
                 raise DataError(f"{qpath}: questions[{i}] lacks question_id/question/image_id: {q!r:.120}")
             rows.append((q["question_id"], str(q["question"]), f"COCO_{subtype}_{int(q['image_id']):012d}.jpg"))
+        seen: set[str] = set()
+        for i, (qid, _, _) in enumerate(rows):
+            if str(qid) in seen:
+                raise DataError(f"{qpath}: question_id {qid} appears twice (questions[{i}])")
+            seen.add(str(qid))
         return rows
 
     def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
@@ -102,6 +107,8 @@ class VQAv2Task(VQAAccuracyTask):
         for i, a in enumerate(anns):
             if not isinstance(a, dict) or "question_id" not in a or "answers" not in a:
                 raise DataError(f"{apath}: annotations[{i}] lacks question_id/answers")
+            if str(a["question_id"]) in out:
+                raise DataError(f"{apath}: question_id {a['question_id']} appears twice (annotations[{i}])")
             out[str(a["question_id"])] = a
         return out
 
