@@ -9,6 +9,7 @@ which names the bad field and lists the valid ones.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -29,6 +30,9 @@ class RunConfig:
     name: Optional[str] = None  # results go to <output_dir>/<run.name>/<task>/; default: from model.pretrained
     limit: Optional[int] = None  # evaluate only the first N samples (dataset order)
     ids_file: Optional[str] = None  # evaluate only the ids listed in this file (one per line), e.g. a CI subset
+    # Seeds everything random in a job (evalkit.pipeline.seeding): python/numpy/torch at job start
+    # (sampling with model.do_sample=true), the frame shuffle of task.frame_order=shuffled, and the
+    # `seed` request field of a served model sampling at model.temperature > 0.
     seed: int = 0
     max_error_rate: float = 0.05  # exit non-zero when more samples than this fraction errored
     retry_errors: bool = False  # re-run samples recorded as errors (e.g. after fixing a video)
@@ -44,10 +48,25 @@ class RunConfig:
 
 
 @dataclass
+class RunnerSection(RunnerConfig):
+    """The ``runner`` section as configured: :class:`RunnerConfig` whose shard fields may be left
+    unset (null), meaning "from the launcher" -- ``RANK``/``WORLD_SIZE`` under torchrun or
+    accelerate, else rank 0 of 1 -- and whose batch size may be left unset, meaning the model
+    adapter's (:func:`evalkit.pipeline.launch.resolve_runner`)."""
+
+    batch_size: Optional[int] = None  # type: ignore[assignment]
+    shard_rank: Optional[int] = None  # type: ignore[assignment]
+    num_shards: Optional[int] = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:  # checked once resolved (RunnerConfig)
+        pass
+
+
+@dataclass
 class EvalConfig:
     task: Any = MISSING
     model: Any = MISSING
-    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    runner: RunnerSection = field(default_factory=RunnerSection)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     run: RunConfig = field(default_factory=RunConfig)
     output_dir: str = "results"
@@ -80,6 +99,18 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
     if not OmegaConf.has_resolver("data_path"):
         OmegaConf.register_new_resolver("data_path", _data_path)
+    if not OmegaConf.has_resolver("launcher_rank"):
+        OmegaConf.register_new_resolver("launcher_rank", _launcher_rank)
+
+
+def _launcher_rank() -> str:
+    """``-rank<RANK>`` in a process started by torchrun/accelerate with several ranks, else "" (keeps
+    each rank's Hydra logs apart: ``hydra.run.dir`` in configs/config.yaml).  Read when Hydra resolves
+    the run folder, never at import."""
+    import os
+
+    world, rank = os.environ.get("WORLD_SIZE"), os.environ.get("RANK")
+    return f"-rank{rank}" if world and rank and world != "1" else ""
 
 
 def _data_path(sub: str, *, _root_: DictConfig) -> str:
@@ -89,15 +120,47 @@ def _data_path(sub: str, *, _root_: DictConfig) -> str:
     return str(Path(root) / sub) if root else "???"
 
 
+#: The root sections typed by the schema (task and model are checked per adapter by validate_section).
+TYPED_SECTIONS: dict[str, type] = {"runner": RunnerSection, "judge": JudgeConfig, "run": RunConfig}
+
+
+def _unknown_fields_message(what: str, unknown: list[str], names: list[str], schema_name: str) -> str:
+    prefix = f"{what}." if what else ""
+    hints = [f"{prefix}{close[0]}" for u in unknown if (close := difflib.get_close_matches(u, names, n=1))]
+    did_you_mean = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    where = f"{what}: unknown field(s)" if what else "unknown top-level field(s)"
+    listed = ", ".join(f"{prefix}{n}" if not what else n for n in names)
+    return (f"{where} {', '.join(prefix + u for u in unknown)}{did_you_mean}; "
+            f"valid fields of {what or 'the root'} ({schema_name}): {listed}")
+
+
+def check_known_fields(cfg: DictConfig) -> None:
+    """Refuse keys no schema knows, however they got in.  Hydra's ``+group.field=value`` adds a key
+    past the structured schema (and is Hydra's own hint after a misspelt override), so a typo like
+    ``+runner.batchsize=2`` would otherwise run silently with the default.  The root and the typed
+    sections are checked here; ``task`` and ``model`` by :func:`validate_section` (their adapter's
+    dataclass).  ConfigError naming the field, the closest valid name and the valid ones."""
+    names = [f.name for f in dataclasses.fields(EvalConfig)]
+    unknown = sorted(k for k in cfg.keys() if k not in names and k != "hydra")
+    if unknown:
+        raise ConfigError(_unknown_fields_message("", unknown, names, "EvalConfig"))
+    for section, schema in TYPED_SECTIONS.items():
+        node = cfg.get(section)
+        if node is None:
+            continue
+        fields_ = [f.name for f in dataclasses.fields(schema)]
+        unknown = sorted(k for k in node.keys() if k not in fields_)
+        if unknown:
+            raise ConfigError(_unknown_fields_message(section, unknown, fields_, schema.__name__))
+
+
 def validate_section(section: DictConfig | dict, schema: type, what: str) -> Any:
     """Merge a task/model YAML section into its adapter dataclass; readable error on bad fields."""
     names = [f.name for f in dataclasses.fields(schema)]
     data = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise ConfigError(
-            f"{what}: unknown field(s) {', '.join(unknown)} for {schema.__name__}; valid fields: {', '.join(names)}"
-        )
+        raise ConfigError(_unknown_fields_message(what, unknown, names, schema.__name__))
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), data)
     except (ValidationError, ConfigKeyError) as e:
@@ -106,8 +169,13 @@ def validate_section(section: DictConfig | dict, schema: type, what: str) -> Any
         raise ConfigError(f"{what}.{key}: {msg}" if key else f"{what}: {msg}") from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
-        hint = (" (set task.data_root=/path/to/the/set, or data_dir=/path/to/eval for the official layout)"
-                if "data_root" in missing else "")
+        hint = ""
+        if "data_root" in missing:
+            from evalkit.paths import data_card
+
+            hint = (" (set data_dir=/path/to/eval, the root of the official evaluation layout, or "
+                    f"task.data_root=/path/to/the/set; the files expected there: {data_card(str(data.get('name') or ''))}. "
+                    "To try evalkit without data: `evalkit demo`, with overrides, e.g. `evalkit demo output_dir=/tmp/x`)")
         raise ConfigError(f"{what}: required field(s) not set: {', '.join(missing)}{hint}")
     return OmegaConf.to_object(merged)
 

@@ -1,8 +1,9 @@
 """Static HTML report of one task folder (``<output_dir>/<run>/<task>/report.html``).
 
-One row per sample: thumbnails of the frames the model actually saw (``frame_indices`` of
-``media[0]`` decoded again with :func:`evalkit.media.read_frames`, in the order the model got them;
-images via :func:`evalkit.media.load_image`), the question, the reference answer(s), the prediction
+One row per sample: thumbnails of the frames the model actually saw -- kept from prediction in the
+folder's thumbnail file (:mod:`evalkit.store.thumbnails`), else ``frame_indices`` of ``media[0]``
+decoded again with :func:`evalkit.media.read_frames`, in the order the model got them (images via
+:func:`evalkit.media.load_image`) -- the question, the reference answer(s), the prediction
 or error, the verdict (judge yes/no + score when judged, else normalized exact match).  Two
 CSS-only checkboxes filter to failures or errors.  Thumbnails are small JPEGs inlined as base64
 data URIs, so the file opens from disk with no server and no external resources.
@@ -17,8 +18,6 @@ shows "no thumbnail: <reason>").
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -27,11 +26,10 @@ from typing import Any, Optional
 
 from evalkit.analysis.html import render
 from evalkit.analysis.runs import TaskRun, exact_correct, judge_outcome
-from evalkit.store import TaskFolder, write_text
+from evalkit.media.thumbnails import MAX_STRIP_FRAMES, image_thumb, video_strip  # noqa: F401 (re-exported)
+from evalkit.store import TaskFolder, read_thumbnails, thumbnail_key, write_text
 
 log = logging.getLogger("evalkit.report")
-
-MAX_STRIP_FRAMES = 32
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.2em;color:#222}
@@ -59,36 +57,10 @@ pre{white-space:pre-wrap;margin:.2em 0}
 
 # ---- thumbnails ---------------------------------------------------------------------------------
 
-def _jpeg_data_uri(img, quality: int = 72) -> str:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=quality, optimize=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _strip(frames, height: int):
-    """Frames (N, H, W, 3) uint8 side by side, each scaled to ``height`` pixels."""
-    from PIL import Image
-
-    tiles = []
-    for f in frames:
-        im = Image.fromarray(f)
-        w = max(1, round(im.width * height / max(1, im.height)))
-        tiles.append(im.resize((w, height), Image.BILINEAR))
-    gap = 2
-    total = sum(t.width for t in tiles) + gap * (len(tiles) - 1)
-    out = Image.new("RGB", (max(1, total), height), (255, 255, 255))
-    x = 0
-    for t in tiles:
-        out.paste(t, (x, 0))
-        x += t.width + gap
-    return out
-
-
 def video_thumbnail(path: str, indices: list[int], height: int = 64, frame_order: str = "original",
                     seed: int = 0) -> tuple[str, str]:
-    """(data URI, description) of the frames at ``indices`` of ``path`` in the order the model saw them."""
-    import numpy as np
-
+    """(data URI, description) of the frames at ``indices`` of ``path`` in the order the model saw
+    them, decoded again (for run folders without a thumbnail file)."""
     from evalkit.media import frame_order_permutation, read_frames
 
     frames = read_frames(path, indices, threads=False)
@@ -96,25 +68,17 @@ def video_thumbnail(path: str, indices: list[int], height: int = 64, frame_order
     if frame_order != "original":
         perm = frame_order_permutation(len(frames), frame_order, seed)
         frames, order = frames[perm], [indices[i] for i in perm]
-    shown = frames
-    note = ""
-    if len(frames) > MAX_STRIP_FRAMES:
-        keep = np.linspace(0, len(frames) - 1, MAX_STRIP_FRAMES).round().astype(int)
-        shown = frames[keep]
-        note = f" ({MAX_STRIP_FRAMES} of {len(frames)} shown)"
-    return _jpeg_data_uri(_strip(shown, height)), f"frames {order} ({frame_order} order){note}"
+    return video_strip(frames, order, frame_order, height)
 
 
 def image_thumbnail(path: str, height: int = 64) -> tuple[str, str]:
     from evalkit.media import load_image
 
-    img = load_image(path)
-    w = max(1, round(img.width * height / max(1, img.height)))
-    return _jpeg_data_uri(img.resize((w, height))), f"image {os.path.basename(path)}"
+    return image_thumb(load_image(path), path, height)
 
 
 def _thumbnail(rec: dict[str, Any], height: int, frame_order: str, seed: int) -> tuple[Optional[str], str]:
-    """(data URI or None, text): never raises."""
+    """(data URI or None, text), decoding the media again: never raises."""
     media = rec.get("media") or []
     if not media:
         return None, "no thumbnail: the sample has no media"
@@ -161,11 +125,13 @@ def _verdict(rec: dict[str, Any], tr: TaskRun) -> dict[str, Any]:
 
 
 def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: int = 500, thumb_height: int = 64,
-                 max_rows: Optional[int] = None, workers: Optional[int] = None) -> Path:
+                 max_rows: Optional[int] = None, workers: Optional[int] = None, use_stored: bool = True) -> Path:
     """Write ``report.html`` for one ``<output_dir>/<run>/<task>`` folder and return its path.
 
     ``max_thumbnails``: only the first N samples (file order) get thumbnails, so huge runs stay
     openable (each strip of 8 frames is a few kB); ``max_rows`` caps the listed samples.
+    Thumbnails come from the folder's thumbnail file (made from the frames decoded for prediction);
+    media without one there (an older run folder, ``use_stored=False``) are decoded again.
     """
     task_dir = Path(task_dir)
     tr = TaskRun.open(task_dir)
@@ -187,9 +153,18 @@ def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: 
     unique: dict[tuple, dict[str, Any]] = {}
     for i in todo:
         unique.setdefault(key(records[i]), records[i])
+    # thumbnails kept from prediction (thumbnails.jsonl); only the others are decoded again
+    stored = read_thumbnails(TaskFolder(task_dir), thumb_height) if use_stored else {}
+    decode: dict[tuple, dict[str, Any]] = {}
+    for k, r in unique.items():
+        found = stored.get(thumbnail_key((r.get("media") or [None])[0], r.get("frame_indices")))
+        if found is not None and not ("error" in r and r.get("frame_indices") is None):  # media it saw
+            cache[k] = found
+        else:
+            decode[k] = r
     n_workers = workers or max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="thumb") as pool:
-        futures = {k: pool.submit(_thumbnail, r, thumb_height, frame_order, seed) for k, r in unique.items()}
+        futures = {k: pool.submit(_thumbnail, r, thumb_height, frame_order, seed) for k, r in decode.items()}
         for k, f in futures.items():
             cache[k] = f.result()
     for i in todo:

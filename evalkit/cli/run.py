@@ -1,6 +1,12 @@
 """The ``evalkit`` command: a Hydra app over ``configs/`` running :func:`evalkit.api.run` per job.
 
-``evalkit`` with no arguments runs the embedded demo (``--config-name demo``).
+    evalkit                      the embedded demo (no data, no GPU, no key)
+    evalkit demo [OVERRIDES]     the demo with overrides, e.g. `evalkit demo output_dir=/tmp/x`
+    evalkit OVERRIDES            a benchmark: `evalkit task=msvd_qa data_dir=/data/eval judge=gpt35`
+    evalkit --version            evalkit's version and the versions that matter (torch, transformers)
+
+Failed jobs (of a sweep, or of shard jobs launched through Hydra's submitit launcher) are listed at
+the end and make the command exit 1 (:mod:`.job_failures`).
 """
 
 from __future__ import annotations
@@ -10,11 +16,15 @@ import sys
 
 from evalkit.paths import CONFIG_DIR
 
-_failures: list[str] = []
 log = logging.getLogger("evalkit")
 
+DEMO_WORD = "demo"
+SUBMITIT_PRESETS = ("slurm", "local", "submitit_slurm", "submitit_local")  # configs/hydra/launcher/ + the plugin's
+VERSION_PACKAGES = ("torch", "torchvision", "transformers", "av", "hydra-core", "openai")
 
-def _job(cfg) -> None:
+
+def _job(cfg) -> str | None:
+    """One Hydra job; returns the failure message of a known failure (None on success)."""
     from evalkit.api import run
     from evalkit.errors import EvalkitError
 
@@ -24,25 +34,56 @@ def _job(cfg) -> None:
         # Known failures are one readable line, not a traceback; other jobs of a sweep go on.
         msg = f"{type(e).__name__}: {e}"
         log.error(msg)
-        _failures.append(msg)
+        return msg
+    return None
+
+
+def version_text() -> str:
+    """``evalkit <version> (<where>)`` and the versions of the packages results depend on."""
+    import platform
+    from importlib import metadata
+
+    from evalkit.manifest import git_info
+    from evalkit.paths import REPO_ROOT
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    git = git_info()
+    commit = f", git {str(git['commit'])[:12]}{' (dirty)' if git.get('dirty') else ''}" if git.get("commit") else ""
+    deps = ", ".join(f"{name} {version(name)}" for name in VERSION_PACKAGES)
+    return f"evalkit {version('evalkit')} ({REPO_ROOT}{commit})\npython {platform.python_version()}, {deps}"
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    if "--version" in args or "-V" in args:
+        print(version_text())
+        return
     if not (CONFIG_DIR / "config.yaml").is_file():
         sys.exit(f"evalkit: config folder not found at {CONFIG_DIR}; install with `pip install -e .` from the repo")
     import hydra
 
+    from evalkit.cli.job_failures import FAILURES
     from evalkit.config import register_configs
 
     register_configs()
-    if len(sys.argv) == 1:
-        sys.argv.append("--config-name=demo")
+    if not args or args[0] == DEMO_WORD:  # `evalkit` / `evalkit demo OVERRIDES...`: the embedded demo
+        sys.argv[1:] = ["--config-name=demo", *args[1:]]
+    if any(a.startswith("hydra/launcher=") and a.split("=", 1)[1] in SUBMITIT_PRESETS for a in args):
+        import importlib.util
+
+        if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
+            sys.exit("evalkit: hydra/launcher=slurm|local needs Hydra's submitit launcher: pip install -e \".[slurm]\"")
     app = hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")(_job)
     app()
-    if _failures:
+    if FAILURES:
         from evalkit.redaction import redact_text
 
-        print(f"evalkit: {len(_failures)} job(s) failed:", file=sys.stderr)
-        for f in _failures:
+        print(f"evalkit: {len(FAILURES)} job(s) failed:", file=sys.stderr)
+        for f in FAILURES:
             print(f"  {redact_text(f)}", file=sys.stderr)
         sys.exit(1)

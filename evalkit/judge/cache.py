@@ -63,15 +63,17 @@ class JudgeCache:
         if held is not None and held[0] == pid:
             return held[1]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s,
-                               isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(_SCHEMA)
-        self._local.conn = (pid, conn)
+        # One thread at a time opens and initialises: SQLite answers a journal-mode switch that races
+        # another connection's with "database is locked" at once, without waiting out busy_timeout.
         with self._lock:
+            conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
             self._conns.append((pid, conn))
+        self._local.conn = (pid, conn)
         return conn
 
     def close(self) -> None:

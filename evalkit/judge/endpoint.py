@@ -73,7 +73,9 @@ def resolve_endpoint(cfg: JudgeConfig, environ: Optional[Mapping[str, str]] = No
         raise MissingAPIKeyError(
             f"the judge endpoint {display_url(base_url)} needs an API key, but the "
             f"environment variable {cfg.api_key_env or '<unset>'} is empty: "
-            f"set {cfg.api_key_env or 'OPENAI_API_KEY'} or judge.api_key_env",
+            f"set {cfg.api_key_env or 'OPENAI_API_KEY'} or judge.api_key_env; "
+            "or run without the judge (judge=none: exact-match metrics only), or count and price the "
+            "requests without sending any (judge.dry_run=true)",
             endpoint=display_url(base_url),
         )
     return Endpoint(base_url=base_url, api_key=PLACEHOLDER_KEY, key_from_env=False)

@@ -62,6 +62,7 @@ class ModelAdapter(ABC):
     def __init__(self, cfg: ModelConfig) -> None:
         self.cfg = cfg
         self.answer_setup: Any = None  # evalkit.prompts.answer.AnswerSetup, set by the job
+        self.seed = 0  # run.seed, set by the job (sent with sampled requests of served models)
 
     def set_answer_setup(self, setup: Any) -> None:
         """The task's answer template and generation settings, resolved for this run."""
@@ -79,6 +80,14 @@ class ModelAdapter(ABC):
 
     def close(self) -> None:
         """Release connections or threads (called once predicting is over)."""
+
+    def preferred_batch_size(self) -> int:
+        """``runner.batch_size`` when the configuration leaves it unset (null)."""
+        return 4
+
+    def samples(self) -> bool:
+        """Does generation draw random numbers (sampling)?  Then run.seed is part of the protocol."""
+        return False
 
     def weights_identity(self) -> Optional[dict[str, Any]]:
         """Something that changes when the weights behind ``pretrained`` change (part of the run's

@@ -220,6 +220,9 @@ class VideoLlavaAdapter(ModelAdapter):
     def weights_identity(self) -> Optional[dict[str, Any]]:
         return local_checkpoint_fingerprint(self.cfg.pretrained)
 
+    def samples(self) -> bool:
+        return bool(self.cfg.do_sample)
+
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(

@@ -7,6 +7,8 @@ later all work on the same folder.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -14,12 +16,14 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from evalkit.config import RunConfig, build_model, build_task, check_stage
+from evalkit.config import RunConfig, build_model, build_task, check_known_fields, check_stage
 from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
 from evalkit.manifest import environment, now_iso, scrub
 from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
+from evalkit.pipeline.launch import place_model, resolve_runner
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
 from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_prompts
+from evalkit.pipeline.seeding import seed_everything
 from evalkit.pipeline.selection import sample_scope, select_samples
 from evalkit.prompts.answer import configure_answer
 from evalkit.prompts.store import PromptStore
@@ -34,15 +38,23 @@ from evalkit.tasks.base import Task
 class Job:
     def __init__(self, cfg: DictConfig, log=print) -> None:
         self.log = log
+        check_known_fields(cfg)  # a misspelt `+section.field=` fails here, before anything loads
         check_stage(cfg.stage)
         self.stage: str = cfg.stage
         self.task: Task = build_task(cfg.task)
         self.model = build_model(cfg.model)
-        self.runner_cfg: RunnerConfig = OmegaConf.to_object(cfg.runner)
+        # this process's shard (and device) from the overrides, else from torchrun/accelerate's RANK/WORLD_SIZE
+        self.runner_cfg: RunnerConfig
+        self.runner_cfg, launch = resolve_runner(OmegaConf.to_object(cfg.runner),
+                                                 default_batch_size=self.model.preferred_batch_size())
+        self.launch = place_model(self.model.cfg, launch)
+        if self.launch.source == "launcher":
+            self.log(f"[{self.task.name}] {self.launch.describe()}")
         self.judge_cfg = OmegaConf.to_object(cfg.judge)
         # The task fixes the judging protocol (prompt + parser); the judge config fixes endpoint and model.
         self.judge_cfg.protocol = self.task.judge_protocol
         self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
+        self.task.seed = self.model.seed = self.run_cfg.seed
         self.output = OutputFolder(Path(cfg.output_dir))
         self.prompt_store = PromptStore(cfg.get("prompt_store"))
         # the task's paper answer protocol (template, max_new_tokens), resolved for this model
@@ -63,17 +75,29 @@ class Job:
             self.judge_choice = choose_judge(self.task, self.judge_cfg, self.prompt_store)
             if self.judge_choice.hint:
                 self.log(f"[{self.task.name}] {self.judge_choice.hint}")
+            if self.stage in ("all", "judge") and not self.judge_cfg.dry_run:
+                # Fail before reading the data and hours of inference: a judge without its key cannot work.
+                from evalkit.judge.endpoint import resolve_endpoint
+
+                resolve_endpoint(self.judge_cfg)
         self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
-        self.protocol = protocol_of(self.task, self.model)
+        self.protocol = protocol_of(self.task, self.model, self.run_cfg.seed)
         self.manifest = RunManifest(self.folder, self.protocol)
         self.scope: dict[str, Any] = {}
 
     # ---- stages ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        all_samples = self.task.samples()
+        try:
+            all_samples = self.task.samples()
+        except DataError as e:  # name where the expected layout is described
+            from evalkit.paths import data_card
+
+            raise DataError(f"{e} (expected files and layout: {data_card(self.task.name)})") from None
         samples = select_samples(all_samples, self.run_cfg)
         self.scope = sample_scope(len(all_samples), len(samples), self.run_cfg, self.task.cfg.expected_size)
         report = self.task.check(samples)
+        report.set_size = len(all_samples)
+        report.selection = "; ".join(r for r in self.scope.get("subset_reasons") or [] if r.startswith("run.")) or None
         self.log(report.summary())
         if report.duplicate_ids:
             files = ", ".join(str(p) for p in self.task.source_files()) or f"the {self.task.name} data"
@@ -83,11 +107,6 @@ class Job:
         warnings = data_warnings(report, self.task.text_replacements)
         warnings.log(self.task.name, self.log)
         result: dict[str, Any] = {"task_dir": str(self.task_dir)}
-        if self.stage in ("all", "judge") and self._judge_enabled() and not self.judge_cfg.dry_run:
-            # Fail before hours of inference, not after: a judge without its key cannot work.
-            from evalkit.judge.endpoint import resolve_endpoint
-
-            resolve_endpoint(self.judge_cfg)
         sharded = self.runner_cfg.num_shards > 1
         if self.stage in ("all", "predict") and sharded:
             # this rank owns its shard file while predicting; merging, judging and scoring are the folder's
@@ -95,9 +114,7 @@ class Job:
                 self._open_manifest(report, samples, warnings)
                 result["predict"] = self.predict(samples)
             with self._writer(wait=True):  # ranks finishing together take turns at the merge
-                if not self._try_merge(samples):
-                    self.log(f"[{self.task.name}] shard {self.runner_cfg.shard_rank} of {self.runner_cfg.num_shards} "
-                             "done; scoring waits for the other shards")
+                if not self._finish_shards(samples):
                     return result
                 return self._judge_and_score(samples, result)
         with self._writer():
@@ -167,10 +184,20 @@ class Job:
             self.manifest["environment"] = environment()  # now with the GPUs the model sees
             samples = self._flag_prompts(samples, store.done_ids)
             unusable += self._record_unusable(store, runner.pending(samples, store)[1])
+            seed_everything(self.run_cfg.seed)
+        spec = self.task.media_spec()
+        thumbs = None
+        if self.run_cfg.report:  # the report's thumbnails, from the frames decoded for prediction
+            from evalkit.pipeline.thumbnails import ThumbnailWriter
+
+            thumbs = ThumbnailWriter(self.folder.thumbnails_for(self.runner_cfg.shard_rank, self.runner_cfg.num_shards),
+                                     spec)
         try:
-            stats = runner.run(samples, self.task.media_spec(), store, desc=f"{self.task.name}")
+            stats = runner.run(samples, spec, store, desc=f"{self.task.name}",
+                               on_loaded=thumbs.add if thumbs is not None else None)
         finally:
             self.model.close()
+            thumb_info = thumbs.close() if thumbs is not None else None
         # the runner found those already stored: they are this run's errors, not resumed work
         stats.skipped -= len(unusable)
         stats.errors += len(unusable)
@@ -179,8 +206,11 @@ class Job:
         key = "predict" if self.runner_cfg.num_shards == 1 else \
             f"predict_shard_{self.runner_cfg.shard_rank}_of_{self.runner_cfg.num_shards}"
         self.manifest["stages"][key] = {
-            "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg), **stats.as_dict(),
+            "started": started, "finished": now_iso(), "runner": asdict(self.runner_cfg),
+            "launch": {**self.launch.as_dict(), "host": socket.gethostname(), "pid": os.getpid()}, **stats.as_dict(),
         }
+        if thumb_info is not None:
+            self.manifest["stages"][key]["thumbnails"] = thumb_info
         self.manifest.setdefault("model", self.model.describe())
         self.manifest.save()
         self.log(f"[{self.task.name}] predicted {stats.predicted}, errors {stats.errors}, "
@@ -221,6 +251,26 @@ class Job:
         if any(d.values()):
             self.manifest["stages"].setdefault("repairs", []).append({"file": store.path.name, "at": now_iso(), **d})
 
+    def _finish_shards(self, samples: list[Sample]) -> bool:
+        """After this rank's predictions (holding the folder's writer lock): merge when every shard
+        is complete.  True when this process goes on to judge and score; exactly one rank of a
+        finished set of shards does (it claims the set; later ranks see the claim)."""
+        rank, n = self.runner_cfg.shard_rank, self.runner_cfg.num_shards
+        who = f"{socket.gethostname()}:{os.getpid()} rank {rank} of {n}"
+        try:
+            info = merge_shards(self.folder, expected_ids=[s.id for s in samples], repair=self.run_cfg.repair,
+                                claim=who if self.stage == "all" else None)
+        except StoreError:
+            self.log(f"[{self.task.name}] shard {rank} of {n} done; the rank that finishes last merges and scores")
+            return False
+        self.manifest["stages"]["merge"] = {"finished": now_iso(), **info}
+        self.manifest.save()
+        if info.get("claimed") is False:
+            self.log(f"[{self.task.name}] shard {rank} of {n} done; all shards merged, and judging/scoring was "
+                     f"claimed by {info.get('claimed_by')} at {info.get('claimed_at')} (stage=score scores again)")
+            return False
+        return True
+
     def _try_merge(self, samples: list[Sample], required: bool = False) -> bool:
         if not self.folder.shard_files():
             return True
@@ -247,6 +297,14 @@ class Job:
         if missing and self.stage != "all":
             self.log(f"[{self.task.name}] warning: {missing} selected samples have no prediction yet")
         return records
+
+    def _nothing_scored(self, artifacts: dict[str, str]) -> str:
+        """The console line of a run without a headline (a test split, or a judged task without its
+        judge): what was written instead."""
+        why = (f"not scored: the task is judged and judge={self.judge_cfg.name}" if self.task.judged
+               and not self._judge_enabled() else "no reference answers (a test split): nothing scored here")
+        return why + ("; written: " + "; ".join(f"{what}: {path}" for what, path in artifacts.items())
+                      if artifacts else "")
 
     def _judge_enabled(self) -> bool:
         return self.judge_cfg.name != "none" and self.task.judged
@@ -310,7 +368,7 @@ class Job:
         from evalkit.analysis.leaderboard_files import write_leaderboard
 
         board = write_leaderboard(self.output.path)
-        head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items())
+        head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items()) or self._nothing_scored(artifacts)
         notes = [f"errors {n_err}/{len(records)}"]
         if self.scope.get("subset"):
             notes.append(f"subset: {len(samples)} of {self.scope.get('expected_size') or self.scope.get('set_size')} "

@@ -23,9 +23,10 @@ RUNTIME_MODEL_FIELDS = {"device", "cpu_threads", "attn_implementation"}
 RUNTIME_TASK_FIELDS = {"data_root", "expected_size", "image_cache_dir", "allow_outside_paths"}
 
 
-def protocol_of(task: Task, model) -> dict[str, Any]:
-    """Everything that determines the outputs; a resumed run must match it exactly.  Credentials
-    (in a served model's URL, say) are redacted: they are never written, and never part of it."""
+def protocol_of(task: Task, model, seed: int = 0) -> dict[str, Any]:
+    """Everything that determines the outputs; a resumed run must match it exactly (``seed``:
+    run.seed, part of it only when the model samples).  Credentials (in a served model's URL, say)
+    are redacted: they are never written, and never part of it."""
     tcfg = {f.name: getattr(task.cfg, f.name) for f in fields(task.cfg) if f.name not in RUNTIME_TASK_FIELDS}
     mcfg = {f.name: getattr(model.cfg, f.name) for f in fields(model.cfg) if f.name not in RUNTIME_MODEL_FIELDS}
     out = {"task_adapter": task.registry_name, "task_config": tcfg, "task_protocol": task.protocol(),
@@ -35,6 +36,8 @@ def protocol_of(task: Task, model) -> dict[str, Any]:
     if setup is not None:  # the template text that ran (by hash) and the settings it ran with
         out["answer_prompt"] = {k: setup.answer_prompt[k] for k in ("template", "hash", "source")}
         out["generation"] = {k: setup.generation[k] for k in ("max_new_tokens", "temperature", "image_pad")}
+    if model.samples():
+        out["sampling_seed"] = seed
     return scrub(out)
 
 

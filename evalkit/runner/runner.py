@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -171,7 +171,9 @@ class Runner:
         done = store.done_ids
         return mine, [s for s in mine if s.id not in done]
 
-    def run(self, samples: list[Sample], spec: MediaSpec, store: PredictionStore, desc: str = "predict") -> RunStats:
+    def run(self, samples: list[Sample], spec: MediaSpec, store: PredictionStore, desc: str = "predict",
+            on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None) -> RunStats:
+        """``on_loaded``: called with each decoded batch (e.g. to keep thumbnails of the frames)."""
         mine, todo = self.pending(samples, store)
         stats = RunStats(total=len(mine), skipped=len(mine) - len(todo))
         if not todo:
@@ -189,7 +191,7 @@ class Runner:
         sharing_before = self.model.sharing_stats()
         start = time.perf_counter()
         try:
-            stats.media_decoded = self._run_batches(todo, spec, store, stats, plan, desc, start)
+            stats.media_decoded = self._run_batches(todo, spec, store, stats, plan, desc, start, on_loaded)
         finally:
             if torch_before is not None and plan.torch_threads is not None:
                 self.model.set_cpu_threads(torch_before)
@@ -199,7 +201,8 @@ class Runner:
         return stats
 
     def _run_batches(self, todo: list[Sample], spec: MediaSpec, store: PredictionStore, stats: RunStats,
-                     plan: ThreadPlan, desc: str, start: float) -> int:
+                     plan: ThreadPlan, desc: str, start: float,
+                     on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None) -> int:
         """Decode ahead, generate, store each batch; return how many media were decoded."""
         from tqdm.auto import tqdm
 
@@ -228,6 +231,8 @@ class Runner:
                 loaded = [f.result() for f in pending.popleft()]
                 if ahead:
                     submit_next()
+                if on_loaded is not None:
+                    on_loaded(loaded)
                 good = [x for x in loaded if x.error is None]
                 records = {x.sample.id: prediction_record(x, error=x.error) for x in loaded if x.error is not None}
                 if good:

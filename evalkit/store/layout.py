@@ -10,10 +10,13 @@
             predictions.jsonl                   one line per sample (or predictions.shard-<i>-of-<n>.jsonl per rank)
             judgments.jsonl                     one line per judged sample
             metrics.json, manifest.json, report.html
+            thumbnails.jsonl                    small frame strips kept from prediction, for report.html
+                                                (thumbnails.shard-<i>-of-<n>.jsonl per rank)
             predictions.conflicts.jsonl         records set aside by run.repair=true (never read back)
             .writer.lock (+ .holder.json)       the one process writing this task folder
             .writer.shard-<i>-of-<n>.lock       ... or this rank's shard file
             .manifest.lock, .merge.lock, .judgments.lock
+            .shards-claim.json                  which rank of a sharded run went on to judge and score
 
 Folders and files whose name starts with ``.`` are evalkit's (or Hydra's) bookkeeping and are
 never taken for a run or a task.
@@ -30,6 +33,7 @@ JUDGMENTS = "judgments.jsonl"
 METRICS = "metrics.json"
 MANIFEST = "manifest.json"
 REPORT = "report.html"
+THUMBNAILS = "thumbnails.jsonl"
 JUDGE_CACHE = ".judge_cache.sqlite"
 LEADERBOARD_STEM = "leaderboard"
 _SHARD = re.compile(r"^predictions\.shard-(\d+)-of-(\d+)\.jsonl$")
@@ -128,6 +132,18 @@ class TaskFolder:
     @property
     def judgments_lock(self) -> Path:
         return self.path / ".judgments.lock"
+
+    @property
+    def shards_claim(self) -> Path:
+        return self.path / ".shards-claim.json"
+
+    def thumbnails_for(self, rank: int, num_shards: int) -> Path:
+        """This rank's thumbnail file (``thumbnails.jsonl`` when not sharded)."""
+        name = THUMBNAILS if num_shards == 1 else f"thumbnails.shard-{rank:03d}-of-{num_shards:03d}.jsonl"
+        return self.path / name
+
+    def thumbnail_files(self) -> list[Path]:
+        return sorted(p for p in self.path.glob("thumbnails*.jsonl") if p.is_file())
 
     def artifact(self, name: str) -> Path:
         """A task-specific output file (a submission file, an answers file) in this folder."""

@@ -11,22 +11,27 @@ Invariants:
   ``repair`` (``run.repair=true``), which keeps one record per id (a prediction over an error
   record, else the first written) and appends the others to ``predictions.conflicts.jsonl``;
 * sharded runs (rank i of N) write ``predictions.shard-<i>-of-<N>.jsonl``; :func:`merge_shards`
-  joins them into ``predictions.jsonl`` under a lock, refusing to lose or double a sample.
+  joins them into ``predictions.jsonl`` under a lock, refusing to lose or double a sample;
+* of the ranks that find the shards complete, exactly one *claims* the finished set (``claim=``):
+  the claim names the shard files and their sizes, so a set already claimed is not claimed again
+  (two ranks finishing together never both judge and score), and new predictions make a new set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from evalkit.errors import StoreError
 from evalkit.store.files import (
     append_jsonl,
     encode_line,
+    read_json,
     read_jsonl,
     repair_jsonl_tail,
     write_bytes,
+    write_json,
 )
 from evalkit.store.layout import TaskFolder, conflicts_file, shard_count
 from evalkit.store.locks import file_lock
@@ -137,13 +142,15 @@ def read_predictions(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def merge_shards(folder: TaskFolder, expected_ids: Iterable[str] | None = None, *,
-                 repair: bool = False) -> dict[str, Any]:
+                 repair: bool = False, claim: Optional[str] = None) -> dict[str, Any]:
     """Join the shard files of ``folder`` into ``predictions.jsonl`` (under the folder's merge lock).
 
     Each id must come from exactly one shard (identical duplicates are tolerated, conflicting ones
     are an error unless ``repair``: see :func:`resolve_duplicates`); with ``expected_ids``, ids
     missing from every shard are reported and the merge refused.  Returns ``{"merged": bool,
-    "shards": n, ...}``.
+    "shards": n, ...}``; with ``claim`` (who asks, e.g. ``host:pid rank 1``) also ``"claimed"``:
+    True for the first caller to merge this exact set of shard files, False (and ``"claimed_by"``)
+    for every later one.
     """
     files = folder.shard_files()
     if not files:
@@ -170,4 +177,20 @@ def merge_shards(folder: TaskFolder, expected_ids: Iterable[str] | None = None, 
                     "re-run the ranks to finish them"
                 )
         written = PredictionStore(folder.predictions, repair=repair).append(merged.values())
-    return {"merged": True, "shards": n, "records": len(merged), "written": written}
+        info: dict[str, Any] = {"merged": True, "shards": n, "records": len(merged), "written": written}
+        if claim is not None:
+            info.update(_claim(folder, files, claim))
+    return info
+
+
+def _claim(folder: TaskFolder, files: list[Path], who: str) -> dict[str, Any]:
+    """Claim the finished shard set (called under the merge lock)."""
+    from datetime import datetime, timezone
+
+    shard_set = {p.name: p.stat().st_size for p in files}
+    old = read_json(folder.shards_claim) or {}
+    if old.get("shards") == shard_set:
+        return {"claimed": False, "claimed_by": old.get("by"), "claimed_at": old.get("at")}
+    write_json(folder.shards_claim, {"shards": shard_set, "by": who,
+                                     "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return {"claimed": True}

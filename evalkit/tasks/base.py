@@ -74,19 +74,29 @@ class DataReport:
     empty_media: list[str] = field(default_factory=list)  # 0-byte media files
     unusable: list[str] = field(default_factory=list)  # samples whose data hold a problem (Sample.problem)
     empty_answers: list[str] = field(default_factory=list)  # samples with a blank reference answer
+    # Samples the task's files hold when ``total`` counts only those selected (run.limit /
+    # run.ids_file): the documented size is compared with the set, never with the selection.
+    set_size: Optional[int] = None
+    selection: Optional[str] = None  # why only some samples are checked, e.g. "run.limit=5"
 
     @property
     def size_mismatch(self) -> bool:
-        return self.expected_size is not None and self.expected_size != self.total
+        held = self.set_size if self.set_size is not None else self.total
+        return self.expected_size is not None and self.expected_size != held
 
     def summary(self, max_items: int = 5) -> str:
         def few(xs: list[str]) -> str:
             more = f" (+{len(xs) - max_items} more)" if len(xs) > max_items else ""
             return ", ".join(xs[:max_items]) + more
 
-        lines = [f"[{self.task}] data check: {self.total} samples"]
+        if self.set_size is not None and self.set_size != self.total:
+            why = f" ({self.selection})" if self.selection else ""
+            lines = [f"[{self.task}] data check: {self.total} selected of {self.set_size} samples{why}"]
+        else:
+            lines = [f"[{self.task}] data check: {self.total} samples"]
         if self.expected_size is not None:
-            flag = "MISMATCH" if self.size_mismatch else "ok"
+            held = self.set_size if self.set_size is not None else self.total
+            flag = f"MISMATCH (the files hold {held})" if self.size_mismatch else "ok"
             lines.append(f"  expected size {self.expected_size}: {flag}")
         if self.missing_media:
             lines.append(f"  missing media for {len(self.missing_media)} samples: {few(self.missing_media)}")
@@ -108,6 +118,7 @@ class DataReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
+            "set_size": self.set_size if self.set_size is not None else self.total,
             "expected_size": self.expected_size,
             "size_mismatch": self.size_mismatch,
             "missing_media": len(self.missing_media),
@@ -143,6 +154,7 @@ class Task(ABC):
         from evalkit.tasks.instructions import INSTRUCTIONS
 
         self.cfg = cfg
+        self.seed = 0  # run.seed, set by the job (drives e.g. the frame shuffle of frame_order=shuffled)
         self.require_choice("form", DATA_FORMS)
         self.require_choice("instruction", INSTRUCTIONS)
         self.require_choice("text_errors", TEXT_ERRORS)

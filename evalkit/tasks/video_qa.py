@@ -165,7 +165,10 @@ class VideoQATask(Task):
 
     # ---- protocol ----------------------------------------------------------------------
     def media_spec(self) -> MediaSpec:
-        return MediaSpec(num_frames=self.cfg.num_frames, sampler=self.cfg.sampler, frame_order=self.cfg.frame_order)
+        # run.seed drives the shuffle; other orders use no randomness, so their protocol keeps seed 0
+        seed = self.seed if self.cfg.frame_order == "shuffled" else 0
+        return MediaSpec(num_frames=self.cfg.num_frames, sampler=self.cfg.sampler, frame_order=self.cfg.frame_order,
+                         seed=seed)
 
     def protocol(self) -> dict[str, Any]:
         out = super().protocol()

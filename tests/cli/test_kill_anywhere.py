@@ -9,7 +9,7 @@ counter; nothing inside evalkit knows it is being tested):
 3. judging      -- the loopback judge holds the 2nd request (0.4 s per answer, one at a time)
 4. scoring      -- metrics.json has just been written (the manifest's score stage is not)
 5. leaderboard  -- leaderboard.png has just been written (.md/.csv/.html/.tex not yet)
-6. report       -- report.html is being drawn (the sample videos are being read for thumbnails)
+6. report       -- report.html is being drawn (the thumbnails kept from prediction are being read)
 
 then a 7th run finishes.  Checked: every id exactly once in predictions and judgments,
 predictions identical to an uninterrupted run's, metrics equal, no verdict requested twice
@@ -84,7 +84,7 @@ def test_sigkill_at_six_points_then_rerun_equals_an_uninterrupted_run(compose, t
             ("judging", [Polled(lambda: server.n_requests >= 2)], 0.4),
             ("scoring", [Moved(tdir, "metrics.json")], None),
             ("leaderboard", [Moved(out, "leaderboard.png")], None),
-            ("report", [Moved(out, "leaderboard.tex"), Opened(VIDEOS)], None),
+            ("report", [Moved(out, "leaderboard.tex"), Opened(tdir, "thumbnails.jsonl")], None),
             ("finish", [], None),
         ]
         timings = []

@@ -8,6 +8,11 @@ Official form::
                                                        "semantic", "detailed"}, ...}, ...}
     <data_root>/images/<imageId>.jpg                 image_dir
 
+LLaVA's / Video-LLaVA's ``eval/`` layout keeps GQA's own files one level down (``eval/gqa/data/
+testdev_balanced_questions.json``, ``eval/gqa/data/images/``, the question jsonl in ``eval/gqa/``):
+a relative path not found under ``data_root`` is looked up under ``data_root/data/``, so
+``data_dir=/path/to/eval`` finds both layouts.
+
 Joined by question id.  Scoring is GQA's ``eval.py`` accuracy: exact string equality of the
 prediction and the answer over the balanced questions, with the prediction first normalised as
 LLaVA's ``convert_gqa_for_eval.py`` does (``rstrip('.')`` and lower-case; ``answer_mode: llava``) or
@@ -25,6 +30,9 @@ from typing import Any, Optional
 from evalkit.errors import DataError
 from evalkit.tasks.base import TASKS, read_json
 from evalkit.tasks.image.vqa_common import ImageQATask, VQAConfig, write_json_file
+
+#: Where LLaVA's eval/ layout keeps GQA's own files (questions json, images), below eval/gqa/.
+LLAVA_DATA_SUBDIR = "data"
 
 DEFAULT_FIELDS = {"id": "id", "question": "question", "answer": "answer", "image": "imageId",
                   "structural": "types.structural", "semantic": "types.semantic"}
@@ -59,6 +67,15 @@ class GQATask(ImageQATask):
 
         self.require_choice("answer_mode", ANSWER_MODES)
 
+    def path(self, rel: str) -> Path:
+        """A configured file or folder under ``data_root``; when absent there and relative, the same
+        path under ``data_root/data/`` (LLaVA's eval/ layout) if it exists there."""
+        p = super().path(rel)
+        if p.exists() or Path(rel).is_absolute():
+            return p
+        alt = self.root / LLAVA_DATA_SUBDIR / rel
+        return alt if alt.exists() else p
+
     def _official_rows(self) -> list[dict[str, Any]]:
         anns = self._annotations()
         if self.cfg.question_jsonl:
@@ -85,6 +102,9 @@ class GQATask(ImageQATask):
         if not self.cfg.annotation_file:
             return None
         apath = self.path(self.cfg.annotation_file)
+        if not apath.is_file():
+            raise DataError(f"questions/annotation file not found: {apath} (nor under "
+                            f"{self.root / LLAVA_DATA_SUBDIR}, LLaVA's eval/gqa/data layout)")
         data = read_json(apath, "questions/annotation file")
         if not isinstance(data, dict):
             raise DataError(f"{apath}: expected a JSON object keyed by question id")
