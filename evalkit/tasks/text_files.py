@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -98,14 +99,47 @@ def read_text(path: Path, what: str) -> str:
     return decode(data, path, what)
 
 
-def read_json(path: Path, what: str) -> Any:
-    """Load a JSON file or raise a DataError naming it."""
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def _second_line(text: str, key: str) -> Optional[int]:
+    """The line of the second ``"key":`` in ``text`` when it is written plainly (else None)."""
+    found = re.finditer(re.escape(json.dumps(key, ensure_ascii=False)) + r"\s*:", text)
+    second = next(found, None) and next(found, None)
+    return text.count("\n", 0, second.start()) + 1 if second else None
+
+
+def read_json(path: Path, what: str, *, unique_keys: bool = False) -> Any:
+    """Load a JSON file or raise a DataError naming it.
+
+    ``unique_keys``: for files keyed by sample id (GQA's questions, ScienceQA's problems, MM-Vet's
+    metadata), a key written twice in one object is a DataError naming the file and the key --
+    plain ``json`` would keep the last value and silently drop a sample."""
     path = Path(path)
     text = read_text(path, what)
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_pairs if unique_keys else None)
     except json.JSONDecodeError as e:
         raise DataError(f"{what} is not valid JSON: {path}: line {e.lineno}: {e.msg}") from None
+    except _DuplicateKey as e:
+        line = _second_line(text, e.key)
+        raise DataError(f"{what} {path}: key {e.key!r} appears twice in one object"
+                        + (f" (again at line {line})" if line else "")
+                        + "; JSON keeps only the last, so a sample would be lost: remove or rename one") from None
 
 
 def read_jsonl(path: Path, what: str, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:

@@ -138,3 +138,27 @@ def test_duplicate_ids_in_image_annotation_and_question_files_name_the_file(tmp_
     write_jsonl(q, info["rows"] + info["rows"][:1])
     with pytest.raises(DataError, match=f"question file {q}: question_id .* appears twice"):
         VQAv2Task(cfg).samples()
+
+
+def test_a_key_written_twice_in_an_id_keyed_json_file_is_named_not_dropped(tmp_path):
+    from tests._image_data import write_gqa
+    from evalkit.tasks.image.gqa import GQAConfig, GQATask
+
+    info = write_gqa(tmp_path, n=3)
+    cfg = GQAConfig(name="gqa", data_root=str(tmp_path))
+    assert len(GQATask(cfg).samples()) == 3
+    items = list(info["annotations"].items())
+    first = items[0][0]
+    ann = tmp_path / "testdev_balanced_questions.json"
+    # the first question written again as the last entry, one entry per line: plain json keeps 3 of 4
+    ann.write_text("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in items + items[:1]) + "\n}\n")
+    with pytest.raises(DataError) as e:
+        GQATask(cfg).samples()
+    assert str(e.value).startswith(f"questions/annotation file {ann}: key '{first}' appears twice in one object "
+                                   "(again at line 5)")
+    # files not keyed by id keep plain JSON semantics; the check can be asked of any file
+    assert read_json(ann, "x") == info["annotations"]
+    p = tmp_path / "nested.json"
+    p.write_text('{"a": {"k": 1, "k": 2}}')
+    with pytest.raises(DataError, match=r"x .*nested.json: key 'k' appears twice in one object \(again"):
+        read_json(p, "x", unique_keys=True)

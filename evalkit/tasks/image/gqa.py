@@ -105,7 +105,7 @@ class GQATask(ImageQATask):
         if not apath.is_file():
             raise DataError(f"questions/annotation file not found: {apath} (nor under "
                             f"{self.root / LLAVA_DATA_SUBDIR}, LLaVA's eval/gqa/data layout)")
-        data = read_json(apath, "questions/annotation file")
+        data = read_json(apath, "questions/annotation file", unique_keys=True)
         if not isinstance(data, dict):
             raise DataError(f"{apath}: expected a JSON object keyed by question id")
         for qid, a in data.items():

@@ -81,7 +81,7 @@ class MMVetTask(ImageTask):
 
     def _official_rows(self) -> list[dict[str, Any]]:
         path = self.path(self.cfg.metadata_file)
-        data = read_json(path, "MM-Vet metadata file")
+        data = read_json(path, "MM-Vet metadata file", unique_keys=True)
         if not isinstance(data, dict):
             raise DataError(f"{path} must hold a JSON object {{id: {{imagename, question, answer, capability}}}}")
         rows = []

@@ -114,7 +114,7 @@ class ScienceQATask(ImageTask):
 
     def _official_rows(self) -> list[dict[str, Any]]:
         ppath, spath = self.path(self.cfg.problems_file), self.path(self.cfg.splits_file)
-        problems = read_json(ppath, "ScienceQA problems file")
+        problems = read_json(ppath, "ScienceQA problems file", unique_keys=True)
         splits = read_json(spath, "ScienceQA splits file")
         if not isinstance(problems, dict) or not isinstance(splits, dict):
             raise DataError(f"{ppath} and {spath} must each hold a JSON object")
