@@ -100,6 +100,33 @@ def test_test_split_without_answers(compose, mmb, tmp_path):
     assert set(sub["prediction"]) == {"A"} and len(sub) == 9 and len(arts) >= 1
 
 
+
+def test_xlsx_submission_holds_the_tsv_less_what_a_cell_cannot(compose, mmb, tmp_path, monkeypatch):
+    pytest.importorskip("openpyxl")
+    task = _task(compose, mmb, tmp_path / "c", "task.tsv_file=test.tsv", "task.split=test")
+    samples = task.load_samples()
+    hostile = ["B\x00\x07 (ok)", "lone \udcff", "C\n\tline two", "\x1b[31mA"]
+    recs = [{"id": s.id, "question": s.question, "pred": hostile[i % 4], "metadata": s.metadata}
+            for i, s in enumerate(samples)]
+    arts = task.write_artifacts(recs, tmp_path / "out")
+    assert set(arts.values()) == {str(tmp_path / "out" / "submission_test.tsv"),
+                                  str(tmp_path / "out" / "submission_test.xlsx")}
+    tsv = pd.read_csv(tmp_path / "out" / "submission_test.tsv", sep="\t", dtype=str, keep_default_na=False)
+    xlsx = pd.read_excel(tmp_path / "out" / "submission_test.xlsx", dtype=str, keep_default_na=False)
+    assert list(xlsx.columns) == list(tsv.columns) and list(xlsx["index"]) == list(tsv["index"])
+    assert list(xlsx["question"]) == list(tsv["question"])
+    # control characters dropped (newline and tab kept), a lone surrogate as "?"; the .tsv keeps them
+    want = {"B\x00\x07 (ok)": "B (ok)", "lone \udcff": "lone ?", "C\n\tline two": "C\n\tline two",
+            "\x1b[31mA": "[31mA"}
+    preds = {r["id"]: r["pred"] for r in recs}
+    assert list(xlsx["prediction"]) == [want[preds[i]] for i in xlsx["index"]]
+    assert not list((tmp_path / "out").glob("*.tmp*"))  # written atomically, nothing left beside
+    # without openpyxl: the .tsv alone, and the way to get the .xlsx named
+    monkeypatch.setitem(__import__("sys").modules, "openpyxl", None)
+    arts = task.write_artifacts(recs, tmp_path / "out2")
+    assert list(arts.values()) == [str(tmp_path / "out2" / "submission_test.tsv")]
+    assert "install openpyxl" in next(iter(arts))
+
 def test_end_to_end_judge_assisted_and_submission(compose, tiny_ckpt, mmb, tmp_path, monkeypatch):
     monkeypatch.setenv("EVALKIT_TEST_JUDGE_KEY", "sk-test-mmb")
     server = image_judge_server_cls()(api_key="sk-test-mmb").start()

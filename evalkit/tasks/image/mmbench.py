@@ -315,9 +315,10 @@ class MMBenchTask(ImageTask):
                 line["answer"] = r["answer"] or ""
             table.append(line)
         cols = ["index", "question", *letters, "prediction"] + (["answer"] if has_answer else [])
-        from evalkit.store.files import write_text
+        from evalkit.store.files import write_bytes, write_text
 
-        df = pd.DataFrame(table, columns=cols)
+        # object columns: pandas' default (Arrow) strings cannot hold a lone surrogate a reply may carry
+        df = pd.DataFrame(table, columns=cols, dtype=object)
         stem = f"submission_{self.cfg.split}"
         write_text(task_dir / f"{stem}.tsv", df.to_csv(sep="\t", index=False))  # any text, atomically
         try:
@@ -327,7 +328,11 @@ class MMBenchTask(ImageTask):
                     str(task_dir / f"{stem}.tsv")}
         # a spreadsheet cell cannot hold control characters or lone surrogates: those are dropped there
         # (the .tsv keeps the replies as they are)
-        df.map(_xlsx_cell).to_excel(task_dir / f"{stem}.xlsx", index=False, engine="openpyxl")
+        import io
+
+        buf = io.BytesIO()
+        df.map(_xlsx_cell).to_excel(buf, index=False, engine="openpyxl")
+        write_bytes(task_dir / f"{stem}.xlsx", buf.getvalue())  # atomically, like every output file
         return {"mmbench submission (tsv)": str(task_dir / f"{stem}.tsv"),
                 "mmbench submission (xlsx)": str(task_dir / f"{stem}.xlsx")}
 
