@@ -35,7 +35,29 @@ def _job(cfg) -> str | None:
         msg = f"{type(e).__name__}: {e}"
         log.error(msg)
         return msg
+    except Exception as e:  # noqa: BLE001 - anything else is a bug: its traceback, redacted (Hydra would
+        # print it as it is, credentials in a message included); finished work is on disk, other jobs go on
+        import traceback
+
+        from evalkit.redaction import redact_text
+
+        secrets = _configured_secrets(cfg)
+        log.error("unexpected failure, please report it with this traceback:\n%s",
+                  redact_text(traceback.format_exc().rstrip(), secrets))
+        return redact_text(f"{type(e).__name__}: {e} (unexpected; traceback above)", secrets)
     return None
+
+
+def _configured_secrets(cfg) -> list[str]:
+    """The API keys this job's config points at (``judge.api_key_env``, ``model.api_key_env``)."""
+    import os
+
+    out = []
+    for section in ("judge", "model"):
+        name = (cfg.get(section) or {}).get("api_key_env") if hasattr(cfg, "get") else None
+        if name and os.environ.get(str(name)):
+            out.append(os.environ[str(name)])
+    return out
 
 
 def version_text() -> str:

@@ -80,3 +80,27 @@ def test_no_credential_in_any_file_or_log_line(tmp_path):
         {f.name for f in (out / "r" / "demo_shapes").iterdir()}
     assert (out / "leaderboard.html").exists()
     assert _leaks(out, said) == []
+
+
+def test_an_unexpected_exception_is_a_redacted_traceback_and_a_failed_job(compose, monkeypatch, caplog):
+    """Anything but an EvalkitError used to reach Hydra, which printed its message as it was; now the
+    job logs the traceback through the redaction (URL credentials and the configured API keys), and
+    the command lists the failure and exits 1 while the other jobs of a sweep go on."""
+    import evalkit.api
+    from evalkit.cli import run as cli_run
+
+    monkeypatch.setenv("EVALKIT_TEST_JUDGE_KEY", "ENVKEYVALUE")
+
+    def boom(cfg, log=None):
+        raise RuntimeError("POST https://user:MODELPASS@host/v1?token=QUERYTOKEN failed; sent ENVKEYVALUE")
+
+    monkeypatch.setattr(evalkit.api, "run", boom)
+    cfg = compose(["judge=openai_compatible", "judge.api_key_env=EVALKIT_TEST_JUDGE_KEY"])
+    with caplog.at_level(logging.ERROR, logger="evalkit"):
+        msg = cli_run._job(cfg)
+    said = "\n".join(r.getMessage() for r in caplog.records)
+    assert msg.startswith("RuntimeError: POST https://<redacted>@host/v1?token=<redacted> failed; sent <redacted>")
+    assert "Traceback" in said and "in boom" in said and "please report it" in said
+    assert not any(s in said or s in msg for s in SECRETS)
+    monkeypatch.setattr(evalkit.api, "run", lambda cfg, log=None: None)
+    assert cli_run._job(cfg) is None
