@@ -3,8 +3,9 @@ says how its media are read, and scores finished prediction records.
 
 Every task reads its benchmark in one of two data forms (``task.form``): the benchmark's
 ``official`` files (``_official_rows`` / ``load_samples``, the adapter's own format), or a Hugging
-Face ``datasets`` source (``hf``: a ``save_to_disk`` folder, parquet/JSON/JSONL files or a hub id,
-its columns mapped to ours by ``task.fields``).  The switch, the ``hf_path`` check and the data
+Face ``datasets`` source (``hf``: a ``save_to_disk`` folder, parquet/JSON/JSONL files or a hub id
+with its configuration name ``hf_name`` and pinned ``hf_revision``, its columns mapped to ours by
+``task.fields``).  The switch, the ``hf_path`` check and the data
 fingerprint recorded in the manifest live here, once.
 
 Adding a benchmark = one module (a ``TaskConfig`` subclass + a ``Task`` subclass registered in
@@ -49,6 +50,10 @@ class TaskConfig:
     # `fields` maps our names to the dataset's columns (``a.b``: key b of a struct column a).
     hf_path: Optional[str] = None
     hf_split: str = "test"
+    # hub ids only: the dataset's configuration (subset) name, e.g. "en" of lmms-lab/MMBench, and the
+    # revision (commit sha or tag) to pin; both are part of the data fingerprint when set.
+    hf_name: Optional[str] = None
+    hf_revision: Optional[str] = None
     fields: dict[str, str] = field(default_factory=dict)
     # Named instruction appended to each question (evalkit.tasks.instructions; "none": as is).
     instruction: str = "none"
@@ -242,9 +247,22 @@ class Task(ABC):
         return self.cfg.hf_path
 
     def _hf_rows(self) -> list[dict[str, Any]]:
+        return self.load_hf_rows()
+
+    def load_hf_rows(self, image_field: Optional[str] = None) -> list[dict[str, Any]]:
+        """The hf form's rows in our field names (:func:`evalkit.tasks.hf_source.load_hf_rows` on
+        ``hf_path``, ``hf_split``, ``hf_name``, ``hf_revision``, ``fields``)."""
         from evalkit.tasks.hf_source import load_hf_rows
 
-        return load_hf_rows(self.hf_source(), self.cfg.hf_split, dict(self.cfg.fields), required=self.hf_required)
+        return load_hf_rows(self.hf_source(), self.cfg.hf_split, dict(self.cfg.fields), required=self.hf_required,
+                            image_field=image_field, name=self.cfg.hf_name, revision=self.cfg.hf_revision)
+
+    def hf_identity(self) -> dict[str, str]:
+        """What names the hf form's data: path and split, and the hub config name and revision when set."""
+        out = {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+        out.update({k: str(v) for k, v in (("hf_name", self.cfg.hf_name), ("hf_revision", self.cfg.hf_revision))
+                    if v is not None})
+        return out
 
     def source_files(self) -> list[Path]:
         """The official files the samples (and references) came from: fingerprinted in the manifest."""
@@ -253,7 +271,7 @@ class Task(ABC):
     def data_fingerprint(self) -> dict[str, str]:
         """sha256 of the files the samples came from (hf form: the source and split)."""
         if self.cfg.form == "hf":
-            return {"hf_path": str(self.cfg.hf_path), "hf_split": self.cfg.hf_split}
+            return self.hf_identity()
         return {f.name: sha256_file(f) for f in self.source_files() if f.is_file()}
 
     # ---- protocol --------------------------------------------------------------------------------

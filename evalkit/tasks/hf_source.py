@@ -12,11 +12,12 @@ from evalkit.errors import DataError
 _FILE_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
 
 
-def open_hf_dataset(path: str, split: str):
-    """The ``split`` of a save_to_disk folder, data files or hub id; a DataError naming ``path``
-    for anything unreadable (undecodable text included), never a traceback."""
+def open_hf_dataset(path: str, split: str, *, name: Optional[str] = None, revision: Optional[str] = None):
+    """The ``split`` of a save_to_disk folder, data files or hub id (a hub id with its configuration
+    ``name`` and ``revision`` when given); a DataError naming ``path`` for anything unreadable
+    (undecodable text included), never a traceback."""
     try:
-        return _open_hf_dataset(path, split)
+        return _open_hf_dataset(path, split, name, revision)
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - datasets' errors vary by builder; one readable line
@@ -24,10 +25,14 @@ def open_hf_dataset(path: str, split: str):
                         f"{' '.join(str(e).split())[:300]}") from None
 
 
-def _open_hf_dataset(path: str, split: str):
+def _open_hf_dataset(path: str, split: str, name: Optional[str], revision: Optional[str]):
     import datasets
 
     p = Path(path)
+    hub_only = [f"task.{k}={v}" for k, v in (("hf_name", name), ("hf_revision", revision)) if v is not None]
+    if hub_only and (p.exists() or Path(path).suffix.lower() in _FILE_BUILDERS):
+        raise DataError(f"{path}: {' and '.join(hub_only)} name a hub dataset's configuration/revision; "
+                        "a local copy is read as it is (remove them, or point hf_path at the hub id)")
     if p.is_dir() and ((p / "dataset_info.json").exists() or (p / "state.json").exists()
                        or (p / "dataset_dict.json").exists()):
         ds = datasets.load_from_disk(str(p))
@@ -44,10 +49,12 @@ def _open_hf_dataset(path: str, split: str):
         return datasets.load_dataset(_FILE_BUILDERS[suffix], data_files=data_files, split="train")
     if p.exists():
         raise DataError(f"{p}: neither a save_to_disk folder nor a parquet/json/jsonl/csv file")
+    what = f"{path!r}" + (f" (configuration {name!r})" if name else "") + (f" at revision {revision!r}" if revision else "")
     try:
-        return datasets.load_dataset(path, split=split)
+        return datasets.load_dataset(path, name, split=split, revision=revision)
     except Exception as e:  # noqa: BLE001 - network or hub errors: one readable line
-        raise DataError(f"could not load dataset {path!r} split {split!r} from the hub: {type(e).__name__}: {e}") from None
+        raise DataError(f"could not load dataset {what} split {split!r} from the hub: {type(e).__name__}: "
+                        f"{' '.join(str(e).split())[:300]}") from None
 
 
 def _top(column: str) -> str:
@@ -63,12 +70,13 @@ def _lookup(rec: dict[str, Any], column: str) -> Any:
 
 
 def load_hf_rows(path: str, split: str, fields: dict[str, str], required: tuple[str, ...],
-                 image_field: Optional[str] = None) -> list[dict[str, Any]]:
+                 image_field: Optional[str] = None, *, name: Optional[str] = None,
+                 revision: Optional[str] = None) -> list[dict[str, Any]]:
     """Rows with our field names (``fields`` maps ours -> the dataset's columns, ``a.b`` reaching
     into a struct column).  ``id``, ``question``, ``answer`` and ``video`` values become strings.
     With ``image_field``, a decoding ``datasets.Image`` column mapped to it is read undecoded
     (``{"bytes", "path"}``), so the original file bytes are kept."""
-    ds = open_hf_dataset(path, split)
+    ds = open_hf_dataset(path, split, name=name, revision=revision)
     cols = set(ds.column_names)
     missing = [f"{k} (not mapped in task.fields)" for k in required if k not in fields]
     missing += [f"{ours} (column {theirs!r})" for ours, theirs in fields.items()

@@ -176,7 +176,8 @@ def test_end_to_end_judge_assisted_and_submission(compose, tiny_ckpt, mmb, tmp_p
     assert list(sub["prediction"]) == [preds[i] for i in sub["index"]]
 
 
-def test_hf_form(compose, mmb, tmp_path):
+def _save_hf_copy(mmb, dest):
+    """originals.tsv as lmms-lab/MMBench's columns (an Image feature), saved with save_to_disk."""
     datasets = pytest.importorskip("datasets")
     import base64
 
@@ -187,9 +188,43 @@ def test_hf_form(compose, mmb, tmp_path):
     cols["image"] = [{"bytes": base64.b64decode(x), "path": None} for x in src["image"]]
     feats = datasets.Features({**{c: datasets.Value("string") for c in cols if c not in ("index", "image")},
                                "index": datasets.Value("int64"), "image": datasets.Image()})
-    datasets.Dataset.from_dict(cols, features=feats).save_to_disk(str(tmp_path / "hf"))
+    datasets.Dataset.from_dict(cols, features=feats).save_to_disk(str(dest))
+    return dest
+
+
+def test_hf_form(compose, mmb, tmp_path):
+    _save_hf_copy(mmb, tmp_path / "hf")
     hf = _task(compose, mmb, tmp_path / "c1", "task.form=hf", f"task.hf_path={tmp_path / 'hf'}").load_samples()
     ref = _task(compose, mmb, tmp_path / "c2", "task.tsv_file=originals.tsv").load_samples()
     key = lambda ss: [(s.id, s.prompt, s.answers, s.metadata["l2_category"]) for s in ss]  # noqa: E731
     assert len(hf) == 9 and key(hf) == key(ref)
     assert all(s.media[0].startswith(str(tmp_path / "c1")) for s in hf)
+
+
+
+def test_hub_id_with_configuration_name_and_revision(compose, mmb, tmp_path, monkeypatch):
+    """lmms-lab/MMBench needs a configuration name ("en"); hf_name and hf_revision reach
+    datasets.load_dataset and the data fingerprint; on a local copy they are refused, not ignored."""
+    import datasets
+
+    local = _save_hf_copy(mmb, tmp_path / "hf")
+    calls = []
+
+    def fake_load_dataset(path, name=None, *, split=None, revision=None, **kw):  # no network in tests
+        calls.append((path, name, split, revision))
+        return datasets.load_from_disk(str(local))
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    hub = ["task.form=hf", "task.hf_path=lmms-lab/MMBench", "task.hf_name=en", "task.hf_split=dev",
+           "task.hf_revision=0123abcd"]
+    task = _task(compose, mmb, tmp_path / "c1", *hub)
+    samples = task.load_samples()
+    assert calls == [("lmms-lab/MMBench", "en", "dev", "0123abcd")]
+    ref = _task(compose, mmb, tmp_path / "c2", "task.form=hf", f"task.hf_path={local}").load_samples()
+    assert [(s.id, s.prompt) for s in samples] == [(s.id, s.prompt) for s in ref]
+    assert task.data_fingerprint() == {"hf_path": "lmms-lab/MMBench", "hf_split": "dev", "hf_name": "en",
+                                       "hf_revision": "0123abcd"}
+    other = _task(compose, mmb, tmp_path / "c1", *hub[:-1], "task.hf_revision=feedbeef")
+    assert other.cache_key() != task.cache_key()  # images decoded from another revision are not reused
+    with pytest.raises(DataError, match=r"task.hf_name=en name a hub dataset's configuration/revision; a local copy"):
+        _task(compose, mmb, tmp_path / "c3", "task.form=hf", f"task.hf_path={local}", "task.hf_name=en").load_samples()

@@ -49,7 +49,10 @@ class ImageTask(Task):
 
     def cache_key(self) -> str:
         """What the image cache folder is keyed by (the data source; adapters may refine it)."""
-        return source_fingerprint(self.cfg.hf_path if self.cfg.form == "hf" else str(self.root), self.cfg.hf_split)
+        if self.cfg.form != "hf":
+            return source_fingerprint(str(self.root), self.cfg.hf_split)
+        hub = "".join(f"|{k}={v}" for k, v in self.hf_identity().items() if k in ("hf_name", "hf_revision"))
+        return source_fingerprint(self.cfg.hf_path, self.cfg.hf_split + hub)
 
     def media_roots(self) -> list[Path]:
         """``data_root``, the image folder and the cache embedded images are written to."""
@@ -67,11 +70,8 @@ class ImageTask(Task):
     def _hf_rows(self) -> list[dict[str, Any]]:
         """hf rows with ``id`` (``<hf_split>_<row>`` when the dataset has none) and ``image`` a file path
         (None when the row has no image)."""
-        from evalkit.tasks.hf_source import load_hf_rows
-
         source = self.hf_source()
-        rows = load_hf_rows(source, self.cfg.hf_split, dict(self.cfg.fields), required=self.hf_required,
-                            image_field="image")
+        rows = self.load_hf_rows(image_field="image")
         for i, row in enumerate(rows):
             if row.get("id") is None:
                 row["id"] = f"{self.cfg.hf_split}_{i}"

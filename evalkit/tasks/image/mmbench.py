@@ -143,12 +143,7 @@ class MMBenchTask(ImageTask):
 
     def _hf_rows(self) -> list[dict[str, Any]]:
         # image values are resolved per row (after an index reference is followed), not by the base
-        from evalkit.tasks.hf_source import load_hf_rows
-
-        source = self.hf_source()
-        rows = load_hf_rows(source, self.cfg.hf_split, dict(self.cfg.fields), required=self.hf_required,
-                            image_field="image")
-        return self._normalise(rows, source)
+        return self._normalise(self.load_hf_rows(image_field="image"), self.hf_source())
 
     def _normalise(self, rows: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
         out = []
