@@ -12,7 +12,8 @@ metrics.json) or what a paper reports (:class:`evalkit.analysis.references.Refer
     accuracy by several points);
 ``not comparable``
     anything else differs, each difference named: scored by exact match vs a judge, another
-    aggregation, judge model family or judge prompt, other frames or sampler, another answer
+    aggregation, judge model family or judge prompt, other frames, sampler or video
+    preprocessing (``model.video_preprocess``), another answer
     prompt, other decoding, another scoring rule or split, or a subset of the set.
 
 What a reference row does not state cannot be checked; the verdict lists it under ``unchecked``
@@ -46,6 +47,7 @@ class RunProtocol:
     video: bool = True
     frames: Optional[int] = None
     sampler: Optional[str] = None
+    video_preprocess: Optional[str] = None        # model.video_preprocess (None: not recorded)
     template: Optional[str] = None                # answer conversation template that ran
     template_source: Optional[str] = None         # reference | evalkit | custom | server
     template_hash: Optional[str] = None
@@ -88,6 +90,7 @@ class RunProtocol:
             judge_prompt=judge_prompt.get("source") if tr.judged else None,
             judge_prompt_hash=judge_prompt.get("hash") if tr.judged else None,
             video=video, frames=media_cfg.get("num_frames"), sampler=media_cfg.get("sampler"),
+            video_preprocess=(proto.get("model_config") or {}).get("video_preprocess") if video else None,
             template=answer.get("template") or tr.prompt_template(), template_source=answer.get("source"),
             template_hash=answer.get("hash"),
             temperature=gen.get("temperature"), max_new_tokens=gen.get("max_new_tokens"),
@@ -185,6 +188,7 @@ def against_reference(run: RunProtocol, ref: Any) -> Verdict:
     if run.video:
         check("frames", ref.frames, run.frames)
         check("sampler", ref.sampler, run.sampler)
+        check("video preprocessing", getattr(ref, "video_preprocess", None), run.video_preprocess)
     if _stated(ref.template):
         if run.template != ref.template or run.template_source not in (None, "reference"):
             reasons.append(f"prompt differs: {_template_text(run.template, run.template_source)} vs {ref.template}")
@@ -228,6 +232,7 @@ def between_runs(a: RunProtocol, b: RunProtocol) -> Verdict:
         if (a.judge_prompt, a.judge_prompt_hash) != (b.judge_prompt, b.judge_prompt_hash):
             reasons.append(f"judge prompt differs: {b.judge_prompt or 'not recorded'} vs {a.judge_prompt or 'not recorded'}")
     for name, va, vb in (("frames", a.frames, b.frames), ("sampler", a.sampler, b.sampler),
+                         ("video preprocessing", a.video_preprocess, b.video_preprocess),
                          ("temperature", a.temperature, b.temperature),
                          ("max_new_tokens", a.max_new_tokens, b.max_new_tokens), ("split", a.split, b.split)):
         if va != vb:

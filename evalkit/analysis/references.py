@@ -30,8 +30,8 @@ class ReferenceError(EvalkitError, ValueError):
 
 #: the protocol a reported row was measured under (docs/reference_schema.md); a value the paper
 #: and its code do not fix is the string NOT_STATED
-PROTOCOL_FIELDS = ("frames", "sampler", "template", "decoding", "judge_snapshot", "judge_prompt", "split",
-                   "scoring")
+PROTOCOL_FIELDS = ("frames", "sampler", "video_preprocess", "template", "decoding", "judge_snapshot",
+                   "judge_prompt", "split", "scoring")
 NOT_STATED = "not stated"  # the same marker evalkit.analysis.comparability reads
 
 
@@ -48,6 +48,7 @@ class Reference:
     # Protocol of the reported numbers (None: the file does not say; "not stated": nobody says).
     frames: Any = None           # int, or "not stated"
     sampler: Optional[str] = None
+    video_preprocess: Optional[str] = None  # frames to pixels: reference (the original transform) | hf
     template: Optional[str] = None        # answer conversation template (llava_v1, vicuna_v1, ...)
     decoding: Any = None         # {"temperature": 0.0, "max_new_tokens": 1024}, or "not stated"
     # the judge model's snapshot, e.g. gpt-3.5-turbo-0613, or the list of those it may have been

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
 from evalkit.models.prompts import TRANSFORMERS_DOC, ChatTemplate, builtin_template, check_template_name
+from evalkit.models.reference_video import VIDEO_PREPROCESS, ReferenceVideoProcessor
 from evalkit.models.shared_prefix import NotShareable, SharedPrefixGenerator, rows_from
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -30,6 +31,11 @@ class VideoLlavaConfig(ModelConfig):
     num_beams: int = 1
     # Torch CPU threads (None = torch's default).
     cpu_threads: Optional[int] = None
+    # Video frames to pixel values: hf (transformers' VideoLlavaVideoProcessor) | reference (the
+    # original repository's LanguageBind transform the paper's numbers came from: bilinear short-side
+    # scale, centre crop, a left-right flip of half the clips, seeded by run.seed) | reference_noflip
+    # (the same without the flip).  See evalkit.models.reference_video.
+    video_preprocess: str = "hf"
 
 
 def local_checkpoint_fingerprint(path: str) -> Optional[dict[str, Any]]:
@@ -67,6 +73,9 @@ class VideoLlavaAdapter(ModelAdapter):
         if cfg.dtype not in _DTYPES:
             raise ValueError(f"model.dtype must be one of {', '.join(_DTYPES)}, got {cfg.dtype!r}")
         check_template_name(cfg.prompt_template)  # fail fast on an unknown template
+        if cfg.video_preprocess not in VIDEO_PREPROCESS:
+            raise ValueError(f"model.video_preprocess must be one of {', '.join(VIDEO_PREPROCESS)}, "
+                             f"got {cfg.video_preprocess!r}")
         self.model = None
         self.processor = None
         self.device = None
@@ -99,6 +108,10 @@ class VideoLlavaAdapter(ModelAdapter):
         processor.tokenizer.padding_side = "left"
         if processor.tokenizer.pad_token is None:
             processor.tokenizer.pad_token = processor.tokenizer.unk_token or processor.tokenizer.eos_token
+        if self.cfg.video_preprocess != "hf":  # the original repository's transform, at the checkpoint's crop size
+            crop = getattr(getattr(processor, "video_processor", None), "crop_size", None)
+            size = crop["height"] if crop is not None and crop["height"] else 224
+            processor.video_processor = ReferenceVideoProcessor(self.cfg.video_preprocess, size, lambda: self.seed)
         self.processor, self.device, self.dtype = processor, device, dtype
         self.model = model.to(device).eval()
         self.sharing = SharedPrefixGenerator(self.model, self.processor, self.device, self.dtype)
@@ -221,7 +234,8 @@ class VideoLlavaAdapter(ModelAdapter):
         return local_checkpoint_fingerprint(self.cfg.pretrained)
 
     def samples(self) -> bool:
-        return bool(self.cfg.do_sample)
+        # the reference transform's flip is drawn from run.seed: then the seed is part of the protocol
+        return bool(self.cfg.do_sample) or self.cfg.video_preprocess == "reference"
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
@@ -235,6 +249,9 @@ class VideoLlavaAdapter(ModelAdapter):
             generation={"do_sample": self.cfg.do_sample, "num_beams": self.cfg.num_beams,
                         "max_new_tokens": self.cfg.max_new_tokens, "temperature": 0.0 if not self.cfg.do_sample else None},
             padding_side="left",
+            video_preprocess=(self.processor.video_processor.describe()
+                              if isinstance(getattr(self.processor, "video_processor", None), ReferenceVideoProcessor)
+                              else {"mode": "hf", "processor": "transformers VideoLlavaVideoProcessor"}),
             shared_prefix={"supported": True, "mechanism": "prefix (through the last media token) prefilled once "
                            "per medium, cache repeated per question, padding between prefix and question",
                            "greedy_only": True},

@@ -24,9 +24,11 @@ def write_run(output_dir: Path, run: str, task: str, samples: Sequence[dict[str,
               scored: str = "2026-01-02T03:04:05+00:00", sampler: str = "uniform_linspace", num_frames: int = 8,
               frame_order: str = "original", prompt_template: str = "llava_v1", template_source: str = "reference",
               max_new_tokens: int = 1024, temperature: float = 0.0, judge_prompt: str = "reference",
-              returned_model: Optional[str] = None, set_size: Optional[int] = None) -> Path:
+              returned_model: Optional[str] = None, set_size: Optional[int] = None,
+              video_preprocess: Optional[str] = "reference") -> Path:
     """A scored run folder.  Defaults describe the paper's protocol for the video QA sets (8 frames,
-    linspace, the imported llava_v1 template, greedy with 1024 new tokens, the reference judge prompt);
+    linspace, the original video transform, the imported llava_v1 template, greedy with 1024 new tokens,
+    the reference judge prompt);
     ``set_size`` larger than the samples makes the run a subset of its set."""
     from evalkit.tasks.video_qa import VideoQATask, VideoQATaskConfig
 
@@ -104,7 +106,8 @@ def write_run(output_dir: Path, run: str, task: str, samples: Sequence[dict[str,
                                         "seed": 0}},
             "data": {"test_q.json": "synthetic"},
             "model_adapter": "video_llava",
-            "model_config": {"pretrained": model, "prompt_template": prompt_template},
+            "model_config": {"pretrained": model, "prompt_template": prompt_template,
+                             **({"video_preprocess": video_preprocess} if video_preprocess else {})},
         },
         "protocol_id": "synthetic", "stages": {},
         "model": {"adapter": "video_llava", "pretrained": model, "prompt_template": prompt_template},

@@ -127,6 +127,8 @@ def _level(out, run, **kw):
     ({"template_source": "custom"}, "not comparable", "prompt differs: llava_v1 (custom) vs llava_v1"),
     ({"judge_prompt": "evalkit"}, "not comparable", "judge prompt differs: evalkit vs the reference script's"),
     ({"max_new_tokens": 64}, "not comparable", "max_new_tokens 64 vs 1024"),
+    ({"video_preprocess": "hf"}, "not comparable", "video preprocessing hf vs reference"),
+    ({"video_preprocess": None}, "not comparable", "video preprocessing not recorded by this run (reference: reference)"),
     ({"set_size": 13157}, "not comparable", "subset 200 of 13157"),
 ])
 def test_three_levels_against_the_paper_row(tmp_path, kw, level, why):

@@ -68,6 +68,28 @@ def test_outputs_schema_and_manifest(compose, tiny_ckpt, qa_data, tmp_path):
     assert (tmp_path / "leaderboard.csv").exists()
 
 
+
+def test_video_preprocess_is_part_of_the_protocol(compose, tiny_ckpt, qa_data, tmp_path):
+    """model.video_preprocess=reference is recorded (mode, seed: its flips are drawn from run.seed),
+    a resumed run under another mode or seed is refused, and the paper's model preset uses it."""
+    from evalkit.errors import ConfigError
+
+    ov = _overrides(tiny_ckpt, qa_data, tmp_path, "model.video_preprocess=reference", "run.seed=5")
+    Job(compose(ov)).run()
+    man = json.loads((tmp_path / "r" / "demo_shapes" / "manifest.json").read_text())
+    assert man["protocol"]["model_config"]["video_preprocess"] == "reference"
+    assert man["protocol"]["sampling_seed"] == 5
+    assert man["model"]["video_preprocess"]["mode"] == "reference"
+    assert "run.seed" in man["model"]["video_preprocess"]["flip"]
+    for other in (["model.video_preprocess=hf", "run.seed=5"], ["model.video_preprocess=reference", "run.seed=6"]):
+        with pytest.raises(ConfigError, match="different protocol"):
+            Job(compose([*ov, *other])).run()
+    with pytest.raises((ConfigError, ValueError), match="video_preprocess must be one of hf, reference, reference_noflip"):
+        Job(compose(_overrides(tiny_ckpt, qa_data, tmp_path / "x", "model.video_preprocess=bilinear"))).run()
+    paper = compose(["task=msvd_qa", "data_dir=/data/eval"], config_name="config")
+    assert paper.model.video_preprocess == "reference"
+    assert compose([]).model.video_preprocess == "hf"  # the demo checkpoints were trained on hf pixels
+
 class _Crash(BaseException):
     pass
 

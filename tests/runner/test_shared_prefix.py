@@ -364,3 +364,34 @@ def test_job_records_sharing_and_threads_in_manifest(compose, ckpt, tmp_path):
            for x in (tmp_path / "out" / "off" / "demo_shapes" / "predictions.jsonl").read_text().splitlines()}
     on = {json.loads(x)["id"]: json.loads(x)["pred"] for x in (tdir / "predictions.jsonl").read_text().splitlines()}
     assert on == off and len(on) == 8
+
+
+def test_reference_video_preprocess_is_used_shared_and_exact(ckpt, videos, tmp_path):
+    """model.video_preprocess=reference: the original transform makes the pixels (not transformers'
+    processor), every question of a video sees the same clip, and sharing stays exact."""
+    import numpy as np
+
+    from evalkit.models.reference_video import ReferenceVideoProcessor, flip_for, reference_clip
+
+    m = VideoLlavaAdapter(VideoLlavaConfig(pretrained=str(ckpt), max_new_tokens=NEW_TOKENS,
+                                           prompt_template="videollava", video_preprocess="reference"))
+    m.seed = 3
+    m.load()
+    assert isinstance(m.processor.video_processor, ReferenceVideoProcessor) and m.samples()
+    assert m.describe()["video_preprocess"]["mode"] == "reference"
+    frames = np.random.default_rng(0).integers(0, 256, size=(8, 40, 48, 3), dtype=np.uint8)
+    size = m.processor.video_processor.size
+    got = m.processor(text=["USER: <video>\nq ASSISTANT:"], videos=[frames], return_tensors="pt")
+    assert torch_equal(got["pixel_values_videos"][0], reference_clip(frames, size, flip_for(frames, 3)))
+    hf = _adapter(ckpt).processor(text=["USER: <video>\nq ASSISTANT:"], videos=[frames], return_tensors="pt")
+    assert got["input_ids"].tolist() == hf["input_ids"].tolist()  # same tokens, other pixels
+    assert not torch_equal(got["pixel_values_videos"], hf["pixel_values_videos"])
+    alone, _ = _run(m, videos, tmp_path, "ref_alone", batch_size=1, share_prefix=False)
+    shared, stats = _run(m, videos, tmp_path, "ref_shared", batch_size=3, share_prefix=True)
+    assert _preds(shared) == _preds(alone) and stats.prefix_sharing["fallback_batches"] == 0
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return a.shape == b.shape and bool(torch.equal(a.float(), b.float()))
