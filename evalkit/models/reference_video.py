@@ -90,6 +90,11 @@ class ReferenceVideoProcessor:
             raise ValueError(f"reference video preprocessing: unknown mode {mode!r}")
         self.mode, self.size, self.seed_of = mode, int(size), seed_of
 
+    @property
+    def crop_size(self) -> dict[str, int]:
+        """As transformers' video processors name it (a second ``attach`` reads the size from here)."""
+        return {"height": self.size, "width": self.size}
+
     def __call__(self, videos: Sequence[Any], **kwargs: Any) -> dict[str, Any]:
         import torch
 

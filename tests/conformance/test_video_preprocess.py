@@ -80,7 +80,7 @@ def test_the_flip_is_a_seeded_coin_per_clip():
     seed = [0]
     proc = ReferenceVideoProcessor("reference", 8, lambda: seed[0])
     out = proc(clips[:6])["pixel_values_videos"]
-    assert out.shape == (6, 2, 3, 8, 8)
+    assert out.shape == (6, 2, 3, 8, 8) and proc.crop_size == {"height": 8, "width": 8}
     for clip, got in zip(clips[:6], out):
         assert torch.equal(got, reference_clip(clip, 8, flip_for(clip, 0)))
     noflip = ReferenceVideoProcessor("reference_noflip", 8, lambda: seed[0])(clips[:6])["pixel_values_videos"]
