@@ -8,6 +8,21 @@ from typing import Sequence
 
 from evalkit.media.synth import write_video
 
+
+def stamped_indices(body: dict) -> list[int]:
+    """The frame indices stamped into the images of a chat request's first message (the served-model
+    stand-ins reply with them, proving the frames' order and count)."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from evalkit.media.synth import decode_index
+
+    return [decode_index(np.asarray(Image.open(io.BytesIO(base64.b64decode(p["image_url"]["url"].split(",", 1)[1])))
+                                    .convert("RGB"))) for p in body["messages"][0]["content"][1:]]
+
 QUESTIONS = [
     "what?",
     "what is the man in the video doing with the dog while the woman is playing on the left and the cat "

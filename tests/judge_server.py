@@ -71,6 +71,24 @@ class RecordedRequest:
     headers: Dict[str, str] = field(default_factory=dict)
 
 
+def chat_completion(model: str, content: str) -> bytes:
+    """A minimal ``chat.completion`` reply (fixed usage): what the served-model stand-ins answer."""
+    return json.dumps({"id": "x", "object": "chat.completion", "model": model,
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": content}}],
+                       "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+
+
+def reply_json(handler: BaseHTTPRequestHandler, data: bytes, status: int = 200,
+               headers: Optional[Dict[str, str]] = None) -> None:
+    """Send ``data`` as a JSON response from a ``BaseHTTPRequestHandler`` (with its length)."""
+    handler.send_response(status)
+    for k, v in {"Content-Type": "application/json", "Content-Length": str(len(data)), **(headers or {})}.items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -1,19 +1,16 @@
 """The served-model adapter against a loopback chat-completions server: frames arrive as images,
 in order, and a failing request becomes that sample's error record only."""
 
-import base64
-import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from evalkit.media.synth import decode_index
 from evalkit.pipeline import Job
-from tests._data import write_video_qa
+from tests._data import stamped_indices, write_video_qa
+from tests.judge_server import chat_completion, reply_json
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -27,33 +24,13 @@ class _Handler(BaseHTTPRequestHandler):
         text = parts[0]["text"]
         if "RATE" in text and text not in self.server.limited:
             self.server.limited.add(text)  # once: 429 with Retry-After, then a normal answer
-            self.send_response(429)
-            self.send_header("Retry-After", "0.2")
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"error": {"message": "slow down"}}')
+            reply_json(self, b'{"error": {"message": "slow down"}}', 429, {"Retry-After": "0.2"})
             return
         if "FAIL" in text:
-            self.send_response(400)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"error": {"message": "bad request"}}')
+            reply_json(self, b'{"error": {"message": "bad request"}}', 400)
             return
         # reply with the frame indices stamped into the images, proving order and count
-        idx = []
-        for p in parts[1:]:
-            raw = base64.b64decode(p["image_url"]["url"].split(",", 1)[1])
-            idx.append(decode_index(np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))))
-        reply = {"id": "x", "object": "chat.completion", "model": body["model"],
-                 "choices": [{"index": 0, "finish_reason": "stop",
-                              "message": {"role": "assistant", "content": " ".join(map(str, idx))}}],
-                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, chat_completion(body["model"], " ".join(map(str, stamped_indices(body)))))
 
 
 @pytest.fixture()

@@ -4,21 +4,17 @@ the served name, requests kept in flight up to model.concurrency across the run,
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import shlex
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from evalkit.media.synth import decode_index
 from evalkit.pipeline import Job
-from tests._data import write_video_qa
+from tests._data import stamped_indices, write_video_qa
+from tests.judge_server import chat_completion, reply_json
 from tests.cli.console import REPO
 
 
@@ -45,20 +41,10 @@ class _Handler(BaseHTTPRequestHandler):
             srv.peak = max(srv.peak, srv.in_flight)
             srv.seen.append(body)
         time.sleep(0.05)
-        parts = body["messages"][0]["content"]
-        idx = [decode_index(np.asarray(Image.open(io.BytesIO(base64.b64decode(p["image_url"]["url"].split(",", 1)[1])))
-                                      .convert("RGB"))) for p in parts[1:]]
+        idx = stamped_indices(body)
         with srv.lock:
             srv.in_flight -= 1
-        data = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": " ".join(map(str, idx))}}],
-                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, chat_completion(body["model"], " ".join(map(str, idx))))
 
 
 @pytest.fixture()
