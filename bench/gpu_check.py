@@ -32,22 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from evalkit.media.synth import write_video  # noqa: E402
 from evalkit.models.tiny import BASE_WORDS  # noqa: E402
 from evalkit.models.videollava import VideoLlavaAdapter, VideoLlavaConfig  # noqa: E402
 from evalkit.runner.runner import Runner, RunnerConfig  # noqa: E402
 from evalkit.store import PredictionStore  # noqa: E402
-from evalkit.samples import Sample  # noqa: E402
 from evalkit.samples import MediaSpec  # noqa: E402
+from bench.bench_shared_prefix import QUESTIONS, make_set  # noqa: E402  (the same clips and questions)
 
 ARCH = Path(__file__).with_name("video_llava_7b_architecture.json")
-QUESTIONS = [
-    "what is the man doing?", "who is playing with the dog?", "what is the woman cutting?",
-    "what are two men doing?", "what is a cat doing on the left?", "where is the person moving?",
-    "what does the woman do in the video?", "how many people are there?", "what colour is the shape?",
-    "what is moving up and down?", "who is doing what in this video while the dog moves left and right?",
-    "what is the man in the video doing with the dog while the woman is playing?",
-]
 # --tiny: the same structure at toy size, so the script's CPU path can be exercised anywhere.
 TINY = {"text_config": {"vocab_size": 640, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                         "num_attention_heads": 4, "num_key_value_heads": 4},
@@ -135,17 +127,6 @@ class FixedLengthAdapter(VideoLlavaAdapter):
         return {**super()._gen_kwargs(), "min_new_tokens": self.cfg.max_new_tokens}
 
 
-def make_set(work: Path, videos: int, questions: int) -> list[Sample]:
-    samples = []
-    for v in range(videos):
-        path = work / f"v{v:03d}.mp4"
-        write_video(path, 90, width=320, height=240, gop=30, texture=True)
-        for q in range(questions):
-            samples.append(Sample(id=f"v{v:03d}_{q:02d}", task="gpu_check", answers=("a",), media=(str(path),),
-                                  question=QUESTIONS[(v + 5 * q) % len(QUESTIONS)]))
-    return samples
-
-
 def main(argv=None) -> int:
     import torch
 
@@ -185,7 +166,7 @@ def main(argv=None) -> int:
     preds: dict[tuple[int, bool], dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        samples = make_set(tmp, videos, questions)
+        samples = make_set(tmp, "gpu_check", [questions] * videos)
         # warm-up (CUDA context, kernels, decoder) -- not timed
         Runner(adapter, RunnerConfig(batch_size=2, progress=False)).run(samples[:2], MediaSpec(),
                                                                         PredictionStore(tmp / "warm.jsonl"))
