@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Iterable, Optional
 
 from evalkit.errors import DataError
 from evalkit.samples import PaperAnswer, Sample
@@ -43,6 +43,16 @@ def answer_strings(value: Any, where: str) -> list[str]:
             a = a["answer"]
         out.append(str(a))
     return out
+
+
+def first_repeat(ids: Iterable[Any]) -> Optional[tuple[int, Any]]:
+    """(position, id) of the first id seen before (compared as strings), or None."""
+    seen: set[str] = set()
+    for i, qid in enumerate(ids):
+        if str(qid) in seen:
+            return i, qid
+        seen.add(str(qid))
+    return None
 
 
 # ---- config & base task ---------------------------------------------------------------------------
@@ -103,11 +113,9 @@ class ImageQATask(ImageTask):
         qpath = self.path(str(self.cfg.question_jsonl))
         rows = [(q["question_id"], str(q["text"]), str(q["image"]))
                 for q in read_jsonl(qpath, "question file", ("question_id", "image", "text"))]
-        seen: set[str] = set()
-        for i, (qid, _, _) in enumerate(rows):
-            if str(qid) in seen:
-                raise DataError(f"question file {qpath}: question_id {qid} appears twice (row {i + 1})")
-            seen.add(str(qid))
+        repeat = first_repeat(qid for qid, _, _ in rows)
+        if repeat is not None:
+            raise DataError(f"question file {qpath}: question_id {repeat[1]} appears twice (row {repeat[0] + 1})")
         return rows
 
     def join(self, rows: list[tuple[Any, str, str]], annotations: Optional[dict[str, Any]],

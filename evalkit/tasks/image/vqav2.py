@@ -29,6 +29,7 @@ from evalkit.tasks.image.vqa_common import (
     VQAAccuracyTask,
     VQAConfig,
     answer_strings,
+    first_repeat,
     write_json_file,
 )
 
@@ -88,11 +89,9 @@ class VQAv2Task(VQAAccuracyTask):
             if not isinstance(q, dict) or not {"question_id", "question", "image_id"} <= q.keys():
                 raise DataError(f"{qpath}: questions[{i}] lacks question_id/question/image_id: {q!r:.120}")
             rows.append((q["question_id"], str(q["question"]), f"COCO_{subtype}_{int(q['image_id']):012d}.jpg"))
-        seen: set[str] = set()
-        for i, (qid, _, _) in enumerate(rows):
-            if str(qid) in seen:
-                raise DataError(f"{qpath}: question_id {qid} appears twice (questions[{i}])")
-            seen.add(str(qid))
+        repeat = first_repeat(qid for qid, _, _ in rows)
+        if repeat is not None:
+            raise DataError(f"{qpath}: question_id {repeat[1]} appears twice (questions[{repeat[0]}])")
         return rows
 
     def _annotations(self) -> Optional[dict[str, dict[str, Any]]]:
