@@ -109,15 +109,9 @@ def make_short_clips(work: Path, n: int) -> list[Path]:
 
 def plain_pass(path: Path, threads: bool, num: int = 8):
     """Open once, decode every frame, convert the sampled ones (header frame count)."""
-    import av
     import numpy as np
 
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        if threads:
-            s.thread_type = "AUTO"
-        else:
-            s.codec_context.thread_count = 1
+    with video_mod._open_video(path, threads=threads) as (_, c, s):  # the reader's own open and thread setting
         want = sample_indices(int(s.frames), num, "uniform_linspace")
         got = {}
         for i, frame in enumerate(c.decode(s)):
@@ -127,14 +121,7 @@ def plain_pass(path: Path, threads: bool, num: int = 8):
 
 
 def decode_all(path: Path, threads: bool) -> int:
-    import av
-
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        if threads:
-            s.thread_type = "AUTO"
-        else:
-            s.codec_context.thread_count = 1
+    with video_mod._open_video(path, threads=threads) as (_, c, s):
         return sum(1 for _ in c.decode(s))
 
 
