@@ -24,22 +24,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from evalkit.analysis.judge_agreement import (N_BOOT, accuracy_difference, cohen_kappa, confusion_2x2,
                                               score_mae, spearman_rho, transfer_estimate, yes_no_agreement)
 from evalkit.analysis.runs import RunDataError
+from evalkit.judge.aggregate import verdict_values
 from evalkit.store import TaskFolder, is_final, judge_of, read_judgments, repeat_of, run_task_folders
 
 Verdict = Tuple[Optional[bool], Optional[float]]
-
-
-def verdict_values(line: Mapping[str, Any]) -> Verdict:
-    """(yes, score) of a judgment line: yes True/False for a usable yes/no verdict else None;
-    score the numeric ``score`` (or ``grade``) of a usable verdict else None."""
-    if line.get("status") != "ok":
-        return None, None
-    v = line.get("verdict") if isinstance(line.get("verdict"), Mapping) else {}
-    pred = v.get("pred")
-    yes = {"yes": True, "no": False}.get(pred) if isinstance(pred, str) else None
-    score = v.get("score", v.get("grade"))
-    ok_score = isinstance(score, (int, float)) and not isinstance(score, bool)
-    return yes, (float(score) if ok_score else None)
 
 
 def _material(line: Mapping[str, Any]) -> str:

@@ -153,6 +153,11 @@ class TaskRun:
         return out
 
     @property
+    def judge_noise(self) -> Optional[dict[str, Any]]:
+        """metrics.json's ``judge_noise`` block (spread over judge draws), None when not measured."""
+        return (self.metrics or {}).get("judge_noise") or None
+
+    @property
     def protocol(self) -> dict[str, Any]:
         return (self.manifest or {}).get("protocol") or {}
 

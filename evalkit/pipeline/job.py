@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from evalkit.config import RunConfig, build_model, build_task, check_known_fields, check_stage
 from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
 from evalkit.manifest import environment, now_iso, scrub
-from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
+from evalkit.pipeline.judging import choose_judge, describe_judge, judge_noise, run_judge, valid_judgments
 from evalkit.pipeline.launch import place_model, resolve_runner
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
 from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_prompts
@@ -359,6 +359,9 @@ class Job:
             "artifacts": artifacts,
             "scored": now_iso(),
         }
+        noise = judge_noise(self.task, records, self.judge_cfg, jpath) if judge_block is not None else None
+        if noise:  # the spread over judge.repeats draws (evalkit.judge.noise)
+            out["judge_noise"] = noise
         write_json(self.folder.metrics, scrub(out))
         self.manifest["counts"].update(counts)
         if judge_info is not None:
@@ -378,6 +381,10 @@ class Job:
 
             notes.append(console_note(judge_block["counts"]) + f", aggregation {self.judge_cfg.aggregation}, "
                          f"judge {judge_block['model_shown']}")
+            if noise:
+                from evalkit.judge.noise import noise_note
+
+                notes.append(noise_note(noise))
         self.log(f"[{self.task.name}] {head} | " + " | ".join(notes))
         self.log(f"[{self.task.name}] results: {self.task_dir} | leaderboard: {board}")
         if self.run_cfg.report:
