@@ -39,7 +39,8 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from evalkit.analysis.comparability import SAME, RunProtocol, Verdict, against_reference, between_runs, worst
+from evalkit.analysis.comparability import (NOT, SAME, RunProtocol, Verdict, against_reference, between_runs,
+                                           imported_reason, worst)
 from evalkit.analysis.references import Reference, load_references
 from evalkit.store import OutputFolder
 
@@ -163,6 +164,8 @@ def verdicts(measured: list[Measured], refs: list[Reference]) -> dict[tuple[str,
             v = between_runs(base.protocol, m.protocol)
             out[(m.run, task)] = Verdict(v.level, tuple(f"{r} (most runs: the other)" for r in v.reasons)) \
                 if v.reasons else v
+            if m.protocol.imported and not v.reasons:  # its own yardstick, yet its protocol is unknown
+                out[(m.run, task)] = Verdict(NOT, (imported_reason(m.protocol),))
     return out
 
 
