@@ -76,3 +76,27 @@ def test_compare_ci_widened_by_judge_noise():
     assert w.low == pytest.approx(0.05 - ((0.04) ** 2 + (z * 0.05) ** 2) ** 0.5)
     assert w.high == pytest.approx(0.05 + ((0.03) ** 2 + (z * 0.05) ** 2) ** 0.5)
     assert widen_for_judge_noise(boot, 0.0, 0.0) is boot
+
+
+def test_evalkit_compare_widens_its_ci_with_recorded_noise(tmp_path):
+    from evalkit.analysis.compare import compare_runs
+    from evalkit.store import read_json, write_json
+    from tests.analysis.run_fixtures import write_run
+
+    def samples(n_yes):
+        return [{"id": f"q{i}", "answer": "a dog", "pred": "a canine", "verdict": "yes" if i < n_yes else "no",
+                 "score": 4 if i < n_yes else 2} for i in range(200)]
+
+    a = write_run(tmp_path, "a", "msvd_qa", samples(120), judge="gpt-3.5-turbo")
+    b = write_run(tmp_path, "b", "msvd_qa", samples(140), judge="gpt-3.5-turbo")
+    (plain,) = compare_runs([a.parent, b.parent], n_boot=2000).pairs
+    for d, sd in ((a, 0.03), (b, 0.04)):
+        met = read_json(d / "metrics.json")
+        write_json(d / "metrics.json", {**met, "judge_noise": {"repeats": 3, "accuracy_sd": sd, "score_sd": 0.1}})
+    (noisy,) = compare_runs([a.parent, b.parent], n_boot=2000).pairs
+    w = widen_for_judge_noise(BootstrapResult(plain.delta, plain.ci_low, plain.ci_high, 0.95, 200, 2000, 0, "x"),
+                              0.03, 0.04)
+    assert noisy.delta == plain.delta and (noisy.ci_low, noisy.ci_high) == pytest.approx((w.low, w.high))
+    assert noisy.ci_low < plain.ci_low and noisy.ci_high > plain.ci_high
+    assert any("CI widened for judge noise" in n for n in noisy.notes)
+    assert plain.verdict == "better" and noisy.verdict == "no significant difference"  # 10 pts, SD 5 pts of noise
