@@ -18,7 +18,6 @@ predicts into an imported folder (``stage=predict`` / ``all`` are refused there)
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -35,51 +34,34 @@ UNKNOWN = ("frames", "sampler", "answer prompt", "decoding", "video preprocessin
 JUDGE_STAGES = ("judge", "score")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_reference_predictions(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(records ``{id, question, answer, pred}``, facts about the file); a :class:`DataError` naming
-    the file, line and field for a line that is not such an object or an id seen twice."""
+    the file, line or record and field for anything that is not such an object, or an id seen twice."""
+    from evalkit.tasks.text_files import read_jsonl
+
     path = Path(path)
+    what = "reference predictions file"
+    rows = read_jsonl(path, what, REQUIRED)
     records: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     extra: set[str] = set()
-    n_lines = n_blank = 0
-    with open(path, "rb") as f:
-        for n_lines, raw in enumerate(f, start=1):
-            if not raw.strip():
-                n_blank += 1
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as e:
-                raise DataError(f"{path}:{n_lines}: not a JSON line ({e}); expected {FORMAT_TEXT}") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{n_lines}: a JSON {type(obj).__name__}, not an object; expected {FORMAT_TEXT}")
-            missing = [k for k in REQUIRED if k not in obj]
-            if missing:
-                raise DataError(f"{path}:{n_lines}: no {', '.join(missing)} field; expected {FORMAT_TEXT}")
-            bad = [k for k in ("question", "answer", "pred") if not isinstance(obj[k], str)]
-            if bad or isinstance(obj["id"], (dict, list)) or obj["id"] is None:
-                field = bad[0] if bad else "id"
-                raise DataError(f"{path}:{n_lines}: field {field} is {type(obj[field]).__name__}, expected a "
-                                f"{'string' if bad else 'string or number'}")
-            sid = str(obj["id"])
-            if sid in seen:
-                raise DataError(f"{path}:{n_lines}: id {sid} already on line {seen[sid]}; one prediction per id")
-            seen[sid] = n_lines
-            extra.update(k for k in obj if k not in REQUIRED)
-            records.append({"id": sid, "question": obj["question"], "answer": obj["answer"], "pred": obj["pred"]})
+    for n, obj in enumerate(rows, start=1):
+        bad = [k for k in ("question", "answer", "pred") if not isinstance(obj[k], str)]
+        if bad or obj["id"] is None or isinstance(obj["id"], (dict, list, bool)):
+            field = bad[0] if bad else "id"
+            raise DataError(f"{what} {path}: record {n}: field {field} is {type(obj[field]).__name__}, expected "
+                            f"{'a string' if bad else 'a string or a number'}")
+        sid = str(obj["id"])
+        if sid in seen:
+            raise DataError(f"{what} {path}: record {n}: id {sid} already in record {seen[sid]}; one prediction per id")
+        seen[sid] = n
+        extra.update(k for k in obj if k not in REQUIRED)
+        records.append({"id": sid, "question": obj["question"], "answer": obj["answer"], "pred": obj["pred"]})
     if not records:
-        raise DataError(f"{path}: no predictions in it; expected {FORMAT_TEXT}")
-    facts = {"file": str(path.resolve()), "sha256": _sha256(path), "size_bytes": path.stat().st_size,
-             "lines": n_lines, "blank_lines": n_blank, "records": len(records),
+        raise DataError(f"{what} {path}: no predictions in it; expected {FORMAT_TEXT}")
+    data = path.read_bytes()
+    facts = {"file": str(path.resolve()), "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data),
+             "lines": data.count(b"\n") + (not data.endswith(b"\n")), "records": len(records),
              "extra_fields_ignored": sorted(extra), "format": FORMAT, "format_text": FORMAT_TEXT}
     return records, facts
 

@@ -81,11 +81,11 @@ def test_import_judge_score_and_provenance(compose, tmp_path, monkeypatch, capsy
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"id": 1, "question": "q", "answer": "a"}\n', ":1: no pred field"),
+    ('{"id": 1, "question": "q", "answer": "a"}\n', "line 1 lacks pred"),
     ('{"id": 1, "question": "q", "answer": "a", "pred": "p"}\n{"id": "1", "question": "q", "answer": "a", '
-     '"pred": "p"}\n', ":2: id 1 already on line 1"),
-    ("{'id': 1, 'question': 'q', 'answer': 'a', 'pred': 'p'}\n", ":1: not a JSON line"),
-    ('{"id": 1, "question": "q", "answer": "a", "pred": null}\n', ":1: field pred is NoneType"),
+     '"pred": "p"}\n', "record 2: id 1 already in record 1"),
+    ("{'id': 1, 'question': 'q', 'answer': 'a', 'pred': 'p'}\n", "line 1 is not valid JSON"),
+    ('{"id": 1, "question": "q", "answer": "a", "pred": null}\n', "record 1: field pred is NoneType"),
     ("\n", "no predictions in it"),
 ])
 def test_bad_reference_lines_are_named(tmp_path, text, message):
