@@ -175,6 +175,7 @@ class FakeJudgeServer:
                  api_key: Optional[str] = None, verdicts: Optional[VerdictFn] = None) -> None:
         self.latency_s = latency_s
         self.verdicts = verdicts
+        self._request = threading.local()  # per handler thread: how many requests its item has had
         self.model = model
         self.api_key = api_key
         self.requests: List[RecordedRequest] = []
@@ -335,11 +336,12 @@ class FakeJudgeServer:
             code = int(m.group(1))
             return code, self._error(code, "injected failure", "injected"), js, (
                 {"Retry-After": "0"} if code == 429 else {})
-        return 200, self._completion(self._verdict_text(item, n_users, seen), body), js, {}
+        self._request.seen = seen  # this handler thread's request: read by _verdict_text
+        return 200, self._completion(self._verdict_text(item, n_users), body), js, {}
 
-    def _verdict_text(self, item: Optional[Triple], n_users: int, seen: int = 1) -> str:
-        verdict, score = (self.verdicts(item, seen) if self.verdicts is not None and item is not None
-                          else self.verdict_for(item))
+    def _verdict_text(self, item: Optional[Triple], n_users: int) -> str:
+        verdict, score = (self.verdicts(item, getattr(self._request, "seen", 1))
+                          if self.verdicts is not None and item is not None else self.verdict_for(item))
         pred = item[2] if item else ""
         if "@garbage_once" in pred and n_users <= 1:
             return "I think the answer is probably fine."

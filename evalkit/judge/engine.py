@@ -60,7 +60,7 @@ from evalkit.judge.identity import item_key, line_key, match_judgments, repeat_k
 from evalkit.judge.noise import effective_repeats
 from evalkit.judge.protocols import JudgeProtocol, get_protocol
 from evalkit.judge.reports import DryRunReport, JudgeRunSummary
-from evalkit.store.judgments import JudgmentsWriter, is_final, read_judgments, repeat_of
+from evalkit.store.judgments import JudgmentsWriter, is_final, judge_of, read_judgments, repeat_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,7 +99,7 @@ def _pending(items: Sequence[JudgeItem], path: Path, cfg: JudgeConfig,
     A verdict is settled when any final line in ``path`` carries its current identity."""
     finals = [ln for ln in read_judgments(path) if "id" in ln and is_final(ln)]
     settled = {(str(ln["id"]), line_key(ln)) for ln in finals}
-    mine = {(str(ln["id"]), repeat_of(ln)) for ln in finals if ln.get("requested_model") == cfg.model}
+    mine = {(str(ln["id"]), repeat_of(ln)) for ln in finals if judge_of(ln) == cfg.model}
     todo, changed = [], 0
     for it in items:
         if (str(it.id), _item_key(it, cfg, protocol)) in settled:
