@@ -46,13 +46,13 @@ def aggregate_all_modes(judgments: Sequence[Mapping[str, Any]]) -> Dict[str, Dic
 
 def verdict_values(line: Mapping[str, Any]) -> Tuple[Optional[bool], Optional[float]]:
     """(yes, score) of one judgment line, as evalkit's parser read it (``strict``): ``yes`` True/False
-    for a usable yes/no verdict, else None; ``score`` the numeric ``score`` (MM-Vet: ``grade``) of a
-    usable verdict, else None.  A line whose reply never parsed (``status`` not ok) gives (None, None)."""
+    for a usable yes/no verdict, else None; ``score`` the numeric ``score`` of a usable verdict (MM-Vet:
+    its ``grade``; LLaVA-Bench: the judge's ``model_score`` of the prediction), else None.  A line whose reply never parsed (``status`` not ok) gives (None, None)."""
     if line.get("status") != "ok":
         return None, None
     v = line.get("verdict") if isinstance(line.get("verdict"), Mapping) else {}
     pred = v.get("pred")
     yes = {"yes": True, "no": False}.get(pred) if isinstance(pred, str) else None
-    score = v.get("score", v.get("grade"))
+    score = next((v[k] for k in ("score", "grade", "model_score") if k in v), None)
     ok_score = isinstance(score, (int, float)) and not isinstance(score, bool)
     return yes, (float(score) if ok_score else None)

@@ -11,7 +11,8 @@ them for metrics.json (``judge_noise``), the console line and the leaderboard:
 * ``accuracy_sd`` / ``score_sd`` -- their sample standard deviation (``ddof=1``) over the draws:
   how much the headline would move if the judge were asked again (accuracy as a fraction 0-1);
 * ``item_disagreement_rate`` -- the share of items (with a usable yes/no in every draw) whose
-  draws do not all give the same yes/no verdict.
+  draws do not all give the same yes/no verdict; ``item_score_disagreement_rate`` the same for
+  the score (or MM-Vet's grade, LLaVA-Bench's model score: protocols without a yes/no).
 
 The headline is always draw 0, the paper's single verdict per item.  A judge run in-process on
 open weights (``judge.backend=transformers``) decodes greedily, so every draw is the same verdict:
@@ -71,6 +72,8 @@ def spread(draws: Mapping[str, Sequence[Optional[Mapping[str, Any]]]], repeats: 
     yes_no = [[verdict_values(ln)[0] for ln in ls] for ls in complete.values()]
     usable = [v for v in yes_no if all(x is not None for x in v)]
     differ = sum(1 for v in usable if len(set(v)) > 1)
+    scores = [[verdict_values(ln)[1] for ln in ls] for ls in complete.values()]
+    scored = [v for v in scores if all(x is not None for x in v)]
     return {
         "repeats": repeats, "deterministic": False, "aggregation": aggregation,
         "n_items": len(draws), "n_items_all_draws": len(complete),
@@ -78,6 +81,7 @@ def spread(draws: Mapping[str, Sequence[Optional[Mapping[str, Any]]]], repeats: 
         "accuracy_sd": _sd(acc), "score_sd": _sd(score),
         "item_disagreement_rate": differ / len(usable) if usable else None,
         "n_items_compared": len(usable),
+        "item_score_disagreement_rate": sum(1 for v in scored if len(set(v)) > 1) / len(scored) if scored else None,
     }
 
 

@@ -87,3 +87,14 @@ def test_transfer_estimate_undefined_rate():
     t = transfer_estimate([True, False, True], [True, True, False], [True] * 4, n_boot=500)
     assert t.estimate == pytest.approx(0.5) and t.p_yes_given_no == 1.0
     assert transfer_estimate([], [], [True]).estimate is None
+
+
+def test_verdict_values_of_each_protocol():
+    from evalkit.judge.aggregate import verdict_values
+
+    assert verdict_values({"status": "ok", "verdict": {"pred": "yes", "score": 4}}) == (True, 4.0)
+    assert verdict_values({"status": "ok", "verdict": {"pred": "no", "score": 0}}) == (False, 0.0)
+    assert verdict_values({"status": "ok", "verdict": {"grade": 0.5}}) == (None, 0.5)             # MM-Vet
+    assert verdict_values({"status": "ok", "verdict": {"reference_score": 8, "model_score": 6}}) == (None, 6.0)
+    assert verdict_values({"status": "parse_error", "verdict": {"pred": "yes", "score": 4}}) == (None, None)
+    assert verdict_values({"status": "ok", "verdict": {"pred": "maybe", "score": True}}) == (None, None)

@@ -49,6 +49,7 @@ def test_repeats_draw_k_verdicts_and_report_the_spread(compose, tmp_path, monkey
     assert noise["accuracy_per_draw"] == pytest.approx(acc)
     assert noise["accuracy_sd"] == pytest.approx(statistics.stdev(acc)) and noise["accuracy_sd"] > 0
     assert noise["item_disagreement_rate"] == pytest.approx(sum(len(set(v)) > 1 for v in verdicts) / 12)
+    assert noise["item_score_disagreement_rate"] == noise["item_disagreement_rate"]  # the fake: score follows yes/no
     assert met["headline"]["accuracy"] == pytest.approx(acc[0])  # the headline is draw 0, the paper's verdict
     assert any("judge noise over 3 draws" in line for line in logs)
     board = (out / "leaderboard.md").read_text()
