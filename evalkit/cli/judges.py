@@ -17,7 +17,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         prog=PROG,
         description="Per task and per pair of judges that judged a run (on the items both judged): yes/no "
                     "agreement, Cohen's kappa, the 2x2 table, score MAE and Spearman rho, and the accuracy "
-                    "difference with a paired bootstrap 95%% CI. With --calibrate A --on B: judge A's accuracy "
+                    "difference with a paired bootstrap 95% CI. With --calibrate A --on B: judge A's accuracy "
                     "on the whole set estimated from its calibration items and B's verdicts on every item. "
                     "Add a judge to a finished run with `evalkit ... stage=judge judge=<other>`.")
     ap.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="<output_dir>/<run> (or one <run>/<task> folder)")
@@ -27,7 +27,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="the judge that judged the whole set (with --calibrate)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-boot", type=int, default=10_000)
-    ap.add_argument("--json", type=Path, default=None, dest="json_out", help="also write every figure here")
+    ap.add_argument("--json", type=Path, default=None, dest="json_out", metavar="FILE",
+                    help="also write every figure here")
     args = ap.parse_args(argv)
     if (args.calibrate is None) != (args.on is None):
         ap.error("--calibrate A and --on B go together")
