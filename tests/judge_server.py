@@ -21,6 +21,11 @@ Faults can be programmed two ways:
   ``@prose`` (dict wrapped in prose), ``@json`` (JSON reply), ``@caps`` ('YES'),
   ``@500x2`` / ``@429x2`` (first 2 requests for this item fail), ``@slow`` (+0.2 s).
 
+A judge that answers differently (a second judge, a noisy one) takes ``verdicts=``: a function
+of the (question, answer, pred) triple and how many requests this item has had so far (1 for the
+first) returning ``(pred, score)``; the markers above still apply. ``noisy_verdicts`` is one:
+the n-th request for an item flips the default verdict on a fixed pattern.
+
 Every request is recorded (arrival time, path, Authorization header, body,
 the extracted (question, answer, pred) triple, the status sent) so tests can
 count requests per item and check that the key was sent. Set ``api_key`` to
@@ -37,9 +42,11 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 
 Triple = Tuple[str, str, str]
+#: (question, answer, pred), nth request for the item (1-based) -> (pred "yes"|"no", score)
+VerdictFn = Callable[[Triple, int], Tuple[str, int]]
 
 _ITEM_RE = re.compile(
     r"Question: (?P<q>.*?)\nCorrect Answer: (?P<a>.*?)\nPredicted Answer: (?P<p>.*?)\n\n",
@@ -165,8 +172,10 @@ class FakeJudgeServer:
     """Loopback chat-completions server with programmable faults (see module docs)."""
 
     def __init__(self, *, latency_s: float = 0.0, model: str = "gpt-3.5-turbo-0613",
-                 api_key: Optional[str] = None) -> None:
+                 api_key: Optional[str] = None, verdicts: Optional[VerdictFn] = None) -> None:
         self.latency_s = latency_s
+        self.verdicts = verdicts
+        self._request = threading.local()  # per handler thread: how many requests its item has had
         self.model = model
         self.api_key = api_key
         self.requests: List[RecordedRequest] = []
@@ -327,10 +336,12 @@ class FakeJudgeServer:
             code = int(m.group(1))
             return code, self._error(code, "injected failure", "injected"), js, (
                 {"Retry-After": "0"} if code == 429 else {})
+        self._request.seen = seen  # this handler thread's request: read by _verdict_text
         return 200, self._completion(self._verdict_text(item, n_users), body), js, {}
 
     def _verdict_text(self, item: Optional[Triple], n_users: int) -> str:
-        verdict, score = self.verdict_for(item)
+        verdict, score = (self.verdicts(item, getattr(self._request, "seen", 1))
+                          if self.verdicts is not None and item is not None else self.verdict_for(item))
         pred = item[2] if item else ""
         if "@garbage_once" in pred and n_users <= 1:
             return "I think the answer is probably fine."
@@ -347,6 +358,18 @@ class FakeJudgeServer:
         if "@caps" in pred:
             return f"{{'pred': '{verdict.upper()}', 'score': {score}}}"
         return f"{{'pred': '{verdict}', 'score': {score}}}"
+
+
+def noisy_verdicts(item: Triple, seen: int) -> Tuple[str, int]:
+    """A judge whose verdicts are samples: the default verdict, flipped on the 2nd request of items
+    whose prediction has an even length and on the 3rd of those with a length divisible by 3
+    (score 4 for yes, 1 for no)."""
+    verdict, _ = FakeJudgeServer.verdict_for(item)
+    n = len(item[2])
+    flip = (seen == 2 and n % 2 == 0) or (seen == 3 and n % 3 == 0)
+    if flip:
+        verdict = "no" if verdict == "yes" else "yes"
+    return verdict, 4 if verdict == "yes" else 1
 
 
 try:  # a pytest fixture, importable by any test module: `from judge_server import judge_server`

@@ -14,7 +14,9 @@ metrics.json) or what a paper reports (:class:`evalkit.analysis.references.Refer
     anything else differs, each difference named: scored by exact match vs a judge, another
     aggregation, judge model family or judge prompt, other frames, sampler or video
     preprocessing (``model.video_preprocess``), another answer
-    prompt, other decoding, another scoring rule or split, or a subset of the set.
+    prompt, other decoding, another scoring rule or split, or a subset of the set.  Predictions
+    imported from a reference script's file (:mod:`evalkit.pipeline.imported`) state none of frames,
+    sampler, answer prompt or decoding: such a run is not comparable with a paper row, and says why.
 
 What a reference row does not state cannot be checked; the verdict lists it under ``unchecked``
 rather than pretending either way.  Pure functions: nothing here reads files.
@@ -58,6 +60,7 @@ class RunProtocol:
     n_samples: Optional[int] = None
     full_size: Optional[int] = None
     subset_reasons: tuple[str, ...] = ()
+    imported: Optional[str] = None                # "<file name> (sha256 <12 hex>)" of imported predictions
 
     @property
     def subset(self) -> bool:
@@ -98,8 +101,18 @@ class RunProtocol:
             task_protocol={k: v for k, v in tproto.items() if k != "media"},
             n_samples=counts.get("selected", counts.get("samples")),
             full_size=counts.get("expected_size") or counts.get("set_size"),
-            subset_reasons=reasons,
+            subset_reasons=reasons, imported=_imported_text(man.get("imported")),
         )
+
+
+def _imported_text(block: Any) -> Optional[str]:
+    if not isinstance(block, Mapping) or not block.get("file"):
+        return None
+    return f"{str(block['file']).replace(chr(92), '/').rsplit('/', 1)[-1]} (sha256 {str(block.get('sha256'))[:12]})"
+
+
+def imported_reason(run: RunProtocol) -> str:
+    return f"predictions imported from {run.imported}: frames, sampler, answer prompt and decoding not stated"
 
 
 @dataclass(frozen=True)
@@ -165,6 +178,8 @@ def _scoring_reasons(run: RunProtocol, ref: Any) -> list[str]:
 def against_reference(run: RunProtocol, ref: Any) -> Verdict:
     """A measured result against a reported row (``evalkit.analysis.references.Reference``)."""
     reasons = _scoring_reasons(run, ref)
+    if run.imported:
+        reasons.insert(0, imported_reason(run))
     unchecked: list[str] = []
 
     def check(name: str, ref_value: Any, run_value: Any, text: Optional[str] = None) -> None:
@@ -222,6 +237,8 @@ def against_reference(run: RunProtocol, ref: Any) -> Verdict:
 def between_runs(a: RunProtocol, b: RunProtocol) -> Verdict:
     """Two measured results (``b`` against the baseline ``a``): every recorded field compared."""
     reasons: list[str] = []
+    if a.imported != b.imported:
+        reasons.extend(imported_reason(r) for r in (b, a) if r.imported)
     if a.judged != b.judged:
         reasons.append("one judged, one scored by exact match")
     if a.judged and b.judged:

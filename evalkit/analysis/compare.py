@@ -5,6 +5,12 @@ The first run is the baseline; every other run is compared with it on the sample
 * the difference of the chosen metric with a paired bootstrap CI (:func:`stats.paired_bootstrap`);
 * McNemar's test on per-sample correctness -- the judge's yes/no verdicts when both runs are judged,
   else normalized exact match (:func:`stats.mcnemar`);
+* when a run records its judge noise (``judge_noise`` in metrics.json: the SD of its accuracy /
+  score over ``judge.repeats`` draws of the same judge), the CI is widened by it
+  (:func:`stats.widen_for_judge_noise`: the judge-draw variances of both runs added to the item
+  sampling variance, each side's half-width ``h`` -> ``sqrt(h^2 + (1.96 sd)^2)`` at 95 %,
+  ``sd^2 = sd_a^2 + sd_b^2``; a run without the block adds 0, which understates a sampling judge's
+  spread), and the note says so;
 * a verdict in plain words: ``better`` / ``worse`` when the CI excludes 0 (and, for a yes/no metric,
   McNemar agrees at the same level), else ``no significant difference``.
 
@@ -24,7 +30,7 @@ import numpy as np
 
 from evalkit.analysis.comparability import NOT, SAME, RunProtocol, Verdict, between_runs
 from evalkit.analysis.runs import RunDataError, TaskRun, exact_correct, judge_outcome
-from evalkit.analysis.stats import mcnemar, paired_bootstrap
+from evalkit.analysis.stats import mcnemar, paired_bootstrap, widen_for_judge_noise
 from evalkit.store import OutputFolder, TaskFolder, run_task_folders
 
 METRICS = ("accuracy", "exact_match", "score")
@@ -190,7 +196,8 @@ def compare_pair(a: TaskRun, b: TaskRun, *, metric: str = "accuracy", seed: int 
     ia = np.fromiter((pos_a[s] for s in shared), dtype=np.int64, count=len(shared))
     ib = np.fromiter((pos_b[s] for s in shared), dtype=np.int64, count=len(shared))
     x, y = va.value[ia], vb.value[ib]
-    boot = paired_bootstrap(x, y, n_boot=n_boot, seed=seed, confidence=confidence)
+    boot = _with_judge_noise(paired_bootstrap(x, y, n_boot=n_boot, seed=seed, confidence=confidence),
+                             a, b, value_basis, notes)
     mc = mcnemar(ca.correct[ia], cb.correct[ib])
     if only_a or only_b:
         notes.append(f"{len(only_a)} sample(s) only in {a.run}, {len(only_b)} only in {b.run}: "
@@ -220,6 +227,21 @@ def compare_pair(a: TaskRun, b: TaskRun, *, metric: str = "accuracy", seed: int 
         comparability=comparable.label(), notes=notes,
         only_in_baseline_ids=only_a, only_in_run_ids=only_b,
     )
+
+
+def _with_judge_noise(boot: Any, a: TaskRun, b: TaskRun, basis: str, notes: list[str]) -> Any:
+    """The CI widened by the runs' recorded judge noise (module docs), with a note; as is without."""
+    key = {"judge_accuracy": "accuracy_sd", "judge_score": "score_sd"}.get(basis)
+    if key is None:
+        return boot
+    sds = [(tr.judge_noise or {}).get(key) for tr in (a, b)]
+    if all(v is None for v in sds):
+        return boot
+    widened = widen_for_judge_noise(boot, sds[0] or 0.0, sds[1] or 0.0)
+    shown = ", ".join(f"{tr.run} {'-' if v is None else f'{v:.4g}'}" for tr, v in zip((a, b), sds))
+    notes.append(f"CI widened for judge noise (SD over judge draws: {shown}): [{boot.low:+.4g}, {boot.high:+.4g}] "
+                 f"-> [{widened.low:+.4g}, {widened.high:+.4g}]")
+    return widened
 
 
 def _verdict(boot, p_value: float, alpha: float, *, binary: bool, notes: list[str]) -> str:

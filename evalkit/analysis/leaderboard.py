@@ -11,7 +11,10 @@ Columns
     run, model, date scored, the protocol (judge snapshot(s) that answered, judge prompt,
     aggregation, frames and sampler, answer prompt template), then per task its headline metrics
     (accuracy-type in percent with 1 decimal, scores with 2) and its sample count (``<task> n``:
-    samples evaluated, errors), then ``comparable`` and ``notes``.
+    samples evaluated, errors), for a task some run judged with ``judge.repeats`` > 1 (or with a
+    deterministic judge) its judge noise (``<task> judge noise``: SD of the accuracy over the draws,
+    in points, and the share of items whose draws disagree; :mod:`evalkit.judge.noise`), then
+    ``comparable`` and ``notes``.
 
 Comparability (:mod:`evalkit.analysis.comparability`)
     Each measured task result is compared with its task's paper row (the first row of its
@@ -36,7 +39,8 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from evalkit.analysis.comparability import SAME, RunProtocol, Verdict, against_reference, between_runs, worst
+from evalkit.analysis.comparability import (NOT, SAME, RunProtocol, Verdict, against_reference, between_runs,
+                                           imported_reason, worst)
 from evalkit.analysis.references import Reference, load_references
 from evalkit.store import OutputFolder
 
@@ -62,6 +66,10 @@ def column_name(task: str, metric: str) -> str:
 
 def samples_column(task: str) -> str:
     return f"{task} n"
+
+
+def noise_column(task: str) -> str:
+    return f"{task} judge noise"
 
 
 # ---- measured runs ------------------------------------------------------------------------------
@@ -90,6 +98,18 @@ class Measured:
         if n is None:
             return "-"
         return f"{n} ({err} err)" if err else str(n)
+
+    def noise_text(self) -> Optional[str]:
+        """The judge-noise cell: ``deterministic``, ``SD 1.2 pts, 8.3% items differ (3 draws)``, or None."""
+        b = self.metrics.get("judge_noise")
+        if not b:
+            return None
+        if b.get("deterministic"):
+            return "deterministic"
+        sd, rate = b.get("accuracy_sd"), b.get("item_disagreement_rate")
+        sd_text = "SD n/a" if sd is None else f"SD {100 * sd:.1f} pts"
+        rate_text = "" if rate is None else f", {100 * rate:.1f}% items differ"
+        return f"{sd_text}{rate_text} ({b.get('repeats')} draws)"
 
 
 def collect_runs(output_dir: Path, problems: Optional[list[str]] = None) -> list[Measured]:
@@ -144,6 +164,8 @@ def verdicts(measured: list[Measured], refs: list[Reference]) -> dict[tuple[str,
             v = between_runs(base.protocol, m.protocol)
             out[(m.run, task)] = Verdict(v.level, tuple(f"{r} (most runs: the other)" for r in v.reasons)) \
                 if v.reasons else v
+            if m.protocol.imported and not v.reasons:  # its own yardstick, yet its protocol is unknown
+                out[(m.run, task)] = Verdict(NOT, (imported_reason(m.protocol),))
     return out
 
 
@@ -228,6 +250,8 @@ def _measured_row(run: str, ms: list[Measured], cols: list[tuple[str, str, str]]
         for metric, col in [(k, c2) for t, k, c2 in cols if t == m.task]:
             row[col] = _display(metric, m.value(metric), fraction=True)
         row[samples_column(m.task)] = m.samples_text()
+        if m.noise_text() is not None:
+            row[noise_column(m.task)] = m.noise_text()
     row["comparable"] = worst([verdict_of[(m.run, m.task)] for m in ms])
     row["notes"] = "; ".join(notes)
     return row
@@ -276,8 +300,10 @@ def build_leaderboard(output_dir: Path, *, reference: bool = True, reference_dir
     rows += _reference_rows(refs)
     metric_names = [c for _, _, c in cols]
     ordered: list[str] = []
+    noisy = {m.task for m in measured if m.noise_text() is not None}
     for t in tasks:
         ordered += [c for tt, _, c in cols if tt == t] + ([samples_column(t)] if t in measured_tasks else [])
+        ordered += [noise_column(t)] if t in noisy else []
     table = pd.DataFrame(rows, columns=BASE_COLUMNS + ordered + TAIL_COLUMNS)
     for c in metric_names:
         table[c] = pd.to_numeric(table[c], errors="coerce")

@@ -129,8 +129,9 @@ class TaskRun:
     def judgments(self) -> dict[str, dict[str, Any]]:
         """``{id: the last judgment line that judged the sample's current prediction}`` (empty when
         not judged).  A line made for another prediction (edited or re-predicted since) is never
-        shown as the verdict of this one: such a sample has no line here."""
-        from evalkit.store.judgments import is_final
+        shown as the verdict of this one: such a sample has no line here.  Only the judge the
+        metrics name (a run may keep several judges' verdicts) and its first draw (``repeat`` 0)."""
+        from evalkit.store.judgments import is_final, judge_of, repeat_of
 
         p = self.folder.judgments
         if not self.judged or not p.is_file():
@@ -139,15 +140,22 @@ class TaskRun:
             records = self.records
         except RunDataError:
             records = {}
+        block = self.judge or {}
+        want = block.get("judge_id") or block.get("model_requested")
         out: dict[str, dict[str, Any]] = {}
         for j in read_judgments(p):
-            if "id" not in j or not is_final(j):
+            if "id" not in j or not is_final(j) or repeat_of(j) != 0 or (want and judge_of(j) != str(want)):
                 continue
             rec = records.get(str(j["id"]))
             if rec is not None and str(rec.get("pred")) != str(j.get("pred")):
                 continue
             out[str(j["id"])] = dict(j)
         return out
+
+    @property
+    def judge_noise(self) -> Optional[dict[str, Any]]:
+        """metrics.json's ``judge_noise`` block (spread over judge draws), None when not measured."""
+        return (self.metrics or {}).get("judge_noise") or None
 
     @property
     def protocol(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 * :func:`paired_bootstrap` -- percentile CI of ``mean(b) - mean(a)`` over resampled sample ids,
   seeded (``numpy.random.Generator``) and vectorised;
+* :func:`widen_for_judge_noise` -- that CI widened by the judge-noise spread of the two runs;
 * :func:`mcnemar` -- McNemar's test on paired correctness: exact two-sided binomial test when the
   discordant count is small, chi-square with continuity correction otherwise.
 
@@ -12,7 +13,8 @@ Only the standard library and numpy are used (no scipy): the exact binomial tail
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+import statistics
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -144,3 +146,22 @@ def mcnemar_from_counts(b: int, c: int, both_right: int = 0, both_wrong: int = 0
     stat = (abs(b - c) - 1.0) ** 2 / n
     return McNemarResult(b, c, both_right, both_wrong, stat, chi2_sf_1df(stat),
                          "chi-square (continuity corrected)")
+
+
+def widen_for_judge_noise(result: BootstrapResult, sd_a: float, sd_b: float) -> BootstrapResult:
+    """``result``'s CI widened for judge noise (``judge.repeats``, :mod:`evalkit.judge.noise`).
+
+    The bootstrap interval covers the sampling of items with each run's verdicts fixed; a judge
+    that samples its verdicts adds the spread of each run's figure over judge draws (``sd_a``,
+    ``sd_b``: the SD of the metric over draws, in the metric's units; 0 when not measured).  The
+    two sources are taken as independent, so variances add: each side's half-width ``h`` becomes
+    ``sqrt(h**2 + (z * sqrt(sd_a**2 + sd_b**2))**2)``, ``z`` the normal quantile of the confidence
+    (1.96 at 95 %).  The observed delta is unchanged; ``method`` gains ``+judge noise``."""
+    sd = math.sqrt(float(sd_a) ** 2 + float(sd_b) ** 2)
+    if sd == 0.0 or result.n == 0:
+        return result
+    w = statistics.NormalDist().inv_cdf(1.0 - (1.0 - result.confidence) / 2.0) * sd
+    low = result.delta - math.sqrt((result.delta - result.low) ** 2 + w * w)
+    high = result.delta + math.sqrt((result.high - result.delta) ** 2 + w * w)
+    return replace(result, low=float(round(low, 12)), high=float(round(high, 12)),
+                   method=f"{result.method}+judge noise")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from evalkit.judge.protocols import get_protocol
 
@@ -42,3 +42,17 @@ def aggregate(judgments: Sequence[Mapping[str, Any]], mode: str = "strict") -> D
 def aggregate_all_modes(judgments: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
     """``{mode: aggregate(judgments, mode)}`` for every mode."""
     return {mode: aggregate(judgments, mode) for mode in AGGREGATION_MODES}
+
+
+def verdict_values(line: Mapping[str, Any]) -> Tuple[Optional[bool], Optional[float]]:
+    """(yes, score) of one judgment line, as evalkit's parser read it (``strict``): ``yes`` True/False
+    for a usable yes/no verdict, else None; ``score`` the numeric ``score`` of a usable verdict (MM-Vet:
+    its ``grade``; LLaVA-Bench: the judge's ``model_score`` of the prediction), else None.  A line whose reply never parsed (``status`` not ok) gives (None, None)."""
+    if line.get("status") != "ok":
+        return None, None
+    v = line.get("verdict") if isinstance(line.get("verdict"), Mapping) else {}
+    pred = v.get("pred")
+    yes = {"yes": True, "no": False}.get(pred) if isinstance(pred, str) else None
+    score = next((v[k] for k in ("score", "grade", "model_score") if k in v), None)
+    ok_score = isinstance(score, (int, float)) and not isinstance(score, bool)
+    return yes, (float(score) if ok_score else None)

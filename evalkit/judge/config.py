@@ -76,6 +76,9 @@ class JudgeConfig:
     sampling: str = "reference"
     cache_path: Optional[str] = None        # default: <output_dir>/.judge_cache.sqlite (one per output folder)
     dry_run: bool = False
+    # Verdicts drawn per item (judge noise, evalkit.judge.noise): 1 = the paper's protocol; k > 1 asks the same
+    # request k times, each draw with its own cache entry (repeat 0 is the verdict the headline uses).
+    repeats: int = 1
     prices: Dict[str, Dict[str, float]] = field(default_factory=default_prices)
 
 
@@ -158,5 +161,7 @@ def validate_config(cfg: JudgeConfig) -> None:
         raise ValueError(f"judge.prompt must be auto, reference, evalkit or custom:<name>, got {cfg.prompt!r}")
     if cfg.sampling not in ("reference", "config"):
         raise ValueError(f"judge.sampling must be 'reference' or 'config', got {cfg.sampling!r}")
+    if isinstance(cfg.repeats, bool) or not isinstance(cfg.repeats, int) or cfg.repeats < 1:
+        raise ValueError(f"judge.repeats must be an integer >= 1 (verdicts drawn per item), got {cfg.repeats!r}")
     if not cfg.model:
         raise ValueError("judge.model must be set (e.g. judge.model=<served model name>)")

@@ -21,15 +21,19 @@ Judgment line schema (one JSON object per item, written as each finishes)::
     cached        true if no request was sent for this line (verdict reused)
     judged_at     UTC ISO time the verdict was obtained
     extra         JudgeItem.extra, verbatim
+    repeat        which draw of ``judge.repeats`` this verdict is (0-based; 0 = the item's verdict,
+                  keyed exactly as without repeats; draw r > 0 has its own key and cache entry,
+                  :func:`evalkit.judge.identity.repeat_key`)
 
 For cached lines, latency/tokens/attempts describe the original request; run
 totals in :class:`JudgeRunSummary` count only requests sent by this run, while
 its metrics, status counts and ``returned_models`` describe the lines in use
 for the items (resumed and cached ones included).
 
-A line is reused (resume) only while its ``key`` equals the item's current
-identity; an item whose prediction (or question, answer, judge model, protocol
-or prompt) changed is judged again and its new line appended.
+A verdict (an item's draw) is settled when any final line carries its current
+``key`` (resume); an item whose prediction (or question, answer, judge model,
+protocol or prompt) changed is judged again and its new line appended, and the
+lines of other judges or other draws are never overwritten.
 """
 
 from __future__ import annotations
@@ -52,10 +56,11 @@ from evalkit.judge.config import JudgeConfig, JudgeItem, coerce_config, is_enabl
 from evalkit.judge.cost import cost_usd, estimate_prompt_tokens, total_cost_usd
 from evalkit.judge.endpoint import display_url, resolve_base_url, resolve_endpoint
 from evalkit.judge.errors import JudgeRequestError, JudgeUnavailableError, ParseError
-from evalkit.judge.identity import item_key, line_key, match_judgments
+from evalkit.judge.identity import item_key, line_key, match_judgments, repeat_key
+from evalkit.judge.noise import effective_repeats
 from evalkit.judge.protocols import JudgeProtocol, get_protocol
 from evalkit.judge.reports import DryRunReport, JudgeRunSummary
-from evalkit.store.judgments import JudgmentsWriter, final_lines_by_id, read_judgments
+from evalkit.store.judgments import JudgmentsWriter, is_final, judge_of, read_judgments, repeat_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,23 +75,37 @@ def _check_ids(items: Sequence[JudgeItem]) -> None:
         raise ValueError(f"duplicate item ids ({len(dups)}), e.g. {dups[:5]}; ids must be unique")
 
 
+@dataclass
+class _Draw(JudgeItem):
+    """Draw ``repeat`` (> 0) of an item's verdict (``judge.repeats``): the same request, its own key."""
+
+    repeat: int = 0
+
+
+def _draws(items: Sequence[JudgeItem], repeats: int) -> List[JudgeItem]:
+    """Every verdict to obtain: the items themselves (draw 0), then draws 1..repeats-1 of each."""
+    return list(items) + [_Draw(it.id, it.question, it.answer, it.pred, it.extra, repeat=r)
+                          for r in range(1, int(repeats)) for it in items]
+
+
 def _item_key(item: JudgeItem, cfg: JudgeConfig, protocol: JudgeProtocol) -> str:
-    return item_key(item, cfg.model, protocol)
+    return repeat_key(item_key(item, cfg.model, protocol), getattr(item, "repeat", 0))
 
 
 def _pending(items: Sequence[JudgeItem], path: Path, cfg: JudgeConfig,
              protocol: JudgeProtocol) -> Tuple[List[JudgeItem], int]:
-    """(items still to judge, how many of them had a line that judged another request).
+    """(verdicts still to obtain, how many of them this judge had judged for another request).
 
-    An item is settled when its last final line in ``path`` carries its current identity."""
-    done = final_lines_by_id(path)
+    A verdict is settled when any final line in ``path`` carries its current identity."""
+    finals = [ln for ln in read_judgments(path) if "id" in ln and is_final(ln)]
+    settled = {(str(ln["id"]), line_key(ln)) for ln in finals}
+    mine = {(str(ln["id"]), repeat_of(ln)) for ln in finals if judge_of(ln) == cfg.model}
     todo, changed = [], 0
     for it in items:
-        line = done.get(str(it.id))
-        if line is not None and line_key(line) == _item_key(it, cfg, protocol):
+        if (str(it.id), _item_key(it, cfg, protocol)) in settled:
             continue
         todo.append(it)
-        changed += line is not None
+        changed += (str(it.id), getattr(it, "repeat", 0)) in mine
     return todo, changed
 
 
@@ -119,6 +138,7 @@ def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: s
         "cached": cached,
         "judged_at": outcome.get("judged_at"),
         "extra": item.extra,
+        "repeat": getattr(item, "repeat", 0),
     }
 
 
@@ -262,7 +282,8 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
     validate_config(cfg)
     protocol = get_protocol(cfg.protocol)
     items = list(items)
-    todo = _pending(items, Path(judgments_path), cfg, protocol)[0] if judgments_path else items
+    draws = _draws(items, effective_repeats(cfg))
+    todo = _pending(draws, Path(judgments_path), cfg, protocol)[0] if judgments_path else draws
     firsts: "OrderedDict[str, JudgeItem]" = OrderedDict()
     for it in todo:
         firsts.setdefault(_item_key(it, cfg, protocol), it)
@@ -278,7 +299,7 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
         protocol=protocol.name, prompt_version=protocol.version,
         prompt_hash=protocol.prompt_hash, model=cfg.model,
         endpoint=display_url(resolve_base_url(cfg)), n_items=len(items),
-        n_already_judged=len(items) - len(todo), n_cache_hits=n_cache_hits,
+        n_already_judged=len(draws) - len(todo), n_cache_hits=n_cache_hits,
         n_requests=len(missing), est_prompt_tokens=p_tok, est_completion_tokens=c_tok,
         est_cost_usd=cost_usd(cfg.model, p_tok, c_tok, cfg.prices),
         api_key_present=bool(cfg.api_key_env and os.environ.get(cfg.api_key_env)))
@@ -341,9 +362,10 @@ def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
 def _judge_pending(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtocol,
                    writer: JudgmentsWriter, cache: JudgeCache, state: _RunState,
                    counts: Dict[str, int], progress: bool) -> None:
-    """Write cached verdicts, then send one request per remaining distinct item."""
-    todo, counts["changed"] = _pending(items, writer.path, cfg, protocol)
-    counts["resumed"] = len(items) - len(todo)
+    """Write cached verdicts, then send one request per remaining distinct item (and draw)."""
+    draws = _draws(items, effective_repeats(cfg))
+    todo, counts["changed"] = _pending(draws, writer.path, cfg, protocol)
+    counts["resumed"] = len(draws) - len(todo)
     if counts["changed"]:
         log.info("%d item(s) changed since they were judged (prediction, question, answer, judge "
                  "model or prompt): judged again", counts["changed"])

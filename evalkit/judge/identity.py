@@ -11,6 +11,7 @@ edited, a sample re-predicted), the judge stage re-judges that sample and, with 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -23,6 +24,14 @@ def item_key(item: JudgeItem, model: str, protocol: JudgeProtocol) -> str:
     """The identity of the verdict ``item`` needs from judge ``model`` under ``protocol``."""
     return cache_key(model, protocol.name, protocol.version, protocol.key_material(item),
                      prompt_hash=protocol.prompt_hash)
+
+
+def repeat_key(key: str, repeat: int) -> str:
+    """The identity of draw ``repeat`` of a verdict (``judge.repeats``): ``key`` itself for draw 0 (so
+    a run with one draw per item has the keys it always had), else sha256 of ``key`` and the index."""
+    if repeat == 0:
+        return key
+    return hashlib.sha256(f"{key}:repeat:{int(repeat)}".encode("ascii")).hexdigest()
 
 
 def line_key(line: Mapping[str, Any]) -> Optional[str]:

@@ -19,7 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 from evalkit.config import RunConfig, build_model, build_task, check_known_fields, check_stage
 from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
 from evalkit.manifest import environment, now_iso, scrub
-from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
+from evalkit.pipeline.imported import ImportedRun
+from evalkit.pipeline.judging import choose_judge, describe_judge, judge_noise, run_judge, valid_judgments
 from evalkit.pipeline.launch import place_model, resolve_runner
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
 from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_prompts
@@ -82,6 +83,10 @@ class Job:
                 resolve_endpoint(self.judge_cfg)
         self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
         self.protocol = protocol_of(self.task, self.model, self.run_cfg.seed)
+        self.imported = ImportedRun.of(self.folder)  # predictions imported from a reference script's file
+        if self.imported is not None:  # judged and scored under the file's own (mostly unknown) protocol
+            self.imported.check(self.stage, self.task.name, self.folder)
+            self.protocol, self.answer = self.imported.protocol, self.imported.answer
         self.manifest = RunManifest(self.folder, self.protocol)
         self.scope: dict[str, Any] = {}
 
@@ -348,7 +353,7 @@ class Job:
         out = {
             "task": self.task.name,
             "run": self.run_name,
-            "model": self.model.cfg.pretrained,
+            "model": self.imported.model if self.imported else self.model.cfg.pretrained,
             "protocol_id": self.manifest.get("protocol_id"),
             "headline": self.task.headline(metrics),
             "metrics": metrics,
@@ -359,6 +364,9 @@ class Job:
             "artifacts": artifacts,
             "scored": now_iso(),
         }
+        noise = judge_noise(self.task, records, self.judge_cfg, jpath) if judge_block is not None else None
+        if noise:  # the spread over judge.repeats draws (evalkit.judge.noise)
+            out["judge_noise"] = noise
         write_json(self.folder.metrics, scrub(out))
         self.manifest["counts"].update(counts)
         if judge_info is not None:
@@ -378,6 +386,10 @@ class Job:
 
             notes.append(console_note(judge_block["counts"]) + f", aggregation {self.judge_cfg.aggregation}, "
                          f"judge {judge_block['model_shown']}")
+            if noise:
+                from evalkit.judge.noise import noise_note
+
+                notes.append(noise_note(noise))
         self.log(f"[{self.task.name}] {head} | " + " | ".join(notes))
         self.log(f"[{self.task.name}] results: {self.task_dir} | leaderboard: {board}")
         if self.run_cfg.report:

@@ -32,6 +32,7 @@ def describe_judge(cfg: Any, info: dict[str, Any], choice: Any = None) -> dict[s
         "models_returned": info.get("returned_models") or info.get("models_returned"),
         "prompt_version": info.get("prompt_version"), "prompt_hash": info.get("prompt_hash"),
         "aggregation": cfg.aggregation, "temperature": cfg.temperature,
+        "repeats": getattr(cfg, "repeats", 1),
     }
     if choice is not None:
         from evalkit.prompts.judge import describe_sampling, judge_deviations
@@ -98,3 +99,12 @@ def valid_judgments(task: Task, records: list[dict[str, Any]], cfg: Any, path: P
             f"(e.g. {', '.join(matched.stale[:5])}); those samples count as unjudged. Run stage=judge "
             "to judge them again.")
     return matched.lines, judge_block(cfg, protocol, matched)
+
+
+def judge_noise(task: Task, records: list[dict[str, Any]], cfg: Any, path: Path) -> dict[str, Any] | None:
+    """metrics.json's ``judge_noise`` block (:mod:`evalkit.judge.noise`): the spread of the judged
+    figures over ``judge.repeats`` draws per item; None with one draw of a judge that may vary."""
+    from evalkit.judge.noise import noise_block
+    from evalkit.judge.protocols import get_protocol
+
+    return noise_block(cfg, task.judge_items(records), read_judgments(path), get_protocol(cfg.protocol))

@@ -311,10 +311,12 @@ def test_changed_prediction_is_rejudged_exactly_that_item(judge_server, tmp_path
     assert [ln["id"] for ln in lines].count("q4") == 2 and lines[-1]["pred"] == "I see object4 now"
     # the summary's metrics use the new verdict (yes), not the stale one (no)
     assert s.metrics["strict"]["n_yes"] == 6 and s.metrics["strict"]["n_judged"] == 10
-    # back to the old prediction: its verdict comes from the cache, no request
+    # back to the old prediction: its line is still in the file (nothing is overwritten), so it is
+    # settled again without a request or a new line, and the summary uses it
     judge_server.reset()
     s = run(items, cfg_for(judge_server.base_url), tmp_path)
-    assert judge_server.n_requests == 0 and s.n_changed == 1 and s.n_cache_hits == 1
+    assert judge_server.n_requests == 0 and s.n_changed == 0 and s.n_resumed == 10 and s.n_written == 0
+    assert s.metrics["strict"]["n_yes"] == 5
 
 
 def test_other_judge_model_or_prompt_is_a_different_verdict(judge_server, tmp_path, monkeypatch):
@@ -324,8 +326,11 @@ def test_other_judge_model_or_prompt_is_a_different_verdict(judge_server, tmp_pa
     run(items, cfg_for(judge_server.base_url), tmp_path)
     judge_server.reset()
     s = run(items, cfg_for(judge_server.base_url, model="gpt-3.5-turbo-0613"), tmp_path)
-    assert judge_server.n_requests == 4 and s.n_changed == 4
+    # another judge: its own verdicts, added beside the first judge's (not a change of the first's)
+    assert judge_server.n_requests == 4 and s.n_changed == 0
     judge_server.reset()
+    s = run(items, cfg_for(judge_server.base_url), tmp_path)  # the first judge again: free
+    assert judge_server.n_requests == 0 and s.n_resumed == 4 and s.n_written == 0
     proto = get_protocol("video_chatgpt_qa")
     monkeypatch.setattr(type(proto), "templates", {**proto.templates, "user": proto.templates["user"] + " "})
     s = run(items, cfg_for(judge_server.base_url, model="gpt-3.5-turbo-0613"), tmp_path)
