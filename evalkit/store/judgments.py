@@ -26,6 +26,18 @@ def is_final(line: Mapping[str, Any]) -> bool:
     return isinstance(status, str) and bool(status) and status not in NON_FINAL_STATUSES
 
 
+def judge_of(line: Mapping[str, Any]) -> str:
+    """The identity of the judge that gave a line's verdict: its ``judge_id`` (a stable identity,
+    e.g. weights), else -- for lines written before judge ids -- the judge model requested."""
+    return str(line.get("judge_id") or line.get("requested_model") or "unknown judge")
+
+
+def repeat_of(line: Mapping[str, Any]) -> int:
+    """Which of ``judge.repeats`` draws a line is (0 for lines written before repeats existed)."""
+    r = line.get("repeat")
+    return r if isinstance(r, int) and not isinstance(r, bool) and r >= 0 else 0
+
+
 def read_judgments(path: Path) -> List[Dict[str, Any]]:
     """All well-formed lines of ``path`` in file order ([] if it does not exist); unreadable
     lines are skipped with a warning, an unterminated last line is ignored."""

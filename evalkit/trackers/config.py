@@ -36,7 +36,7 @@ class WandbSection:
 class MlflowSection:
     enabled: bool = False
     # null = MLflow's own default ($MLFLOW_TRACKING_URI, else its local default); a server
-    # (http://host:5000) or a file store (file:///path/mlruns or a plain path).  MLflow >= 3.7 refuses
+    # (http://host:5000) or a file store (file:///path/mlruns or a plain path).  Recent MLflow refuses
     # a file store unless opted in: naming one here is that opt-in (for this logging only).
     tracking_uri: Optional[str] = None
     experiment: Optional[str] = None  # null = tracker.project

@@ -5,11 +5,12 @@ One MLflow run per task folder in the experiment ``tracker.mlflow.experiment`` (
 (no process-wide ``mlflow.set_tracking_uri``).  The config and protocol go in flattened as params
 (``config.model.pretrained`` ...) and whole as ``evalkit_config.json``; metrics at step
 ``tracker.step`` (0 when unset); the sample table as ``samples.json`` (MLflow's table artifact, with
-a thumbnail column when every sample has one, else the thumbnails as ``thumbnails/<id>.png``); the leaderboard and report under ``evalkit/``.
+a thumbnail column when every sample has one, else the thumbnails as ``thumbnails/<id>.png``); the
+leaderboard and report under ``evalkit/``.
 
-MLflow >= 3.7 refuses a file store (``file:`` URI or a plain path) unless ``MLFLOW_ALLOW_FILE_STORE``
-is true: a file store named in ``tracker.mlflow.tracking_uri`` is that opt-in, set while this
-tracker logs and restored afterwards.
+Recent MLflow (3.18, the version tested) refuses a file store (``file:`` URI or a plain path)
+unless ``MLFLOW_ALLOW_FILE_STORE`` is true: a file store named in ``tracker.mlflow.tracking_uri`` is
+that opt-in, set while this tracker logs and restored afterwards.
 """
 
 from __future__ import annotations

@@ -50,15 +50,20 @@ def metric_name(task: str, *parts: str) -> str:
     return "/".join(x for x in (_METRIC_NAME.sub("_", task).replace("/", "."), ".".join(clean)) if x)
 
 
-def flat_numbers(obj: Any, task: str, *prefix: str) -> dict[str, float]:
-    """Every finite int/float leaf of nested dicts as ``task/prefix.key.subkey`` (booleans and text left out)."""
-    out: dict[str, float] = {}
+def numeric_leaves(obj: Any, *path: str) -> dict[tuple[str, ...], float]:
+    """Every finite int/float leaf of nested dicts, by its key path (booleans and text left out)."""
+    out: dict[tuple[str, ...], float] = {}
     if isinstance(obj, dict):
         for k, v in obj.items():
-            out.update(flat_numbers(v, task, *prefix, str(k)))
+            out.update(numeric_leaves(v, *path, str(k)))
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool) and math.isfinite(obj):
-        out[metric_name(task, *prefix)] = float(obj)
+        out[path] = float(obj)
     return out
+
+
+def flat_numbers(obj: Any, task: str, *prefix: str) -> dict[str, float]:
+    """:func:`numeric_leaves` named ``task/prefix.key.subkey`` (:func:`metric_name`)."""
+    return {metric_name(task, *prefix, *path): v for path, v in numeric_leaves(obj).items()}
 
 
 def thumbnail_image(uri: str):
