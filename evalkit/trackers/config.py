@@ -55,7 +55,8 @@ class TrackioSection:
 class TrackerConfig:
     project: str = "evalkit"  # W&B project / MLflow experiment / trackio project
     # The x-axis of a training series: the checkpoint's training step (every metric is logged at this
-    # step) and/or its name (a tag and a config value), e.g. tracker.step=4000 tracker.checkpoint=ckpt-4000.
+    # step) and/or its name (a tag, a config value, and appended to the tracker run's name when it is not
+    # the run folder's: evalkit-gate's folder is always "gate"), e.g. tracker.step=4000 tracker.checkpoint=ckpt-4000.
     step: Optional[int] = None
     checkpoint: Optional[str] = None
     # the per-sample table: at most this many rows (dataset order; null = all), thumbnails for at most

@@ -31,7 +31,7 @@ _METRIC_NAME = re.compile(r"[^A-Za-z0-9_\-. /]")
 class TrackedRun:
     """One evalkit task folder, as every tracker logs it."""
 
-    name: str  # the run folder's name
+    name: str  # the run folder's name (+ "@<tracker.checkpoint>" when that differs from it)
     task: str
     task_dir: Path  # <output_dir>/<run>/<task>
     config: dict[str, Any]  # {"config": resolved config, "protocol": ..., "run": ..., ...}, scrubbed
@@ -150,7 +150,10 @@ def collect(folder: TaskFolder, cfg: TrackerConfig, *, with_comparability: bool 
     out = OutputFolder(folder.output_dir)
     files = {"leaderboard.md": out.leaderboard("md"), "leaderboard.csv": out.leaderboard("csv"),
              "report.html": folder.report, "metrics.json": folder.metrics}
-    return TrackedRun(name=folder.run_name, task=task, task_dir=folder.path, config=scrub(config), metrics=metrics,
+    name = folder.run_name
+    if cfg.checkpoint is not None and cfg.checkpoint != name:  # the gate's folder is always "gate"
+        name = f"{name}@{cfg.checkpoint}"
+    return TrackedRun(name=name, task=task, task_dir=folder.path, config=scrub(config), metrics=metrics,
                       tags=scrub(tags), step=cfg.step,
                       rows=scrub(sample_rows(tr, cfg.max_samples, cfg.max_images)),
                       artifacts={k: p for k, p in files.items() if cfg.artifacts and p.is_file()})

@@ -93,6 +93,7 @@ def test_payload_is_read_from_the_folder(scored):
     assert (rows["q2"]["verdict"], rows["q2"]["score"]) == ("no", 1.0)  # the judge's score, whatever its verdict
     assert rows["q4"]["verdict"] == "error" and rows["q4"]["prediction"].startswith("error: MediaError")
     assert rows["q1"]["thumbnail"].startswith("data:image/jpeg;base64,") and rows["q2"]["thumbnail"] is None
+    assert collect(scored, TrackerConfig(checkpoint="step-7"), with_comparability=False).name == "ckpt-100@step-7"
     assert set(run.artifacts) == {"leaderboard.md", "leaderboard.csv", "report.html", "metrics.json"}
 
 
