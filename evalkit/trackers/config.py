@@ -40,6 +40,10 @@ class MlflowSection:
     # a file store unless opted in: naming one here is that opt-in (for this logging only).
     tracking_uri: Optional[str] = None
     experiment: Optional[str] = None  # null = tracker.project
+    # a server that does not answer: retries and per-request timeout before the warning (MLflow's own
+    # defaults retry for about 4 minutes); $MLFLOW_HTTP_REQUEST_MAX_RETRIES / _TIMEOUT, when set, win
+    http_retries: int = 1
+    http_timeout_s: int = 20
 
 
 @dataclass

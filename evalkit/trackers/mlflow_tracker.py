@@ -10,7 +10,9 @@ leaderboard and report under ``evalkit/``.
 
 Recent MLflow (3.18, the version tested) refuses a file store (``file:`` URI or a plain path)
 unless ``MLFLOW_ALLOW_FILE_STORE`` is true: a file store named in ``tracker.mlflow.tracking_uri`` is
-that opt-in, set while this tracker logs and restored afterwards.
+that opt-in.  A server that is down is retried ``tracker.mlflow.http_retries`` times, not MLflow's
+default (about 4 minutes).  Both are set in the environment only while this tracker logs, and only
+where the user has not set them.
 """
 
 from __future__ import annotations
@@ -43,28 +45,33 @@ def is_file_store(uri: Optional[str]) -> bool:
     return bool(uri) and (uri.startswith("file:") or "://" not in uri) and not uri.startswith(("sqlite:", "databricks"))
 
 
+def session_env(uri: Optional[str], retries: int, timeout_s: int) -> dict[str, str]:
+    """The MLflow settings this tracker's logging runs under (MLflow reads them from the environment):
+    the file-store opt-in for a file store, and for a server a bounded retry budget (MLflow's default
+    retries a server that is down for about 4 minutes).  A variable the user set is left as it is."""
+    want = {"MLFLOW_ALLOW_FILE_STORE": "true"} if is_file_store(uri) else {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(retries), "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s)}
+    return {k: v for k, v in want.items() if k not in os.environ}
+
+
 @contextmanager
-def _file_store_opt_in(uri: Optional[str]) -> Iterator[None]:
-    if not is_file_store(uri):
-        yield
-        return
-    old = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
-    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+def _scoped_env(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the environment while logging, removed afterwards (they were unset before)."""
+    os.environ.update(values)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
-        else:
-            os.environ["MLFLOW_ALLOW_FILE_STORE"] = old
+        for k in values:
+            os.environ.pop(k, None)
 
 
 class MlflowTracker(Tracker):
     name = "mlflow"
 
     def log(self, run: TrackedRun) -> str:
-        uri = self.cfg.mlflow.tracking_uri
-        with _file_store_opt_in(uri):
+        section = self.cfg.mlflow
+        uri = section.tracking_uri
+        with _scoped_env(session_env(uri, section.http_retries, section.http_timeout_s)):
             from mlflow import MlflowClient
             from mlflow.entities import Metric, Param, RunTag
 

@@ -2,7 +2,8 @@
 
 The mode (online / offline / disabled) is passed to ``wandb.init(mode=...)`` for this run only, never
 through ``WANDB_MODE``; offline runs land in ``<dir>/wandb/offline-run-*`` (``wandb sync`` uploads
-them).  The key is W&B's business (``WANDB_API_KEY`` or ``~/.netrc``): evalkit never passes or logs it.
+them).  An online run without credentials is refused before ``wandb.init`` (which would otherwise
+prompt for a key at the terminal).  The key is W&B's business (``WANDB_API_KEY`` or ``~/.netrc``): evalkit never passes or logs it.
 Metrics are logged with ``checkpoint/step`` as their x-axis (``define_metric``) when ``tracker.step``
 is set, so the runs of a training series line up by step.
 """
@@ -32,6 +33,11 @@ class WandbTracker(Tracker):
             raise TrackerError(f"tracker.wandb.mode={section.mode!r}: expected one of {', '.join(MODES)}")
         import wandb
 
+        # Without credentials wandb.init would ask for a key at the terminal (blocking a job at its
+        # end): W&B's own lookup, never prompting, decides first.  evalkit never sees the key.
+        if section.mode == "online" and wandb.run is None and not wandb.login(prompt=False, verify=False):
+            raise TrackerError("no W&B credentials (set WANDB_API_KEY or run `wandb login`; or log offline: "
+                               "tracker.wandb.mode=offline)")
         settings = wandb.Settings(silent=True, console="off", save_code=False, disable_git=True,
                                   x_disable_stats=True)
         wb = wandb.init(mode=section.mode, dir=self.dir(run), project=self.cfg.project, entity=section.entity,

@@ -33,10 +33,11 @@ def _thumb_uri() -> str:
     return image_thumb(Image.new("RGB", (32, 32), (200, 30, 30)), "v.png")[0]
 
 
-@pytest.fixture()
-def scored(tmp_path) -> TaskFolder:
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory) -> TaskFolder:
     """A judged run folder ``ckpt-100/msvd_qa`` (two question types, one errored sample, thumbnails,
-    leaderboard, report) whose manifest config carries a credential in a URL and under a key."""
+    leaderboard, report) whose manifest config carries a credential in a URL and under a key.  Shared by
+    the tests of this module: none writes into it (each tracker is given a folder of its own)."""
     from evalkit.analysis.leaderboard_files import write_leaderboard
     from evalkit.analysis.report import write_report
 
@@ -47,7 +48,7 @@ def scored(tmp_path) -> TaskFolder:
         {"id": "q3", "answer": "red", "pred": "red", "verdict": "yes", "score": 4, "type": "who"},
         {"id": "q4", "answer": "two", "error": "MediaError: unreadable"},
     ]
-    task_dir = write_run(tmp_path / "out", "ckpt-100", "msvd_qa", samples, judge="gpt-3.5-turbo",
+    task_dir = write_run(tmp_path_factory.mktemp("trackers") / "out", "ckpt-100", "msvd_qa", samples, judge="gpt-3.5-turbo",
                          returned_model="gpt-3.5-turbo-0613")
     folder = TaskFolder(task_dir)
     append_jsonl(folder.thumbnails_for(0, 1), [{"media": "v1.mp4", "frame_indices": [0, 4], "height": 64,
@@ -114,6 +115,16 @@ def test_a_failing_tracker_is_a_warning(scored, monkeypatch):
     assert str(scored.path) in lines[0]
 
 
+def test_a_server_that_is_down_is_a_warning(scored):
+    import os
+
+    lines: list[str] = []
+    down = _cfg(mlflow={"enabled": True, "tracking_uri": "http://127.0.0.1:9", "http_retries": 0})
+    assert log_to_trackers(scored, down, log=lines.append) == []
+    assert "warning: tracker mlflow not logged: MlflowException" in lines[0] and "127.0.0.1:9" in lines[0]
+    assert not [k for k in os.environ if k.startswith("MLFLOW_HTTP")]  # its retry budget was for this logging only
+
+
 def test_missing_library_and_bad_setting_are_warnings(scored, monkeypatch):
     monkeypatch.setitem(sys.modules, "trackio", None)  # `import trackio` raises ImportError
     lines: list[str] = []
@@ -123,6 +134,17 @@ def test_missing_library_and_bad_setting_are_warnings(scored, monkeypatch):
     assert any("tracker wandb not logged: TrackerError: tracker.wandb.mode='offlin'" in x for x in lines)
     assert any("tracker trackio not logged: trackio is not installed (pip install -e \".[trackio]\")" in x
                for x in lines)
+
+
+def test_wandb_without_credentials_is_a_warning_not_a_prompt(scored, tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setattr("sys.stdin", open("/dev/null"))  # a prompt would read EOF (KeyboardInterrupt)
+    lines: list[str] = []
+    cfg = _cfg(wandb={"enabled": True, "mode": "online", "dir": str(tmp_path / "wb")})
+    assert log_to_trackers(scored, cfg, log=lines.append) == []
+    assert "tracker wandb not logged: TrackerError: no W&B credentials" in lines[0]
 
 
 def test_wandb_offline_directory(scored, tmp_path):
