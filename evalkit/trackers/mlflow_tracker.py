@@ -23,22 +23,25 @@ import re
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
-from evalkit.trackers.base import Tracker
+from evalkit.redaction import REDACTED
+from evalkit.trackers.base import Tracker, TrackerError
 from evalkit.trackers.payload import SAMPLE_COLUMNS, TrackedRun, thumbnail_image
 
 MAX_PARAM = 6000  # MLflow's limit on a param value's length
 BATCH = 100  # params per log_batch call (MLflow's limit)
+_PARAM_NAME = re.compile(r"[^A-Za-z0-9_\-. /]")  # what MLflow accepts in a param name
 
 
 def flat_params(obj: Any, prefix: str = "") -> dict[str, str]:
-    """Nested dicts as ``{"a.b.c": "value"}`` (lists as JSON), values cut to MLflow's limit."""
+    """Nested dicts as ``{"a.b.c": "value"}`` (lists as JSON), values cut to MLflow's limit, characters
+    MLflow refuses in a name (a data file's ``(1)``) replaced by ``_``."""
     if isinstance(obj, dict):
         out: dict[str, str] = {}
         for k, v in obj.items():
             out.update(flat_params(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     text = obj if isinstance(obj, str) else json.dumps(obj, default=str)
-    return {prefix: text[:MAX_PARAM]} if prefix else {}
+    return {_PARAM_NAME.sub("_", prefix): text[:MAX_PARAM]} if prefix else {}
 
 
 def is_file_store(uri: Optional[str]) -> bool:
@@ -71,6 +74,10 @@ class MlflowTracker(Tracker):
     def log(self, run: TrackedRun) -> str:
         section = self.cfg.mlflow
         uri = section.tracking_uri
+        if uri and REDACTED in uri:  # the config evalkit keeps (and reads here) never holds credentials
+            raise TrackerError("tracker.mlflow.tracking_uri carries credentials, which evalkit never keeps: give "
+                               "the URL without them and set MLFLOW_TRACKING_USERNAME/_PASSWORD or "
+                               "MLFLOW_TRACKING_TOKEN")
         with _scoped_env(session_env(uri, section.http_retries, section.http_timeout_s)):
             from mlflow import MlflowClient
             from mlflow.entities import Metric, Param, RunTag

@@ -137,6 +137,8 @@ def collect(folder: TaskFolder, cfg: TrackerConfig, *, with_comparability: bool 
     tags = {"task": task, "model": str(tr.model or "-"), "judge": tr.scoring_label(),
             "comparable": comparability(folder) if with_comparability else "unknown",
             "protocol_id": str(manifest.get("protocol_id") or "-")}
+    if (tr.judge or {}).get("judge_id"):  # a stable judge identity (open-weight judges record one)
+        tags["judge_id"] = str(tr.judge["judge_id"])
     if cfg.checkpoint is not None:
         tags["checkpoint"] = cfg.checkpoint
     config = {

@@ -126,11 +126,17 @@ def test_a_server_that_is_down_is_a_warning(scored):
 
 
 def test_missing_library_and_bad_setting_are_warnings(scored, monkeypatch):
+    from evalkit.redaction import scrub
+
     monkeypatch.setitem(sys.modules, "trackio", None)  # `import trackio` raises ImportError
     lines: list[str] = []
-    done = log_to_trackers(scored, _cfg(trackio={"enabled": True}, wandb={"enabled": True, "mode": "offlin"}),
-                           log=lines.append)
-    assert done == []
+    # the job hands over its resolved config, credentials already redacted
+    resolved = scrub(_cfg(trackio={"enabled": True}, wandb={"enabled": True, "mode": "offlin"},
+                          mlflow={"enabled": True, "tracking_uri": f"https://me:{SECRET}@mlflow.example"}))
+    done = log_to_trackers(scored, resolved, log=lines.append)
+    assert done == [] and SECRET not in "".join(lines)
+    assert any("tracker mlflow not logged: TrackerError: tracker.mlflow.tracking_uri carries credentials" in x
+               for x in lines)
     assert any("tracker wandb not logged: TrackerError: tracker.wandb.mode='offlin'" in x for x in lines)
     assert any("tracker trackio not logged: trackio is not installed (pip install -e \".[trackio]\")" in x
                for x in lines)
