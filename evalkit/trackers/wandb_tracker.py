@@ -3,7 +3,8 @@
 The mode (online / offline / disabled) is passed to ``wandb.init(mode=...)`` for this run only, never
 through ``WANDB_MODE``; offline runs land in ``<dir>/wandb/offline-run-*`` (``wandb sync`` uploads
 them).  An online run without credentials is refused before ``wandb.init`` (which would otherwise
-prompt for a key at the terminal).  The key is W&B's business (``WANDB_API_KEY`` or ``~/.netrc``): evalkit never passes or logs it.
+prompt for a key at the terminal).  The key is W&B's business (``WANDB_API_KEY`` or ``~/.netrc``):
+evalkit never passes or logs it.
 Metrics are logged with ``checkpoint/step`` as their x-axis (``define_metric``) when ``tracker.step``
 is set, so the runs of a training series line up by step.
 """

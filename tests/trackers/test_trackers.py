@@ -48,7 +48,8 @@ def scored(tmp_path_factory) -> TaskFolder:
         {"id": "q3", "answer": "red", "pred": "red", "verdict": "yes", "score": 4, "type": "who"},
         {"id": "q4", "answer": "two", "error": "MediaError: unreadable"},
     ]
-    task_dir = write_run(tmp_path_factory.mktemp("trackers") / "out", "ckpt-100", "msvd_qa", samples, judge="gpt-3.5-turbo",
+    task_dir = write_run(tmp_path_factory.mktemp("trackers") / "out", "ckpt-100", "msvd_qa", samples,
+                         judge="gpt-3.5-turbo",
                          returned_model="gpt-3.5-turbo-0613")
     folder = TaskFolder(task_dir)
     append_jsonl(folder.thumbnails_for(0, 1), [{"media": "v1.mp4", "frame_indices": [0, 4], "height": 64,
