@@ -39,8 +39,10 @@ class WandbTracker(Tracker):
         if section.mode == "online" and wandb.run is None and not wandb.login(prompt=False, verify=False):
             raise TrackerError("no W&B credentials (set WANDB_API_KEY or run `wandb login`; or log offline: "
                                "tracker.wandb.mode=offline)")
+        # x_disable_meta: W&B would record the command line (sys.argv), where a URL with credentials
+        # may stand; evalkit's own config (scrubbed) says what ran.
         settings = wandb.Settings(silent=True, console="off", save_code=False, disable_git=True,
-                                  x_disable_stats=True)
+                                  x_disable_stats=True, x_disable_meta=True)
         wb = wandb.init(mode=section.mode, dir=self.dir(run), project=self.cfg.project, entity=section.entity,
                         group=section.group or run.task, job_type="evaluation", name=run.name,
                         config=run.config, tags=[_tag(k, v) for k, v in run.tags.items()], settings=settings,

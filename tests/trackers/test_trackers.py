@@ -154,9 +154,14 @@ def test_wandb_without_credentials_is_a_warning_not_a_prompt(scored, tmp_path, m
     assert "tracker wandb not logged: TrackerError: no W&B credentials" in lines[0]
 
 
-def test_wandb_offline_directory(scored, tmp_path):
+def _secret_on_command_line(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", [*sys.argv, f"model.base_url=https://me:{SECRET}@served.example/v1"])
+
+
+def test_wandb_offline_directory(scored, tmp_path, monkeypatch):
     from tests.trackers.wandb_log import summary
 
+    _secret_on_command_line(monkeypatch)
     lines: list[str] = []
     wdir = tmp_path / "wb"
     assert log_to_trackers(scored, _cfg(wandb={"enabled": True, "mode": "offline", "dir": str(wdir)}),
@@ -181,9 +186,10 @@ def test_wandb_offline_directory(scored, tmp_path):
     _no_secret_under(wdir)
 
 
-def test_mlflow_file_store(scored, tmp_path):
+def test_mlflow_file_store(scored, tmp_path, monkeypatch):
     import os
 
+    _secret_on_command_line(monkeypatch)
     from mlflow import MlflowClient
 
     store = tmp_path / "mlruns"
@@ -252,9 +258,10 @@ def test_trackio_adapter_calls(scored, tmp_path, monkeypatch):
     assert data[0][-1] == ("Image", (64, 64)) and data[1][-1] is None  # the strip, as an image
 
 
-def test_trackio_local(scored, tmp_path):
+def test_trackio_local(scored, tmp_path, monkeypatch):
     import importlib.util
 
+    _secret_on_command_line(monkeypatch)
     if importlib.util.find_spec("trackio") is None:
         pytest.skip("trackio is not in the dev extra (it pins pillow<13); pip install -e '.[trackio]' to run this "
                     "against it")
