@@ -21,6 +21,7 @@ from evalkit.errors import ConfigError
 from evalkit.judge.config import JudgeConfig
 from evalkit.paths import REPO_ROOT
 from evalkit.runner.runner import RunnerConfig
+from evalkit.trackers.config import TrackerConfig
 
 STAGES = ("all", "predict", "judge", "score")
 
@@ -69,6 +70,8 @@ class EvalConfig:
     runner: RunnerSection = field(default_factory=RunnerSection)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    # experiment trackers the scored task folder is logged to (tracker=wandb|mlflow|trackio|[a,b])
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     output_dir: str = "results"
     # Root of the benchmarks' official evaluation layout (e.g. Video-LLaVA's `eval/` folder holding
     # GPT_Zero_Shot_QA/...); task YAMLs derive their data_root from it unless task.data_root is given.
@@ -131,7 +134,8 @@ def _data_path(sub: str, *, _root_: DictConfig) -> str:
 
 
 #: The root sections typed by the schema (task and model are checked per adapter by validate_section).
-TYPED_SECTIONS: dict[str, type] = {"runner": RunnerSection, "judge": JudgeConfig, "run": RunConfig}
+TYPED_SECTIONS: dict[str, type] = {"runner": RunnerSection, "judge": JudgeConfig, "run": RunConfig,
+                                   "tracker": TrackerConfig}
 
 
 def _unknown_fields_message(what: str, unknown: list[str], names: list[str], schema_name: str) -> str:

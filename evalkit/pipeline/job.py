@@ -34,6 +34,7 @@ from evalkit.samples import Sample
 from evalkit.store import (OutputFolder, PredictionStore, TaskFolder, WriterLock, default_run_name, merge_shards,
                            write_json)
 from evalkit.tasks.base import Task
+from evalkit.trackers import log_to_trackers
 
 
 class Job:
@@ -399,6 +400,7 @@ class Job:
                 self.log(f"[{self.task.name}] report: {write_report(self.task_dir)}")
             except Exception as e:  # noqa: BLE001
                 self.log(f"[{self.task.name}] report.html not written: {type(e).__name__}: {e}")
+        log_to_trackers(self.folder, self.resolved_config, log=self.log)
         if counts["error_rate"] > self.run_cfg.max_error_rate:
             raise EvalFailure(
                 f"task {self.task.name}: {n_err} of {len(records)} samples errored "

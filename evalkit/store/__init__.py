@@ -34,8 +34,8 @@ from evalkit.store.thumbnails import append_thumbnails, open_thumbnails, read_th
 __all__ = [
     "JudgmentsWriter", "OutputFolder", "PredictionStore", "TaskFolder", "WriterLock", "append_jsonl",
     "default_run_name",
-    "file_lock", "final_lines_by_id", "is_final", "is_hidden", "judge_of", "repeat_of", "merge_shards", "read_json", "read_jsonl",
-    "read_judgments", "read_predictions", "repair_jsonl_tail", "resolve_duplicates", "run_task_folders",
+    "file_lock", "final_lines_by_id", "is_final", "is_hidden", "judge_of", "merge_shards", "read_json", "read_jsonl",
+    "read_judgments", "read_predictions", "repeat_of", "repair_jsonl_tail", "resolve_duplicates", "run_task_folders",
     "shard_file_name",
     "write_bytes", "write_json", "write_text", "append_thumbnails", "open_thumbnails", "read_thumbnails",
     "thumbnail_key",

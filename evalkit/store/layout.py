@@ -6,6 +6,7 @@
         leaderboard.{md,csv,html,tex,png}, leaderboard_deltas.csv
         .judge_cache.sqlite                     judge verdicts, shared by every run below
         .hydra/                                 Hydra's own logs (hidden: never read as a run)
+        .trackers/wandb/                        W&B's local run files (tracker=wandb, unless tracker.wandb.dir)
         <run>/<task>/                           one TaskFolder
             predictions.jsonl                   one line per sample (or predictions.shard-<i>-of-<n>.jsonl per rank)
             judgments.jsonl                     one line per judged sample

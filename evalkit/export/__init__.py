@@ -1,0 +1,1 @@
+"""``evalkit-export``: run folders as a Hub-ready dataset (Parquet + dataset card)."""
