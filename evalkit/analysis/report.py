@@ -131,6 +131,38 @@ def _verdict(rec: dict[str, Any], tr: TaskRun) -> dict[str, Any]:
     return {**out, "cls": "s-ok" if ok else "s-fail", "verdict": "exact match: yes" if ok else "exact match: no"}
 
 
+def record_thumbnails(tr: TaskRun, records: list[dict[str, Any]], height: int = 64, *,
+                      workers: Optional[int] = None, use_stored: bool = True) -> list[tuple[Optional[str], str]]:
+    """(data URI or None, text) per record of the task run ``tr``, in order: from the folder's thumbnail
+    file (frames kept from prediction) where it has them, else decoded again (never raises)."""
+    media_proto = tr.media_protocol()
+    frame_order = str(media_proto.get("frame_order") or "original")
+    seed = int(media_proto.get("seed") or 0)
+    cache: dict[tuple, tuple[Optional[str], str]] = {}
+
+    def key(rec: dict[str, Any]) -> tuple:
+        return (tuple(rec.get("media") or ()), tuple(rec.get("frame_indices") or ()), "error" in rec)
+
+    unique: dict[tuple, dict[str, Any]] = {}
+    for r in records:
+        unique.setdefault(key(r), r)
+    # thumbnails kept from prediction (thumbnails.jsonl); only the others are decoded again
+    stored = read_thumbnails(tr.folder, height) if use_stored else {}
+    decode: dict[tuple, dict[str, Any]] = {}
+    for k, r in unique.items():
+        found = stored.get(thumbnail_key((r.get("media") or [None])[0], r.get("frame_indices")))
+        if found is not None and not ("error" in r and r.get("frame_indices") is None):  # media it saw
+            cache[k] = found
+        else:
+            decode[k] = r
+    n_workers = workers or max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="thumb") as pool:
+        futures = {k: pool.submit(_thumbnail, r, height, frame_order, seed) for k, r in decode.items()}
+        for k, f in futures.items():
+            cache[k] = f.result()
+    return [cache[key(r)] for r in records]
+
+
 def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: int = 500, thumb_height: int = 64,
                  max_rows: Optional[int] = None, workers: Optional[int] = None, use_stored: bool = True) -> Path:
     """Write ``report.html`` for one ``<output_dir>/<run>/<task>`` folder and return its path.
@@ -146,40 +178,11 @@ def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: 
     total = len(records)
     if max_rows is not None:
         records = records[: max(0, max_rows)]
-    media_proto = tr.media_protocol()
-    frame_order = str(media_proto.get("frame_order") or "original")
-    seed = int(media_proto.get("seed") or 0)
-
-    thumbs: dict[int, tuple[Optional[str], str]] = {}
-    todo = list(range(min(len(records), max(0, max_thumbnails))))
-    cache: dict[tuple, tuple[Optional[str], str]] = {}
-
-    def key(rec: dict[str, Any]) -> tuple:
-        return (tuple(rec.get("media") or ()), tuple(rec.get("frame_indices") or ()), "error" in rec)
-
-    unique: dict[tuple, dict[str, Any]] = {}
-    for i in todo:
-        unique.setdefault(key(records[i]), records[i])
-    # thumbnails kept from prediction (thumbnails.jsonl); only the others are decoded again
-    stored = read_thumbnails(TaskFolder(task_dir), thumb_height) if use_stored else {}
-    decode: dict[tuple, dict[str, Any]] = {}
-    for k, r in unique.items():
-        found = stored.get(thumbnail_key((r.get("media") or [None])[0], r.get("frame_indices")))
-        if found is not None and not ("error" in r and r.get("frame_indices") is None):  # media it saw
-            cache[k] = found
-        else:
-            decode[k] = r
-    n_workers = workers or max(1, min(4, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="thumb") as pool:
-        futures = {k: pool.submit(_thumbnail, r, thumb_height, frame_order, seed) for k, r in decode.items()}
-        for k, f in futures.items():
-            cache[k] = f.result()
-    for i in todo:
-        thumbs[i] = cache[key(records[i])]
-
+    thumbs = record_thumbnails(tr, records[: max(0, max_thumbnails)], thumb_height, workers=workers,
+                               use_stored=use_stored)
     rows = []
     for i, rec in enumerate(records):
-        if i in thumbs:
+        if i < len(thumbs):
             uri, desc = thumbs[i]
         else:
             uri, desc = None, f"no thumbnail: beyond max_thumbnails={max_thumbnails}"
