@@ -42,7 +42,7 @@ table.samples{border-collapse:collapse;font-size:13px;width:100%;table-layout:fi
 table.samples th,table.samples td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}
 table.samples th{background:#f3f3f3;position:sticky;top:0;z-index:1}
 col.c-n{width:2.6em}col.c-id{width:7em}col.c-thumb{width:300px}col.c-q{width:20%}col.c-ref{width:11%}
-col.c-pred{width:24%}col.c-v{width:18%}col.c-score{width:3.6em}
+col.c-pred{width:24%}col.c-v{width:18%}col.c-score{width:4.4em}
 tr.s-ok td.v{background:#e8f6e8}
 tr.s-fail td.v{background:#fde8e8}
 tr.s-error td.v{background:#fff0cc}
