@@ -69,6 +69,10 @@ def test_pages_in_headless_chromium(tmp_path):
             page = browser.new_page(viewport={"width": WIDTH, "height": 900})
             page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            # the listeners do catch an error (a page that logs one), before the real pages
+            page.set_content("<script>console.error('probe')</script>")
+            assert problems == ["console error: probe"], problems
+            problems.clear()
             for name, path in pages.items():
                 page.goto(path.as_uri())
                 page.wait_for_load_state("load")
