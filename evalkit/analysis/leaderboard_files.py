@@ -82,7 +82,6 @@ def to_markdown(board: Leaderboard, output_dir: Path) -> str:
 
 _HTML_STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
-.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:separate;border-spacing:0;font-size:13px;margin:1em 0}
 th,td{border:1px solid #ccc;border-width:0 1px 1px 0;padding:3px 6px;text-align:left;vertical-align:top;background:#fff}
 tr>:first-child{border-left-width:1px}thead th{border-top-width:1px}
@@ -125,7 +124,7 @@ def _key_first(board: Leaderboard) -> dict[str, Any]:
 
 def to_html(board: Leaderboard, output_dir: Path, png: Optional[Path] = None) -> str:
     """leaderboard.html from ``templates/leaderboard.html.j2`` (autoescaped); the chart is inlined.
-    The run / model column stays in view when the table scrolls sideways, and the task figures,
+    The run / model column stays in view when the page scrolls sideways, and the task figures,
     ``comparable`` and ``notes`` come right after it, so they fit a 1,400 px window."""
     from evalkit.analysis.html import render
     from evalkit.analysis.plots import CHART_NOTE

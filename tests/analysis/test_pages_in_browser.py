@@ -95,6 +95,12 @@ def _check_leaderboard(page):
     for cell in page.locator("table.board tbody td.notes").all():  # notes wrap instead of widening the table
         box = cell.bounding_box()
         assert box["x"] + box["width"] <= WIDTH, box
+    # scrolled sideways to the protocol details, the run / model column is still in the window
+    page.evaluate("window.scrollTo(document.body.scrollWidth, 0)")
+    assert page.evaluate("window.scrollX") > 0
+    box = page.locator("table.board tbody td.key").first.bounding_box()
+    assert 0 <= box["x"] and box["x"] + box["width"] <= WIDTH, box
+    page.evaluate("window.scrollTo(0, 0)")
     chart = page.locator("img[alt='leaderboard bar chart']")
     assert chart.evaluate("i => i.naturalWidth") > 0
 
