@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 SAME = "same protocol"
+NO_REFERENCE = "no reference"  # leaderboard only: no paper row; the protocol most runs of the task share
 SNAPSHOT = "judge snapshot differs"
 NOT = "not comparable"
-LEVELS = (SAME, SNAPSHOT, NOT)
+LEVELS = (SAME, NO_REFERENCE, SNAPSHOT, NOT)
 NOT_STATED = "not stated"
 
 

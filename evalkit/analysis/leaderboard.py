@@ -19,7 +19,8 @@ Columns
 Comparability (:mod:`evalkit.analysis.comparability`)
     Each measured task result is compared with its task's paper row (the first row of its
     reference.yaml; without reference rows, with the protocol most measured runs of that task
-    share): ``same protocol``, ``judge snapshot differs`` or ``not comparable``, the reasons in
+    share, and then never ``same protocol`` but ``no reference``): ``same protocol``, ``judge
+    snapshot differs`` or ``not comparable``, the reasons in
     ``notes`` (e.g. ``prompt differs``, ``judge prompt differs``, ``subset 6 of 8910``).  A run's
     ``comparable`` cell is its lowest level over its tasks.
 
@@ -33,14 +34,14 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import pandas as pd
 
-from evalkit.analysis.comparability import (NOT, SAME, RunProtocol, Verdict, against_reference, between_runs,
-                                           imported_reason, worst)
+from evalkit.analysis.comparability import (NO_REFERENCE, NOT, SAME, RunProtocol, Verdict, against_reference,
+                                           between_runs, imported_reason, worst)
 from evalkit.analysis.references import Reference, load_references
 from evalkit.store import OutputFolder
 
@@ -163,7 +164,7 @@ def verdicts(measured: list[Measured], refs: list[Reference]) -> dict[tuple[str,
         for m in ms:
             v = between_runs(base.protocol, m.protocol)
             out[(m.run, task)] = Verdict(v.level, tuple(f"{r} (most runs: the other)" for r in v.reasons)) \
-                if v.reasons else v
+                if v.reasons else Verdict(NO_REFERENCE, ("no paper row for this task; same protocol as most runs",))
             if m.protocol.imported and not v.reasons:  # its own yardstick, yet its protocol is unknown
                 out[(m.run, task)] = Verdict(NOT, (imported_reason(m.protocol),))
     return out
@@ -210,6 +211,11 @@ class Leaderboard:
     deltas: pd.DataFrame
     metric_columns: list[str]
     problems: list[str]
+    # for the chart, per measured (run, metric column): 95 % Wilson interval in display units and its n;
+    # the comparability level of that run's task; and "subset n of N" where the run covered part of the set
+    intervals: dict[tuple[str, str], tuple[float, float, int]] = field(default_factory=dict)
+    levels: dict[tuple[str, str], str] = field(default_factory=dict)
+    subsets: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -307,7 +313,30 @@ def build_leaderboard(output_dir: Path, *, reference: bool = True, reference_dir
     table = pd.DataFrame(rows, columns=BASE_COLUMNS + ordered + TAIL_COLUMNS)
     for c in metric_names:
         table[c] = pd.to_numeric(table[c], errors="coerce")
-    return Leaderboard(table, _deltas(measured, refs), metric_names, problems)
+    board = Leaderboard(table, _deltas(measured, refs), metric_names, problems)
+    _chart_facts(board, measured, cols, verdict_of)
+    return board
+
+
+def _chart_facts(board: Leaderboard, measured: list[Measured], cols: list[tuple[str, str, str]],
+                 verdict_of: dict[tuple[str, str], Verdict]) -> None:
+    """Fill the board's per-(run, column) intervals, comparability levels and subset notes."""
+    from evalkit.analysis.intervals import metric_denominator, wilson_interval
+
+    for m in measured:
+        c = m.metrics.get("counts") or {}
+        for task, metric, col in [x for x in cols if x[0] == m.task]:
+            v = m.value(metric)
+            if v is None:
+                continue
+            board.levels[(m.run, col)] = verdict_of[(m.run, m.task)].level
+            if m.protocol.subset:
+                board.subsets[(m.run, col)] = f"{m.task} subset {c.get('selected', c.get('samples'))} of " \
+                                              f"{m.protocol.full_size or '?'}"
+            n = metric_denominator(m.metrics, metric) if is_percent_metric(metric) and 0 <= v <= 1 else None
+            if n:
+                low, high = wilson_interval(round(v * n), n)
+                board.intervals[(m.run, col)] = (100.0 * low, 100.0 * high, n)
 
 
 def _deltas(measured: list[Measured], refs: list[Reference]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
-from evalkit.analysis.comparability import NOT, SNAPSHOT
+from evalkit.analysis.comparability import NO_REFERENCE, NOT, SNAPSHOT
 from evalkit.analysis.leaderboard import REPORTED, Leaderboard, build_leaderboard
 from evalkit.store import OutputFolder, write_text
 
@@ -66,7 +66,8 @@ def to_markdown(board: Leaderboard, output_dir: Path) -> str:
         "`comparable` against the paper row: **same protocol** (everything recorded matches, judge snapshot "
         "included), **judge snapshot differs** (same otherwise; both snapshots in `notes`) or **not "
         "comparable** (another metric, aggregation, judge prompt, frames, answer prompt, decoding, or a "
-        "subset; `notes` say which).",
+        "subset; `notes` say which); a task with no paper row: **no reference** (the run shares the protocol "
+        "most runs of that task have) or not comparable with those runs.",
         "",
     ]
     df = display_frame(board).map(_md_cell)
@@ -83,23 +84,52 @@ def to_markdown(board: Leaderboard, output_dir: Path) -> str:
 
 _HTML_STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:1em 0}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#f3f3f3;position:sticky;top:0}
+table{border-collapse:separate;border-spacing:0;font-size:13px;margin:1em 0}
+th,td{border:1px solid #ccc;border-width:0 1px 1px 0;padding:3px 6px;text-align:left;vertical-align:top;background:#fff}
+tr>:first-child{border-left-width:1px}thead th{border-top-width:1px}
+th{background:#f3f3f3;position:sticky;top:0;z-index:1;max-width:7em;font-size:12px}
+th.key,td.key{position:sticky;left:0;z-index:2;min-width:9em;max-width:15em;overflow-wrap:anywhere;
+ box-shadow:2px 0 2px -1px #999}
+td.key .model{color:#555;font-size:12px}
+td.num{text-align:right;white-space:nowrap}
+td.notes{min-width:14em;max-width:26em;font-size:12px}
 tr.reported td{background:#f7f7ff;font-style:italic}
 tr.not-comparable td{background:#fff5e6}
 tr.snapshot-differs td{background:#fffbe6}
+tr.no-reference td{background:#f6f6f6}
 p.note{max-width:70em;font-size:13px;color:#444}
 img{max-width:100%}
 """
 
 
-_LEVEL_CLASS = {NOT: "not-comparable", SNAPSHOT: "snapshot-differs"}
+_LEVEL_CLASS = {NOT: "not-comparable", SNAPSHOT: "snapshot-differs", NO_REFERENCE: "no-reference"}
+_DETAIL_COLUMNS = ("source", "scored", "judge", "judge prompt", "aggregation", "frames", "sampler", "prompt")
+
+
+def _key_first(board: Leaderboard) -> dict[str, Any]:
+    """The main table for the page, key columns first: a sticky run / model column, the task
+    figures, ``comparable`` and ``notes`` (wrapping), then the protocol details."""
+    df = display_frame(board)
+    figures = [c for c in df.columns if c not in _DETAIL_COLUMNS + ("run", "model", "comparable", "notes")]
+    order = figures + ["comparable", "notes"] + list(_DETAIL_COLUMNS)
+    numeric = set(board.metric_columns) | {c for c in figures if c.endswith(" n")}
+    rows = []
+    for _, r in df.iterrows():
+        reported = r["source"] == REPORTED
+        rows.append({"cls": "reported" if reported else _LEVEL_CLASS.get(r["comparable"], ""),
+                     "key": r["model"] if reported else r["run"],
+                     "sub": "reported in a paper" if reported else r["model"],
+                     "cells": [{"v": str(r[c]), "cls": "num" if c in numeric else "notes" if c == "notes" else ""}
+                               for c in order]})
+    return {"columns": order, "rows": rows}
 
 
 def to_html(board: Leaderboard, output_dir: Path, png: Optional[Path] = None) -> str:
-    """leaderboard.html from ``templates/leaderboard.html.j2`` (autoescaped); the chart is inlined."""
+    """leaderboard.html from ``templates/leaderboard.html.j2`` (autoescaped); the chart is inlined.
+    The run / model column stays in view when the page scrolls sideways, and the task figures,
+    ``comparable`` and ``notes`` come right after it, so they fit a 1,400 px window."""
     from evalkit.analysis.html import render
+    from evalkit.analysis.plots import CHART_NOTE
 
     if board.empty:
         return render("leaderboard.html.j2", style=_HTML_STYLE, board=None)
@@ -108,12 +138,10 @@ def to_html(board: Leaderboard, output_dir: Path, png: Optional[Path] = None) ->
         return {"columns": [str(c) for c in df.columns],
                 "rows": [{"cls": row_class(r), "cells": [str(v) for v in r]} for _, r in df.iterrows()]}
 
-    main = table(display_frame(board), lambda r: "reported" if r["source"] == REPORTED
-                 else _LEVEL_CLASS.get(r["comparable"], ""))
     deltas = None if board.deltas.empty else table(
         display_deltas(board), lambda r: _LEVEL_CLASS.get(r["comparable"], ""))
     chart = base64.b64encode(png.read_bytes()).decode("ascii") if png is not None and png.is_file() else None
-    return render("leaderboard.html.j2", style=_HTML_STYLE, board=main, deltas=deltas, chart=chart,
+    return render("leaderboard.html.j2", style=_HTML_STYLE, board=_key_first(board), deltas=deltas, chart=chart, chart_note=CHART_NOTE,
                   output_dir=str(output_dir), problems=list(board.problems))
 
 

@@ -4,7 +4,9 @@ One row per sample: thumbnails of the frames the model actually saw -- kept from
 folder's thumbnail file (:mod:`evalkit.store.thumbnails`), else ``frame_indices`` of ``media[0]``
 decoded again with :func:`evalkit.media.read_frames`, in the order the model got them (images via
 :func:`evalkit.media.load_image`) -- the question, the reference answer(s), the prediction
-or error, the verdict (judge yes/no + score when judged, else normalized exact match).  Two
+or error, the verdict (judge yes/no + score and the judge's reply as returned when judged, else
+normalized exact match).  Columns have fixed widths and every text cell is bounded (at most ~10 lines,
+scrolling inside the cell), so a long prediction never makes a row thousands of pixels tall.  Two
 CSS-only checkboxes filter to failures or errors.  Thumbnails are small JPEGs inlined as base64
 data URIs, so the file opens from disk with no server and no external resources.
 
@@ -36,14 +38,18 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.2em
 h1{font-size:1.3em;margin:0 0 .4em}
 .summary{font-size:13px;margin-bottom:.8em}
 .summary td,.summary th{border:none;padding:1px 8px 1px 0}
-table.samples{border-collapse:collapse;font-size:13px;width:100%}
+table.samples{border-collapse:collapse;font-size:13px;width:100%;table-layout:fixed;min-width:1000px}
 table.samples th,table.samples td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}
-table.samples th{background:#f3f3f3;position:sticky;top:0}
+table.samples th{background:#f3f3f3;position:sticky;top:0;z-index:1}
+col.c-n{width:2.6em}col.c-id{width:7em}col.c-thumb{width:300px}col.c-q{width:20%}col.c-ref{width:11%}
+col.c-pred{width:24%}col.c-v{width:18%}col.c-score{width:4.4em}
 tr.s-ok td.v{background:#e8f6e8}
 tr.s-fail td.v{background:#fde8e8}
 tr.s-error td.v{background:#fff0cc}
-td.pred,td.q,td.ref{max-width:28em;white-space:pre-wrap;word-break:break-word}
-td.thumb img{display:block;image-rendering:auto}
+div.cell{max-height:10em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
+td.id{overflow-wrap:anywhere}
+div.reply{margin-top:.3em;padding-top:.2em;border-top:1px dashed #bbb;color:#444;font-size:12px;max-height:6em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
+td.thumb img{display:block;max-width:100%;height:auto;image-rendering:auto}
 .nothumb{color:#888;font-size:12px}
 .err{color:#a15c00;white-space:pre-wrap}
 .flt{margin-left:1em}
@@ -51,7 +57,7 @@ label{margin-right:1.2em;font-size:14px}
 #only-fail:checked ~ table.samples tbody tr.s-ok{display:none}
 #only-err:checked ~ table.samples tbody tr:not(.s-error){display:none}
 details summary{cursor:pointer;color:#555;font-size:12px}
-pre{white-space:pre-wrap;margin:.2em 0}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:.2em 0;max-height:12em;overflow:auto}
 """
 
 
@@ -106,7 +112,8 @@ def _answers(rec: dict[str, Any]) -> list[str]:
 
 def _verdict(rec: dict[str, Any], tr: TaskRun) -> dict[str, Any]:
     """Row class, verdict, score text and title of one record (values are escaped by the template)."""
-    out: dict[str, Any] = {"judge_said": None, "judge_status": None, "verdict": "", "score": "", "title": ""}
+    out: dict[str, Any] = {"judge_said": None, "judge_status": None, "judge_reply": None, "verdict": "", "score": "",
+                          "title": ""}
     if "pred" not in rec:
         return {**out, "cls": "s-error", "verdict": "error"}
     if tr.judged:
@@ -119,9 +126,41 @@ def _verdict(rec: dict[str, Any], tr: TaskRun) -> dict[str, Any]:
         score_txt = str(verdict.get("score", "")) if verdict.get("score") is not None else f"{score:g}"
         return {**out, "cls": "s-ok" if ok else "s-fail", "judge_said": verdict.get("pred", verdict.get("pred_raw", "?")),
                 "judge_status": status if status != "ok" else None, "score": score_txt,
-                "title": f"judge reply: {line.get('raw') or ''}"}
+                "judge_reply": str(line.get("raw") or ""), "title": "the judge's reply, as returned"}
     ok = exact_correct(rec)
     return {**out, "cls": "s-ok" if ok else "s-fail", "verdict": "exact match: yes" if ok else "exact match: no"}
+
+
+def record_thumbnails(tr: TaskRun, records: list[dict[str, Any]], height: int = 64, *,
+                      workers: Optional[int] = None, use_stored: bool = True) -> list[tuple[Optional[str], str]]:
+    """(data URI or None, text) per record of the task run ``tr``, in order: from the folder's thumbnail
+    file (frames kept from prediction) where it has them, else decoded again (never raises)."""
+    media_proto = tr.media_protocol()
+    frame_order = str(media_proto.get("frame_order") or "original")
+    seed = int(media_proto.get("seed") or 0)
+    cache: dict[tuple, tuple[Optional[str], str]] = {}
+
+    def key(rec: dict[str, Any]) -> tuple:
+        return (tuple(rec.get("media") or ()), tuple(rec.get("frame_indices") or ()), "error" in rec)
+
+    unique: dict[tuple, dict[str, Any]] = {}
+    for r in records:
+        unique.setdefault(key(r), r)
+    # thumbnails kept from prediction (thumbnails.jsonl); only the others are decoded again
+    stored = read_thumbnails(tr.folder, height) if use_stored else {}
+    decode: dict[tuple, dict[str, Any]] = {}
+    for k, r in unique.items():
+        found = stored.get(thumbnail_key((r.get("media") or [None])[0], r.get("frame_indices")))
+        if found is not None and not ("error" in r and r.get("frame_indices") is None):  # media it saw
+            cache[k] = found
+        else:
+            decode[k] = r
+    n_workers = workers or max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="thumb") as pool:
+        futures = {k: pool.submit(_thumbnail, r, height, frame_order, seed) for k, r in decode.items()}
+        for k, f in futures.items():
+            cache[k] = f.result()
+    return [cache[key(r)] for r in records]
 
 
 def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: int = 500, thumb_height: int = 64,
@@ -139,40 +178,11 @@ def write_report(task_dir: Path, out: Optional[Path] = None, *, max_thumbnails: 
     total = len(records)
     if max_rows is not None:
         records = records[: max(0, max_rows)]
-    media_proto = tr.media_protocol()
-    frame_order = str(media_proto.get("frame_order") or "original")
-    seed = int(media_proto.get("seed") or 0)
-
-    thumbs: dict[int, tuple[Optional[str], str]] = {}
-    todo = list(range(min(len(records), max(0, max_thumbnails))))
-    cache: dict[tuple, tuple[Optional[str], str]] = {}
-
-    def key(rec: dict[str, Any]) -> tuple:
-        return (tuple(rec.get("media") or ()), tuple(rec.get("frame_indices") or ()), "error" in rec)
-
-    unique: dict[tuple, dict[str, Any]] = {}
-    for i in todo:
-        unique.setdefault(key(records[i]), records[i])
-    # thumbnails kept from prediction (thumbnails.jsonl); only the others are decoded again
-    stored = read_thumbnails(TaskFolder(task_dir), thumb_height) if use_stored else {}
-    decode: dict[tuple, dict[str, Any]] = {}
-    for k, r in unique.items():
-        found = stored.get(thumbnail_key((r.get("media") or [None])[0], r.get("frame_indices")))
-        if found is not None and not ("error" in r and r.get("frame_indices") is None):  # media it saw
-            cache[k] = found
-        else:
-            decode[k] = r
-    n_workers = workers or max(1, min(4, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="thumb") as pool:
-        futures = {k: pool.submit(_thumbnail, r, thumb_height, frame_order, seed) for k, r in decode.items()}
-        for k, f in futures.items():
-            cache[k] = f.result()
-    for i in todo:
-        thumbs[i] = cache[key(records[i])]
-
+    thumbs = record_thumbnails(tr, records[: max(0, max_thumbnails)], thumb_height, workers=workers,
+                               use_stored=use_stored)
     rows = []
     for i, rec in enumerate(records):
-        if i in thumbs:
+        if i < len(thumbs):
             uri, desc = thumbs[i]
         else:
             uri, desc = None, f"no thumbnail: beyond max_thumbnails={max_thumbnails}"

@@ -26,6 +26,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--n-boot", type=int, default=10_000)
     ap.add_argument("--confidence", type=float, default=0.95)
     ap.add_argument("--json", type=Path, default=None, dest="json_out", help="also write the full result here")
+    ap.add_argument("--html", type=Path, default=None, dest="html_out",
+                    help="also write a page of the samples where the runs differ (frames, both predictions and "
+                         "verdicts, the paired statistics on top)")
     args = ap.parse_args(argv)
     if len(args.run_dirs) < 2:
         ap.error("give at least two run folders (the first is the baseline)")
@@ -46,6 +49,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.json_out:
             write_json(cmp, args.json_out)
             print(f"\nwritten: {args.json_out}")
+        if args.html_out and cmp.pairs:
+            from evalkit.analysis.compare_page import write_compare_html
+
+            print(f"written: {write_compare_html(cmp, args.html_out)}")
         return 0 if cmp.pairs else USAGE_ERROR
 
     return guard(PROG, run)

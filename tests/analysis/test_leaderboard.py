@@ -154,7 +154,9 @@ def test_without_reference_most_common_protocol_is_canonical(tmp_path):
         write_run(tmp_path, run, "demo_shapes", _judged(10, n=20), judge="gpt-4o-mini")
     write_run(tmp_path, "r3", "demo_shapes", _judged(10, n=20))
     df = build_leaderboard(tmp_path).table
-    assert list(df["comparable"]) == ["same protocol", "same protocol", "not comparable"]
+    # no paper row: never "same protocol"; the runs sharing most runs' protocol say "no reference"
+    assert list(df["comparable"]) == ["no reference", "no reference", "not comparable"]
+    assert "demo_shapes: no reference: no paper row for this task" in _row(df, "r1")["notes"]
     assert "one judged, one scored by exact match" in _row(df, "r3")["notes"]
 
 

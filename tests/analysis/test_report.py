@@ -128,3 +128,16 @@ def test_cli(tmp_path, video, capsys):
     (tmp_path / "empty").mkdir()
     assert report_main([str(tmp_path / "empty")]) == 4
     assert "no predictions.jsonl" in capsys.readouterr().err
+
+
+def test_judge_reply_shown_and_long_text_bounded(tmp_path):
+    long_pred = "a very long answer " * 400
+    samples = [{"id": "long", "answer": "dog", "pred": long_pred, "verdict": "no", "score": 1,
+                "raw": "{'pred': 'no', 'score': 1} the answer rambles"}]
+    page = write_report(write_run(tmp_path, "r", "msvd_qa", samples, judge="gpt-3.5-turbo")).read_text()
+    # the judge's reply is element text in the verdict cell, not only a tooltip
+    assert "<div class='reply'>{&#39;pred&#39;: &#39;no&#39;, &#39;score&#39;: 1} the answer rambles</div>" in page
+    # the prediction sits in a bounded, scrolling cell of a fixed-width column
+    assert f"<td class='pred'><div class='cell'>{long_pred.strip()}" in page or \
+        f"<td class='pred'><div class='cell'>{long_pred}" in page
+    assert "div.cell{max-height:10em;overflow:auto" in page and "table-layout:fixed" in page
