@@ -80,6 +80,28 @@ def version_text() -> str:
     return f"evalkit {version('evalkit')} ({REPO_ROOT}{commit})\npython {platform.python_version()}, {deps}"
 
 
+#: Hydra's options that take the next argument as their value
+_OPTIONS_WITH_VALUE = ("-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir")
+
+
+def _check_overrides_or_exit(args: list[str], config_name: str) -> None:
+    """Unknown config names, misspelt fields (with or without ``+``) and one data folder swept over
+    several tasks end here, in one line, before Hydra composes anything or a run folder exists."""
+    from evalkit.cli.override_checks import check_overrides
+    from evalkit.errors import ConfigError
+
+    overrides, skip = [], False
+    for a in args:
+        if skip or a.startswith("-"):
+            skip = a in _OPTIONS_WITH_VALUE
+            continue
+        overrides.append(a)
+    try:
+        check_overrides(overrides, CONFIG_DIR, config_name)
+    except ConfigError as e:
+        sys.exit(f"evalkit: ConfigError: {e}")
+
+
 def main() -> None:
     args = sys.argv[1:]
     if "--version" in args or "-V" in args:
@@ -93,7 +115,9 @@ def main() -> None:
     from evalkit.config import register_configs
 
     register_configs()
-    if not args or args[0] == DEMO_WORD:  # `evalkit` / `evalkit demo OVERRIDES...`: the embedded demo
+    demo = not args or args[0] == DEMO_WORD
+    _check_overrides_or_exit(args[1:] if demo else args, "demo" if demo else "config")
+    if demo:  # `evalkit` / `evalkit demo OVERRIDES...`: the embedded demo
         sys.argv[1:] = ["--config-name=demo", *args[1:]]
     if any(a.startswith("hydra/launcher=") and a.split("=", 1)[1] in SUBMITIT_PRESETS for a in args):
         import importlib.util

@@ -24,6 +24,7 @@ from evalkit.pipeline.launch import place_model, resolve_runner
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
 from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_prompts
 from evalkit.pipeline.seeding import seed_everything
+from evalkit.pipeline.startup_checks import check_before_start
 from evalkit.pipeline.selection import sample_scope, select_samples
 from evalkit.prompts.answer import configure_answer
 from evalkit.prompts.store import PromptStore
@@ -53,6 +54,7 @@ class Job:
         self.judge_cfg = OmegaConf.to_object(cfg.judge)
         # The task fixes the judging protocol (prompt + parser); the judge config fixes endpoint and model.
         self.judge_cfg.protocol = self.task.judge_protocol
+        check_before_start(self.task, self.model, judged=self._judge_enabled(), stage=self.stage, log=self.log)
         self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
         self.task.seed = self.model.seed = self.run_cfg.seed
         self.output = OutputFolder(Path(cfg.output_dir))
