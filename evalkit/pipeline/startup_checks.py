@@ -6,8 +6,8 @@ minutes (or an empty run folder):
 * :func:`check_checkpoint` -- ``model.pretrained`` is neither a folder nor a reachable hub id: a
   typo'd local path, a hub id on a machine that is offline (``HF_HUB_OFFLINE``, no route to the
   hub) and not in the local cache -- said at once, not after two minutes of download retries;
-* :func:`check_data_layout` -- ``task.data_root`` one folder above the set's files: names the
-  subfolder that holds them;
+* :func:`check_data_layout` -- ``task.data_root`` missing, or one folder above the set's files
+  (names the subfolder that holds them);
 * :func:`judge_missing_note` -- a judged task run with ``judge=none``: said at start; its figure
   is reported as ``exact_match`` (never as the task's accuracy, see the task's ``score``).
 """
@@ -30,9 +30,9 @@ _TRUE = ("1", "true", "yes", "on")
 
 def check_before_start(task: Any, model: Any, *, judged: bool, stage: str, log: Callable[[str], None]) -> None:
     """All start-up checks of one job (see the module's docstring), in the order a user fixes them."""
+    check_data_layout(task)
     if stage in ("all", "predict"):
         check_checkpoint(model.cfg)
-    check_data_layout(task)
     note = judge_missing_note(task, judged)
     if note:
         log(f"[{task.name}] {note}")
@@ -134,18 +134,20 @@ def check_data_layout(task: Any) -> None:
     down) holds them: the usual slip of pointing at the folder above the set's."""
     if getattr(task.cfg, "form", "official") != "official":
         return
+    from evalkit.paths import data_card
+
     root = Path(task.cfg.data_root)
-    if not root.is_dir():
-        return  # the task's own reading names the missing folder and the data card
     wanted = [f for f in task.source_files() if _inside(f, root)]
+    if not wanted:
+        return  # the files are configured elsewhere (absolute paths): the task's reading names them
+    if not root.is_dir():
+        raise DataError(f"task.data_root={root}: no such folder (the files expected there: {data_card(task.name)})")
     missing = [f for f in wanted if not f.exists()]
     if not missing:
         return
     rels = [f.relative_to(root) for f in missing]
     for sub in _subfolders(root, depth=2):
         if all((sub / rel).exists() for rel in rels):
-            from evalkit.paths import data_card
-
             raise DataError(f"task.data_root={root} holds no {rels[0]}, but {sub / rels[0]} exists: "
                             f"set task.data_root={sub} (the folder holding the set's files; layout: "
                             f"{data_card(task.name)})")

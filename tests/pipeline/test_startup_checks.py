@@ -55,7 +55,9 @@ def test_data_root_one_level_above_the_set_names_the_subfolder(tmp_path, compose
         check_data_layout(task)
     check_data_layout(build_task(compose(["task=msvd_qa", f"task.data_root={tmp_path / 'eval' / 'msvd_qa'}"],
                                          "config").task))
-    check_data_layout(build_task(compose(["task=msvd_qa", f"task.data_root={tmp_path / 'none'}"], "config").task))
+    with pytest.raises(DataError, match=r"task.data_root=.*none: no such folder \(the files expected there: "):
+        check_data_layout(build_task(compose(["task=msvd_qa", f"task.data_root={tmp_path / 'none'}"],
+                                             "config").task))
     assert "exact_match, not as the task's accuracy" in judge_missing_note(task, judged=False)
     assert judge_missing_note(task, judged=True) is None
 
