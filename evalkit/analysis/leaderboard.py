@@ -76,6 +76,8 @@ class Measured:
     path: Path
 
     def value(self, metric: str) -> Optional[float]:
+        if metric.split("/")[0] == "accuracy" and self.protocol.exact_match:
+            return None  # an exact-match figure is never the task's accuracy (older metrics.json named it so)
         v = (self.metrics.get("headline") or {}).get(metric)
         if v is None:
             v = (self.metrics.get("metrics") or {}).get(metric)
@@ -120,8 +122,8 @@ def _task_metrics(measured: list[Measured], refs: list[Reference]) -> list[str]:
         for k in r.metrics:
             if k not in keys:
                 keys.append(k)
-    if "accuracy" in keys and "exact_match" in keys:
-        keys.remove("exact_match")  # the unjudged accuracy *is* exact match; judged runs show the judge's
+    if "accuracy" in keys and "exact_match" in keys and not any(m.protocol.exact_match for m in measured):
+        keys.remove("exact_match")  # every run judged: the judge's accuracy is the figure
     first = [k for k in ("accuracy", "score") if k in keys]
     return first + [k for k in keys if k not in first]
 
@@ -217,7 +219,7 @@ def _measured_row(run: str, ms: list[Measured], cols: list[tuple[str, str, str]]
         if v.level != SAME:
             notes.append(f"{m.task}: {v.label()}")
         if m.protocol.exact_match:
-            notes.append(f"{m.task}: accuracy = exact match (no judge)")
+            notes.append(f"{m.task}: no judge: exact match only (exact_match), not the task's accuracy")
         c = m.metrics.get("counts") or {}
         if c.get("unusable_verdicts"):
             notes.append(f"{m.task}: {c['unusable_verdicts']} unusable verdict(s) left out of the judged figures")

@@ -26,13 +26,15 @@ def test_demo_end_to_end_ranks_trained_above_untrained(tmp_path):
     out = tmp_path / "results"
     assert "leaderboard" in (p.stdout + p.stderr)
     rows = list(csv.DictReader(open(out / "leaderboard.csv")))
-    acc = {r["run"]: float(r["demo_shapes accuracy %"]) / 100 for r in rows if r["source"] == "measured"}
+    # scored without a judge: exact match, under its own name (never the task's accuracy)
+    assert "demo_shapes accuracy %" not in rows[0]
+    acc = {r["run"]: float(r["demo_shapes exact_match %"]) / 100 for r in rows if r["source"] == "measured"}
     trained = next(v for k, v in acc.items() if k.endswith("trained") and "untrained" not in k)
     untrained = next(v for k, v in acc.items() if "untrained" in k)
     assert trained >= 0.9 and untrained < 0.5
-    # per-question-type accuracy is part of the comparison
+    # per-question-type exact match is part of the comparison
     for qtype in ("color", "direction", "shape"):
-        col = f"demo_shapes accuracy/{qtype} %"
+        col = f"demo_shapes exact_match/{qtype} %"
         by_run = {r["run"]: float(r[col]) for r in rows if r["source"] == "measured"}
         assert by_run["checkpoints__trained"] >= 90 > by_run["checkpoints__untrained"]
     for run in ("checkpoints__trained", "checkpoints__untrained"):
