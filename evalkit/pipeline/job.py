@@ -17,8 +17,9 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from evalkit.config import RunConfig, build_model, build_task, check_known_fields, check_stage
-from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
+from evalkit.errors import ConfigError, DataError, StoreError
 from evalkit.manifest import environment, now_iso, scrub
+from evalkit.pipeline.error_rate import check_predictions, error_rate_failure
 from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
 from evalkit.pipeline.launch import place_model, resolve_runner
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
@@ -123,7 +124,9 @@ class Job:
             self._open_manifest(report, samples, warnings)
             if self.stage in ("all", "predict"):
                 result["predict"] = self.predict(samples)
-                if self.stage == "predict":
+                if self.stage == "predict":  # run.max_error_rate applies here too
+                    check_predictions(self.folder.predictions, [s.id for s in samples], self.task.name,
+                                      self.run_cfg.max_error_rate)
                     return result
             self._try_merge(samples, required=True)
             return self._judge_and_score(samples, result)
@@ -389,12 +392,10 @@ class Job:
                 self.log(f"[{self.task.name}] report: {write_report(self.task_dir)}")
             except Exception as e:  # noqa: BLE001
                 self.log(f"[{self.task.name}] report.html not written: {type(e).__name__}: {e}")
-        if counts["error_rate"] > self.run_cfg.max_error_rate:
-            raise EvalFailure(
-                f"task {self.task.name}: {n_err} of {len(records)} samples errored "
-                f"({counts['error_rate']:.1%} > run.max_error_rate={self.run_cfg.max_error_rate:.1%}); "
-                f"see the 'error' fields in {self.folder.predictions}"
-            )
+        failure = error_rate_failure(self.task.name, n_err, len(records), self.run_cfg.max_error_rate,
+                                     self.folder.predictions)
+        if failure is not None:
+            raise failure
         return out
 
 

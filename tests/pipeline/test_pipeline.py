@@ -173,7 +173,11 @@ def test_bad_videos_become_error_records(compose, tiny_ckpt, tmp_path):
     assert all("pred" in recs[i] for i in ("q0", "q4", "q5"))
     met = json.loads((tdir / "metrics.json").read_text())
     assert met["counts"]["errors"] == 3 and met["counts"]["error_rate"] == 0.5
+    # stage=predict applies run.max_error_rate too (a GPU box handing over half-errored predictions fails)
+    with pytest.raises(EvalFailure, match="3 of 6 samples errored"):
+        Job(compose(ov + ["stage=predict"])).run()
     # a generous threshold passes, and nothing is redone
+    Job(compose(ov + ["run.max_error_rate=0.6", "stage=predict"])).run()
     Job(compose(ov + ["run.max_error_rate=0.6"])).run()
     assert len(_preds(tdir / "predictions.jsonl")) == 6
 
