@@ -38,9 +38,11 @@ import pandas as pd
 
 from evalkit.analysis.comparability import SAME, RunProtocol, Verdict, against_reference, between_runs, worst
 from evalkit.analysis.references import Reference, load_references
+from evalkit.metrics.accuracy_basis import AS_WRONG_LABEL, AS_WRONG_OF
 from evalkit.store import OutputFolder
 
 log = logging.getLogger("evalkit.leaderboard")
+AS_WRONG_KEY = {label: AS_WRONG_OF[k] for k, label in AS_WRONG_LABEL.items()}  # column metric -> metrics.json key
 
 MEASURED, REPORTED = "measured", "reported"
 BASE_COLUMNS = ["source", "run", "model", "scored", "judge", "judge prompt", "aggregation", "frames", "sampler",
@@ -78,6 +80,8 @@ class Measured:
     def value(self, metric: str) -> Optional[float]:
         if metric.split("/")[0] == "accuracy" and self.protocol.exact_match:
             return None  # an exact-match figure is never the task's accuracy (older metrics.json named it so)
+        if metric in AS_WRONG_KEY:  # the errors-as-wrong twin of a headline accuracy
+            metric = AS_WRONG_KEY[metric]
         v = (self.metrics.get("headline") or {}).get(metric)
         if v is None:
             v = (self.metrics.get("metrics") or {}).get(metric)
@@ -125,7 +129,10 @@ def _task_metrics(measured: list[Measured], refs: list[Reference]) -> list[str]:
     if "accuracy" in keys and "exact_match" in keys and not any(m.protocol.exact_match for m in measured):
         keys.remove("exact_match")  # every run judged: the judge's accuracy is the figure
     first = [k for k in ("accuracy", "score") if k in keys]
-    return first + [k for k in keys if k not in first]
+    keys = first + [k for k in keys if k not in first]
+    if any((m.metrics.get("counts") or {}).get("errors") for m in measured):  # both definitions, named
+        keys = [x for k in keys for x in ([k, AS_WRONG_LABEL[k]] if k in AS_WRONG_LABEL else [k])]
+    return keys
 
 
 def verdicts(measured: list[Measured], refs: list[Reference]) -> dict[tuple[str, str], Verdict]:

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from evalkit.config import RunConfig, build_model, build_task, check_known_fields, check_stage
 from evalkit.errors import ConfigError, DataError, StoreError
 from evalkit.manifest import environment, now_iso, scrub
+from evalkit.metrics.accuracy_basis import as_wrong_note
 from evalkit.pipeline.error_rate import check_predictions, error_rate_failure
 from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
 from evalkit.pipeline.launch import place_model, resolve_runner
@@ -374,7 +375,7 @@ class Job:
 
         board = write_leaderboard(self.output.path)
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items()) or self._nothing_scored(artifacts)
-        notes = [f"errors {n_err}/{len(records)}"]
+        notes = [f"errors {n_err}/{len(records)}", *filter(None, [as_wrong_note(metrics, n_err)])]
         if self.scope.get("subset"):
             notes.append(f"subset: {len(samples)} of {self.scope.get('expected_size') or self.scope.get('set_size')} "
                          f"samples ({'; '.join(self.scope.get('subset_reasons') or [])})")
