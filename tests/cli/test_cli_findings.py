@@ -116,7 +116,7 @@ def test_evalkit_tasks_lists_every_task_and_checks_a_data_dir(tmp_path):
     assert len(names) >= 14
     for name in names:
         assert f"\n{name} " in "\n" + p.stdout
-    assert "13,157 samples" in p.stdout and "LLM judge (judge=gpt35)" in p.stdout and "local scorer" in p.stdout
+    assert "13,157 samples" in p.stdout and "LLM judge (the paper's: judge=gpt35)" in p.stdout and "local scorer" in p.stdout
     assert "card: tasks/gqa/README.md" in p.stdout
     eval_dir = write_eval_layout(tmp_path / "eval", n=2)
     p = run_console("evalkit-tasks", [f"data_dir={eval_dir}"], tmp_path)

@@ -7,7 +7,7 @@ from tests._data import write_video_qa
 from tests.cli.console import run_console
 
 
-def test_mistakes_end_in_one_line_before_anything_is_read(tmp_path):
+def test_mistakes_end_in_one_line_before_anything_is_read_and_help_is_one_page(tmp_path):
     data = write_video_qa(tmp_path / "eval" / "msvd_qa", n=1, frames=[6])
     out = tmp_path / "o"
     cases = [  # (arguments, what the line says); the first four are refused before Hydra composes
@@ -29,3 +29,12 @@ def test_mistakes_end_in_one_line_before_anything_is_read(tmp_path):
         assert "data check" not in err, (args, err)  # nothing read
     # nothing left behind but Hydra's job logs
     assert not [p for p in out.rglob("*") if ".hydra" not in p.parts] if out.exists() else True
+    # --help: one page (what evalkit does, the commands, the overrides, the docs), not the config dump
+    p = run_console("evalkit", ["--help"], tmp_path)
+    lines = p.stdout.splitlines()
+    assert len(lines) <= 40 and "price" not in p.stdout and "_target_" not in p.stdout  # no config dump
+    for name in ("evalkit-tasks", "evalkit-leaderboard", "evalkit-compare", "evalkit-gate", "evalkit-report",
+                 "evalkit-prompts", "README.md"):
+        assert name in p.stdout, name
+    overrides = lines[lines.index(next(ln for ln in lines if ln.startswith("The overrides"))) + 1:]
+    assert len([ln for ln in overrides[:overrides.index("")] if ln.startswith("  ")]) == 10
