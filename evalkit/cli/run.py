@@ -103,7 +103,7 @@ _OPTIONS_WITH_VALUE = ("-cn", "--config-name", "-cp", "--config-path", "-cd", "-
 def _check_overrides_or_exit(args: list[str], config_name: str) -> None:
     """Unknown config names, misspelt fields (with or without ``+``) and one data folder swept over
     several tasks end here, in one line, before Hydra composes anything or a run folder exists."""
-    from evalkit.cli.override_checks import check_overrides
+    from evalkit.override_checks import check_overrides
     from evalkit.errors import ConfigError
 
     overrides, skip = [], False

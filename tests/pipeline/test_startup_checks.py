@@ -1,4 +1,4 @@
-"""Start-up checks (evalkit.pipeline.startup_checks, evalkit.cli.override_checks), in-process."""
+"""Start-up checks (evalkit.pipeline.startup_checks, evalkit.override_checks), in-process."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from evalkit.cli.override_checks import check_overrides
+from evalkit.override_checks import check_overrides
 from evalkit.errors import ConfigError, DataError
 from evalkit.paths import CONFIG_DIR
 from evalkit.pipeline.startup_checks import check_checkpoint, check_data_layout, judge_missing_note

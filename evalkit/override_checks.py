@@ -1,4 +1,4 @@
-"""The command line's overrides, checked before Hydra composes anything.
+"""The overrides (command line, Python API, gate), checked before Hydra composes anything.
 
 Hydra answers a misspelt field without ``+`` (``runner.batchsize=2``) with "To append to your config
 use +runner.batchsize=2" -- advice that makes the typo run silently with the default -- and an
