@@ -38,11 +38,11 @@ import pandas as pd
 
 from evalkit.analysis.comparability import SAME, RunProtocol, Verdict, against_reference, between_runs, worst
 from evalkit.analysis.references import Reference, load_references
-from evalkit.metrics.accuracy_basis import AS_WRONG_LABEL, AS_WRONG_OF
+from evalkit.metrics.accuracy_basis import AS_WRONG_LABEL, as_wrong_value
 from evalkit.store import OutputFolder
 
 log = logging.getLogger("evalkit.leaderboard")
-AS_WRONG_KEY = {label: AS_WRONG_OF[k] for k, label in AS_WRONG_LABEL.items()}  # column metric -> metrics.json key
+AS_WRONG_KEY = {label: k for k, label in AS_WRONG_LABEL.items()}  # "accuracy (errors as wrong)" -> "accuracy"
 
 MEASURED, REPORTED = "measured", "reported"
 BASE_COLUMNS = ["source", "run", "model", "scored", "judge", "judge prompt", "aggregation", "frames", "sampler",
@@ -81,7 +81,7 @@ class Measured:
         if metric.split("/")[0] == "accuracy" and self.protocol.exact_match:
             return None  # an exact-match figure is never the task's accuracy (older metrics.json named it so)
         if metric in AS_WRONG_KEY:  # the errors-as-wrong twin of a headline accuracy
-            metric = AS_WRONG_KEY[metric]
+            return as_wrong_value(self.metrics.get("metrics") or {}, AS_WRONG_KEY[metric])
         v = (self.metrics.get("headline") or {}).get(metric)
         if v is None:
             v = (self.metrics.get("metrics") or {}).get(metric)

@@ -6,7 +6,12 @@ scripts' denominator (they skip samples whose video is missing, and the Video-Ch
 counts judged items only) -- and the second beside it, always with its name:
 
 * ``accuracy`` / ``exact_match``: **errors excluded** (over predicted, and for a judge, judged samples);
-* ``accuracy_all_samples`` / ``exact_match_all``: **errors as wrong** (over every selected sample).
+* ``accuracy_all_samples`` (judged) / ``accuracy_all`` (VQA accuracy) / ``exact_match_all``: **errors as
+  wrong** (over every selected sample).
+
+This holds for the video QA sets (judged or exact match), the VQA-accuracy sets, GQA and POPE.
+ScienceQA and MMBench keep their reference scripts' rule, where a sample without a usable answer
+is wrong: their ``accuracy`` counts errors wrong already (and has no twin).
 
 ``evalkit-compare`` pairs samples, so its per-sample statistics count errors as wrong; it shows
 the errors-excluded figure beside it.
@@ -24,10 +29,11 @@ DEFINITION = {
     "accuracy": ERRORS_EXCLUDED,
     "exact_match": ERRORS_EXCLUDED,
     "accuracy_all_samples": ERRORS_AS_WRONG,
+    "accuracy_all": ERRORS_AS_WRONG,
     "exact_match_all": ERRORS_AS_WRONG,
 }
-#: the errors-excluded key -> its errors-as-wrong twin
-AS_WRONG_OF = {"accuracy": "accuracy_all_samples", "exact_match": "exact_match_all"}
+#: the errors-excluded key -> its errors-as-wrong twins in metrics.json (the first present counts)
+AS_WRONG_OF = {"accuracy": ("accuracy_all_samples", "accuracy_all"), "exact_match": ("exact_match_all",)}
 #: the leaderboard/console name of the errors-as-wrong figure of ``accuracy`` / ``exact_match``
 AS_WRONG_LABEL = {k: f"{k} ({ERRORS_AS_WRONG})" for k in AS_WRONG_OF}
 
@@ -42,11 +48,14 @@ def headline_pair(metrics: dict[str, Any]) -> Optional[tuple[str, Optional[float
     """``(name, errors excluded, errors as wrong)`` of a task's headline accuracy-type figure
     (``metrics``: metrics.json's ``metrics``): the judge's accuracy, else exact match."""
     for key in ("accuracy", "exact_match"):
-        if metrics.get(key) is not None or metrics.get(AS_WRONG_OF[key]) is not None:
-            if key == "exact_match" and metrics.get("accuracy") is not None:
-                continue
-            return key, _num(metrics.get(key)), _num(metrics.get(AS_WRONG_OF[key]))
+        if metrics.get(key) is not None:
+            return key, _num(metrics.get(key)), as_wrong_value(metrics, key)
     return None
+
+
+def as_wrong_value(metrics: dict[str, Any], key: str) -> Optional[float]:
+    """The errors-as-wrong twin of ``key`` (``accuracy`` / ``exact_match``) in ``metrics``, if any."""
+    return next((v for twin in AS_WRONG_OF.get(key, ()) if (v := _num(metrics.get(twin))) is not None), None)
 
 
 def as_wrong_note(metrics: dict[str, Any], n_errors: int) -> Optional[str]:
