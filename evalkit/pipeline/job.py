@@ -159,6 +159,9 @@ class Job:
         self.manifest["warnings"] = block
 
     def _judge_and_score(self, samples: list[Sample], result: dict[str, Any]) -> dict[str, Any]:
+        if self.stage == "predict":  # the rank that merged a sharded predict-only run
+            check_predictions(self.folder.predictions, [s.id for s in samples], self.task.name,
+                              self.run_cfg.max_error_rate)
         records = self._records(samples)
         if self.stage in ("all", "judge") and self._judge_enabled():
             result["judge"] = self.judge(records)
