@@ -182,6 +182,8 @@ def judge_missing_note(task: Any, judged: bool) -> Optional[str]:
     """The start-up line of a judged task run without its judge (None otherwise)."""
     if not getattr(task, "judged", False) or judged:
         return None
-    return (f"note: {task.name} is scored by an LLM judge in its protocol; with judge=none it gets exact match "
-            "only, reported as exact_match, not as the task's accuracy (add judge=gpt35, judge=gpt4 or "
-            "judge=openai_compatible; judge.dry_run=true prints the cost first)")
+    offline = ("it gets exact match only, reported as exact_match, not as the task's accuracy"
+               if "exact_match" in getattr(task, "headline_metrics", ()) else
+               "it is not scored here (predictions and the task's output files only)")
+    return (f"note: {task.name} is scored by an LLM judge in its protocol; with judge=none {offline} (add "
+            "judge=gpt35, judge=gpt4 or judge=openai_compatible; judge.dry_run=true prints the cost first)")

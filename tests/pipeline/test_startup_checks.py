@@ -60,6 +60,9 @@ def test_data_root_one_level_above_the_set_names_the_subfolder(tmp_path, compose
                                              "config").task))
     assert "exact_match, not as the task's accuracy" in judge_missing_note(task, judged=False)
     assert judge_missing_note(task, judged=True) is None
+    mm_vet = SimpleNamespace(name="mm_vet", judged=True, headline_metrics=("total",))
+    assert "with judge=none it is not scored here" in judge_missing_note(mm_vet, judged=False)
+    assert judge_missing_note(SimpleNamespace(name="pope", judged=False), judged=False) is None
 
 
 @pytest.mark.parametrize("overrides, message", [
