@@ -35,8 +35,10 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = DEFAULT_CON
     from omegaconf.errors import OmegaConfBaseException
 
     from evalkit.config import register_configs
+    from evalkit.override_checks import check_overrides
 
     register_configs()
+    check_overrides(list(overrides), CONFIG_DIR, config_name)  # did-you-mean, before Hydra's own advice
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from evalkit.paths import CONFIG_DIR, data_card
+from evalkit.paths import CONFIG_DIR, TASKS_DIR, data_card
 
 #: The judge configuration each judging protocol was run with in the paper's evaluation.
 PAPER_JUDGE = {"video_chatgpt_qa": "gpt35", "llava_bench_pairwise": "gpt4", "mm_vet_grade": "gpt4",
@@ -43,13 +43,16 @@ def description(name: str) -> str:
     return ""
 
 
-def _scoring(task_cls: type, judge_match: bool = False) -> tuple[bool, str]:
+def _scoring(task_cls: type, judge_match: bool = False, paper: bool = True) -> tuple[bool, str]:
+    """(judged, how it is scored).  The paper's judge is named only for a task that has a paper
+    (``tasks/<name>/reference.yaml``); a task without one (the demo) takes any judge config."""
     protocol = task_cls.judge_protocol
     if task_cls.judged or judge_match:
-        judge = PAPER_JUDGE.get(protocol, "gpt4")
+        which = f"the paper's: judge={PAPER_JUDGE.get(protocol, 'gpt4')}" if paper else \
+            "judge=<a configs/judge/ name>"
         if protocol == "video_chatgpt_qa":
-            return True, f"LLM judge (judge={judge}); exact match with judge=none"
-        return True, f"LLM judge (judge={judge})"
+            return True, f"LLM judge ({which}); exact match with judge=none"
+        return True, f"LLM judge ({which})"
     return False, "local scorer (no judge)"
 
 
@@ -80,7 +83,8 @@ def catalog(data_dir: Optional[str] = None) -> list[TaskEntry]:
     for name in task_names():
         cfg = compose_config([f"task={name}", *([f"data_dir={data_dir}"] if data_dir else [])])
         cls = TASKS.get(str(cfg.task.adapter))
-        judged, scoring = _scoring(cls, bool(cfg.task.get("judge_match", False)))
+        judged, scoring = _scoring(cls, bool(cfg.task.get("judge_match", False)),
+                                   paper=(TASKS_DIR / name / "reference.yaml").is_file())
         entry = TaskEntry(name=name, description=description(name), expected_size=cfg.task.get("expected_size"),
                           judged=judged, scoring=scoring, card=data_card(name))
         if data_dir:

@@ -87,7 +87,8 @@ class RunProtocol:
         snapshots = tuple(s for s in tr.judge_models if not s.endswith("(requested)")) if tr.judged else ()
         return cls(
             task=tr.task, judged=tr.judged,
-            exact_match=(m.get("metrics") or {}).get("accuracy_source") == "exact_match",
+            exact_match="exact_match" in ((m.get("metrics") or {}).get("scored_by"),
+                                          (m.get("metrics") or {}).get("accuracy_source")),  # the latter: older files
             aggregation=tr.aggregation if tr.judged else None,
             judge_requested=(tr.judge or {}).get("model_requested") if tr.judged else None,
             judge_snapshots=snapshots,

@@ -43,6 +43,7 @@ class SampleValues:
     correct: np.ndarray  # bool, for McNemar
     n_errors: int  # records without a prediction
     n_unjudged: int  # predicted but no judgment line (judged runs only)
+    counted: np.ndarray  # bool: predicted (and judged, for a judge basis): the errors-excluded denominator
 
 
 @dataclass
@@ -73,6 +74,14 @@ class PairResult:
     notes: list[str] = field(default_factory=list)
     only_in_baseline_ids: list[str] = field(default_factory=list)
     only_in_run_ids: list[str] = field(default_factory=list)
+    # the leaderboard's figure over the same shared samples: errored (and unjudged) ones left out
+    baseline_value_errors_excluded: float = float("nan")
+    run_value_errors_excluded: float = float("nan")
+    # sample ids behind McNemar's b and c, and the errored ones: what to look at first
+    right_in_baseline_only_ids: list[str] = field(default_factory=list)
+    right_in_run_only_ids: list[str] = field(default_factory=list)
+    errored_in_baseline_ids: list[str] = field(default_factory=list)
+    errored_in_run_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +134,7 @@ def sample_values(tr: TaskRun, basis: str) -> SampleValues:
     ids = sorted(tr.records)
     value = np.zeros(len(ids), dtype=np.float64)
     correct = np.zeros(len(ids), dtype=bool)
+    counted = np.zeros(len(ids), dtype=bool)
     n_err = n_unjudged = 0
     judgments = tr.judgments if basis != "exact_match" else {}
     agg = tr.aggregation or "strict"
@@ -135,15 +145,16 @@ def sample_values(tr: TaskRun, basis: str) -> SampleValues:
             continue  # wrong, score 0
         if basis == "exact_match":
             ok = exact_correct(rec)
-            correct[i], value[i] = ok, float(ok)
+            correct[i], value[i], counted[i] = ok, float(ok), True
             continue
         line = judgments.get(sid)
         if line is None:
             n_unjudged += 1
+        counted[i] = line is not None
         ok, score = judge_outcome(line, agg)
         correct[i] = ok
         value[i] = score if basis == "judge_score" else float(ok)
-    return SampleValues(ids, value, correct, n_err, n_unjudged)
+    return SampleValues(ids, value, correct, n_err, n_unjudged, counted)
 
 
 # ---- comparing ----------------------------------------------------------------------------------
@@ -196,6 +207,8 @@ def compare_pair(a: TaskRun, b: TaskRun, *, metric: str = "accuracy", seed: int 
     ia = np.fromiter((pos_a[s] for s in shared), dtype=np.int64, count=len(shared))
     ib = np.fromiter((pos_b[s] for s in shared), dtype=np.int64, count=len(shared))
     x, y = va.value[ia], vb.value[ib]
+    ka, kb = va.counted[ia], vb.counted[ib]
+    right_a, right_b = ca.correct[ia], cb.correct[ib]
     boot = _with_judge_noise(paired_bootstrap(x, y, n_boot=n_boot, seed=seed, confidence=confidence),
                              a, b, value_basis, notes)
     mc = mcnemar(ca.correct[ia], cb.correct[ib])
@@ -226,6 +239,12 @@ def compare_pair(a: TaskRun, b: TaskRun, *, metric: str = "accuracy", seed: int 
         unjudged_baseline=va.n_unjudged, unjudged_run=vb.n_unjudged, comparable=comparable.level != NOT,
         comparability=comparable.label(), notes=notes,
         only_in_baseline_ids=only_a, only_in_run_ids=only_b,
+        baseline_value_errors_excluded=float(x[ka].mean()) if ka.any() else float("nan"),
+        run_value_errors_excluded=float(y[kb].mean()) if kb.any() else float("nan"),
+        right_in_baseline_only_ids=[sid for sid, ra, rb in zip(shared, right_a, right_b) if ra and not rb],
+        right_in_run_only_ids=[sid for sid, ra, rb in zip(shared, right_a, right_b) if rb and not ra],
+        errored_in_baseline_ids=[sid for sid in va.ids if "pred" not in a.records[sid]],
+        errored_in_run_ids=[sid for sid in vb.ids if "pred" not in b.records[sid]],
     )
 
 
@@ -297,6 +316,12 @@ def _fmt_value(v: float, percent: bool) -> str:
     return f"{100 * v:.1f}" if percent else f"{v:.2f}"
 
 
+def _with_excluded(v: float, excluded: float, n_left_out: int, percent: bool) -> str:
+    """``58.3 (87.5)``: errors as wrong, then errors excluded where any sample was left out."""
+    text = _fmt_value(v, percent)
+    return f"{text} ({_fmt_value(excluded, percent)})" if n_left_out else text
+
+
 def _fmt_delta(v: float, percent: bool) -> str:
     if v != v:
         return "-"
@@ -311,7 +336,9 @@ def format_comparison(cmp: Comparison) -> str:
     lines = [
         f"Baseline: {cmp.runs[0]}  |  metric: {cmp.metric}  |  paired bootstrap {cmp.confidence:.0%} CI "
         f"({cmp.n_boot} resamples, seed {cmp.seed}) over the sample ids both runs hold; deltas in {unit}.",
-        "Errored samples (no prediction) count as wrong / score 0. McNemar on per-sample correctness.",
+        "base / run: accuracy (errors as wrong): an errored sample (no prediction) counts as wrong / score 0; "
+        "in brackets, where a run has errors: accuracy (errors excluded), the leaderboard's figure. McNemar on "
+        "per-sample correctness; --json lists the sample ids behind b and c.",
         "",
     ]
     rows = []
@@ -319,7 +346,9 @@ def format_comparison(cmp: Comparison) -> str:
         mc = p.mcnemar
         rows.append([
             p.task, p.run, p.basis, p.n_shared, p.only_in_baseline, p.only_in_run,
-            _fmt_value(p.baseline_value, percent), _fmt_value(p.run_value, percent),
+            _with_excluded(p.baseline_value, p.baseline_value_errors_excluded, p.errors_baseline + p.unjudged_baseline,
+                           percent),
+            _with_excluded(p.run_value, p.run_value_errors_excluded, p.errors_run + p.unjudged_run, percent),
             _fmt_delta(p.delta, percent),
             f"[{_fmt_delta(p.ci_low, percent)}, {_fmt_delta(p.ci_high, percent)}]",
             f"{mc['b']}/{mc['c']}", f"{mc['p_value']:.3g}", mc["test"], p.verdict,

@@ -43,9 +43,11 @@ import pandas as pd
 from evalkit.analysis.comparability import (NO_REFERENCE, NOT, SAME, RunProtocol, Verdict, against_reference,
                                            between_runs, imported_reason, worst)
 from evalkit.analysis.references import Reference, load_references
+from evalkit.metrics.accuracy_basis import AS_WRONG_LABEL, as_wrong_value
 from evalkit.store import OutputFolder
 
 log = logging.getLogger("evalkit.leaderboard")
+AS_WRONG_KEY = {label: k for k, label in AS_WRONG_LABEL.items()}  # "accuracy (errors as wrong)" -> "accuracy"
 
 MEASURED, REPORTED = "measured", "reported"
 BASE_COLUMNS = ["source", "run", "model", "scored", "judge", "judge prompt", "aggregation", "frames", "sampler",
@@ -85,6 +87,10 @@ class Measured:
     path: Path
 
     def value(self, metric: str) -> Optional[float]:
+        if metric.split("/")[0] == "accuracy" and self.protocol.exact_match:
+            return None  # an exact-match figure is never the task's accuracy (older metrics.json named it so)
+        if metric in AS_WRONG_KEY:  # the errors-as-wrong twin of a headline accuracy
+            return as_wrong_value(self.metrics.get("metrics") or {}, AS_WRONG_KEY[metric])
         v = (self.metrics.get("headline") or {}).get(metric)
         if v is None:
             v = (self.metrics.get("metrics") or {}).get(metric)
@@ -141,10 +147,13 @@ def _task_metrics(measured: list[Measured], refs: list[Reference]) -> list[str]:
         for k in r.metrics:
             if k not in keys:
                 keys.append(k)
-    if "accuracy" in keys and "exact_match" in keys:
-        keys.remove("exact_match")  # the unjudged accuracy *is* exact match; judged runs show the judge's
+    if "accuracy" in keys and "exact_match" in keys and not any(m.protocol.exact_match for m in measured):
+        keys.remove("exact_match")  # every run judged: the judge's accuracy is the figure
     first = [k for k in ("accuracy", "score") if k in keys]
-    return first + [k for k in keys if k not in first]
+    keys = first + [k for k in keys if k not in first]
+    if any((m.metrics.get("counts") or {}).get("errors") for m in measured):  # both definitions, named
+        keys = [x for k in keys for x in ([k, AS_WRONG_LABEL[k]] if k in AS_WRONG_LABEL else [k])]
+    return keys
 
 
 def verdicts(measured: list[Measured], refs: list[Reference]) -> dict[tuple[str, str], Verdict]:
@@ -245,7 +254,7 @@ def _measured_row(run: str, ms: list[Measured], cols: list[tuple[str, str, str]]
         if v.level != SAME:
             notes.append(f"{m.task}: {v.label()}")
         if m.protocol.exact_match:
-            notes.append(f"{m.task}: accuracy = exact match (no judge)")
+            notes.append(f"{m.task}: no judge: exact match only (exact_match), not the task's accuracy")
         c = m.metrics.get("counts") or {}
         if c.get("unusable_verdicts"):
             notes.append(f"{m.task}: {c['unusable_verdicts']} unusable verdict(s) left out of the judged figures")

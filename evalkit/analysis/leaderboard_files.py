@@ -60,8 +60,9 @@ def to_markdown(board: Leaderboard, output_dir: Path) -> str:
     lines += [
         f"Runs under `{output_dir}`. Accuracy-type metrics (`%`) in percent with 1 decimal, judge scores on "
         "0-5 with 2 decimals; `<task> n`: samples evaluated (errors); `<task> judge noise` (when measured, "
-        "`judge.repeats`): SD of the accuracy over the judge's draws and the share of items whose draws differ. "
-        "`source`: **measured** = scored by "
+        "`judge.repeats`): SD of the accuracy over the judge's draws and the share of items whose draws differ. `accuracy` and `exact_match` leave "
+        "errored samples out (the reference scripts' denominator); where a run has errors, `... (errors as "
+        "wrong)` beside them counts them wrong (the basis of evalkit-compare). `source`: **measured** = scored by "
         "evalkit here; **reported** = copied from a paper (`tasks/<task>/reference.yaml`), never recomputed. "
         "`comparable` against the paper row: **same protocol** (everything recorded matches, judge snapshot "
         "included), **judge snapshot differs** (same otherwise; both snapshots in `notes`) or **not "

@@ -33,12 +33,14 @@ from evalkit.analysis.gate import (
     scoring_of,
     scoring_text,
     task_folder,
+    unusable_pins,
     update_baseline,
 )
 from evalkit.cli.common import OneLineParser, guard
 from evalkit.store import TaskFolder, read_json
 
 PROG = "evalkit-gate"
+DEFAULT_FLIPS = 2  # new accuracy pins tolerate two flipped samples (one sample or two flip across machines)
 RUN_NAME = "gate"
 
 
@@ -100,6 +102,9 @@ def _main(argv: Optional[Sequence[str]]) -> int:
                     help="write the measured values into the baseline (on purpose), printing old -> new")
     ap.add_argument("--default-tolerance", type=float, default=0.02,
                     help="tolerance for new accuracy-type metrics with --update-baseline (fraction)")
+    ap.add_argument("--flips", type=int, default=DEFAULT_FLIPS,
+                    help="samples allowed to flip, for new accuracy-type metrics with --update-baseline: the "
+                         "tolerance is max(tolerance, flips / n), n = samples behind the metric (default %(default)s)")
     ap.add_argument("--score-tolerance", type=float, default=0.1,
                     help="tolerance for new judge-score metrics with --update-baseline (0-5 scale)")
     ap.add_argument("--json", type=Path, default=None, dest="json_out", help="also write the result as JSON")
@@ -109,6 +114,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     baseline = args.baseline or folder / BASELINE_FILE
     subset = args.subset or folder / SUBSET_FILE
     tmp: Optional[Path] = None
+    keep_failed = False
     try:
         old = read_baseline(baseline) if baseline.is_file() else None
         if old is None and not args.update_baseline:
@@ -140,7 +146,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         if args.update_baseline:
             _, lines = update_baseline(baseline, old, metrics_json, task=args.task, subset=subset,
                                        overrides=args.overrides, default_tolerance=args.default_tolerance,
-                                       score_tolerance=args.score_tolerance)
+                                       score_tolerance=args.score_tolerance, flips=args.flips)
             print(f"{PROG}: baseline {'updated' if old else 'created'}: {baseline} "
                   f"({scoring_text(measured_scoring)})")
             print("\n".join(lines))
@@ -151,6 +157,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             raise GateError(f"{baseline} was recorded with {scoring_text(want)} but this run is scored by "
                             f"{scoring_text(measured_scoring)}; use a baseline for this scoring (--baseline) "
                             "or record one with --update-baseline", MISSING_BASELINE)
+        problems = unusable_pins(exps, want)
+        if problems:
+            raise GateError(f"{baseline}: pins that cannot catch a regression: " + "; ".join(problems),
+                            MISSING_BASELINE)
         returned_then = (old.get("recorded") or {}).get("judge_returned")
         returned_now = measured_scoring.get("judge_returned")
         rows = check(metrics_json, exps)
@@ -165,8 +175,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             header.append(f"warning: {n_now} samples evaluated, the baseline was recorded on {n_expected}")
         if errored:
             header.append(f"evaluation error: {errored}")
+        if any(r.flips for r in rows):
+            header.append("tolerance = max(the pinned tolerance, flips / n), n = samples behind the metric")
         print(format_report(rows, "\n".join(header)))
         failed = errored is not None or not all(r.ok for r in rows)
+        keep_failed = failed
         if args.json_out:
             args.json_out.write_text(json.dumps({
                 "task": args.task, "baseline": str(baseline), "passed": not failed, "error": errored,
@@ -176,10 +189,19 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.code
     finally:
-        if tmp is not None and not args.keep:
+        if tmp is not None and not (args.keep or keep_failed):
             shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp is not None:
-            print(f"{PROG}: outputs kept in {tmp}", file=sys.stderr)
+        elif tmp is not None or (keep_failed and args.output_dir is not None):
+            _say_where(tmp or args.output_dir, args.task, failed=keep_failed)
+
+
+def _say_where(out_dir: Path, task: str, *, failed: bool) -> None:
+    """Where a kept gate run lies: its report, predictions and metrics (a failing gate keeps them)."""
+    folder = TaskFolder.of(out_dir, RUN_NAME, task)
+    report = folder.path / "report.html"
+    what = f"report {report}" if report.is_file() else f"predictions {folder.predictions}"
+    why = "the gate failed: outputs kept" if failed else "outputs kept"
+    print(f"{PROG}: {why} in {out_dir} ({what}; metrics {folder.metrics})", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -4,6 +4,7 @@
     evalkit demo [OVERRIDES]     the demo with overrides, e.g. `evalkit demo output_dir=/tmp/x`
     evalkit OVERRIDES            a benchmark: `evalkit task=msvd_qa data_dir=/data/eval judge=gpt35`
     evalkit --version            evalkit's version and the versions that matter (torch, transformers)
+    evalkit --help               one page: what evalkit does, its commands, the overrides people use
 
 Failed jobs (of a sweep, or of shard jobs launched through Hydra's submitit launcher) are listed at
 the end and make the command exit 1 (:mod:`.job_failures`).
@@ -23,11 +24,25 @@ SUBMITIT_PRESETS = ("slurm", "local", "submitit_slurm", "submitit_local")  # con
 VERSION_PACKAGES = ("torch", "torchvision", "transformers", "av", "hydra-core", "openai")
 
 
+#: libraries that log one INFO line per HTTP request (13k lines for one judged MSVD-QA run)
+CHATTY_LOGGERS = ("httpx", "httpcore", "openai")
+
+
+def quiet_request_logs() -> None:
+    """Per-request lines of the HTTP client go to debug level: shown only when asked for
+    (``hydra.verbose=httpx``, which Hydra applies before the job, is left as it is)."""
+    for name in CHATTY_LOGGERS:
+        lg = logging.getLogger(name)
+        if lg.level == logging.NOTSET:
+            lg.setLevel(logging.WARNING)
+
+
 def _job(cfg) -> str | None:
     """One Hydra job; returns the failure message of a known failure (None on success)."""
     from evalkit.api import run
     from evalkit.errors import EvalkitError
 
+    quiet_request_logs()
     try:
         run(cfg, log=log.info)
     except EvalkitError as e:
@@ -80,10 +95,39 @@ def version_text() -> str:
     return f"evalkit {version('evalkit')} ({REPO_ROOT}{commit})\npython {platform.python_version()}, {deps}"
 
 
+#: Hydra's options that take the next argument as their value
+_OPTIONS_WITH_VALUE = ("-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir", "-c", "--cfg", "-p",
+                       "--package")
+
+
+def _check_overrides_or_exit(args: list[str], config_name: str) -> None:
+    """Unknown config names, misspelt fields (with or without ``+``) and one data folder swept over
+    several tasks end here, in one line, before Hydra composes anything or a run folder exists."""
+    from evalkit.override_checks import check_overrides
+    from evalkit.errors import ConfigError
+
+    overrides, skip = [], False
+    for a in args:
+        if skip or a.startswith("-"):
+            skip = a in _OPTIONS_WITH_VALUE
+            continue
+        overrides.append(a)
+    try:
+        check_overrides(overrides, CONFIG_DIR, config_name)
+    except ConfigError as e:
+        sys.exit(f"evalkit: ConfigError: {e}")
+
+
 def main() -> None:
     args = sys.argv[1:]
     if "--version" in args or "-V" in args:
         print(version_text())
+        return
+    if "--help" in args or "-h" in args:  # a short page; the config dump is `--cfg job`
+        from evalkit.cli.help_page import help_text
+        from evalkit.paths import REPO_ROOT
+
+        print(help_text(str(REPO_ROOT)))
         return
     if not (CONFIG_DIR / "config.yaml").is_file():
         sys.exit(f"evalkit: config folder not found at {CONFIG_DIR}; install with `pip install -e .` from the repo")
@@ -93,7 +137,9 @@ def main() -> None:
     from evalkit.config import register_configs
 
     register_configs()
-    if not args or args[0] == DEMO_WORD:  # `evalkit` / `evalkit demo OVERRIDES...`: the embedded demo
+    demo = not args or args[0] == DEMO_WORD
+    _check_overrides_or_exit(args[1:] if demo else args, "demo" if demo else "config")
+    if demo:  # `evalkit` / `evalkit demo OVERRIDES...`: the embedded demo
         sys.argv[1:] = ["--config-name=demo", *args[1:]]
     if any(a.startswith("hydra/launcher=") and a.split("=", 1)[1] in SUBMITIT_PRESETS for a in args):
         import importlib.util

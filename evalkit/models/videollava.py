@@ -84,7 +84,7 @@ class VideoLlavaAdapter(ModelAdapter):
 
     def load(self) -> None:
         import torch
-        from transformers import VideoLlavaForConditionalGeneration, VideoLlavaProcessor
+        from transformers import VideoLlavaForConditionalGeneration, VideoLlavaImageProcessor, VideoLlavaProcessor
 
         if self.cfg.cpu_threads:
             torch.set_num_threads(self.cfg.cpu_threads)
@@ -96,7 +96,11 @@ class VideoLlavaAdapter(ModelAdapter):
             dtype_name = "float16" if device.startswith("cuda") else "float32"
         device, dtype = torch.device(device), getattr(torch, dtype_name)
         kw: dict[str, Any] = {"revision": self.cfg.revision} if self.cfg.revision else {}
-        processor = VideoLlavaProcessor.from_pretrained(self.cfg.pretrained, **kw)
+        # Video-LLaVA's image processor exists only as a PIL class; the processor's auto loading asks for
+        # the torchvision backend first (installed, for the video processor) and warns "Requested
+        # torchvision backend is not available" on every run. Its own class loads the same config.
+        image_processor = VideoLlavaImageProcessor.from_pretrained(self.cfg.pretrained, **kw)
+        processor = VideoLlavaProcessor.from_pretrained(self.cfg.pretrained, image_processor=image_processor, **kw)
         if self.cfg.attn_implementation:
             kw["attn_implementation"] = self.cfg.attn_implementation
         model = VideoLlavaForConditionalGeneration.from_pretrained(self.cfg.pretrained, dtype=dtype, **kw)

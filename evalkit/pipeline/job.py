@@ -17,14 +17,17 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from evalkit.config import RunConfig, build_model, build_task, check_known_fields, check_stage
-from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
+from evalkit.errors import ConfigError, DataError, StoreError
 from evalkit.manifest import environment, now_iso, scrub
+from evalkit.metrics.accuracy_basis import as_wrong_note
+from evalkit.pipeline.error_rate import check_predictions, error_rate_failure
 from evalkit.pipeline.imported import ImportedRun
 from evalkit.pipeline.judging import choose_judge, describe_judge, judge_noise, run_judge, valid_judgments
 from evalkit.pipeline.launch import place_model, resolve_runner
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
 from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_prompts
 from evalkit.pipeline.seeding import seed_everything
+from evalkit.pipeline.startup_checks import check_before_start
 from evalkit.pipeline.selection import sample_scope, select_samples
 from evalkit.prompts.answer import configure_answer
 from evalkit.prompts.store import PromptStore
@@ -55,6 +58,7 @@ class Job:
         self.judge_cfg = OmegaConf.to_object(cfg.judge)
         # The task fixes the judging protocol (prompt + parser); the judge config fixes endpoint and model.
         self.judge_cfg.protocol = self.task.judge_protocol
+        check_before_start(self.task, self.model, judged=self._judge_enabled(), stage=self.stage, log=self.log)
         self.run_cfg: RunConfig = OmegaConf.to_object(cfg.run)
         self.task.seed = self.model.seed = self.run_cfg.seed
         self.output = OutputFolder(Path(cfg.output_dir))
@@ -127,7 +131,9 @@ class Job:
             self._open_manifest(report, samples, warnings)
             if self.stage in ("all", "predict"):
                 result["predict"] = self.predict(samples)
-                if self.stage == "predict":
+                if self.stage == "predict":  # run.max_error_rate applies here too
+                    check_predictions(self.folder.predictions, [s.id for s in samples], self.task.name,
+                                      self.run_cfg.max_error_rate)
                     return result
             self._try_merge(samples, required=True)
             return self._judge_and_score(samples, result)
@@ -159,6 +165,9 @@ class Job:
         self.manifest["warnings"] = block
 
     def _judge_and_score(self, samples: list[Sample], result: dict[str, Any]) -> dict[str, Any]:
+        if self.stage == "predict":  # the rank that merged a sharded predict-only run
+            check_predictions(self.folder.predictions, [s.id for s in samples], self.task.name,
+                              self.run_cfg.max_error_rate)
         records = self._records(samples)
         if self.stage in ("all", "judge") and self._judge_enabled():
             result["judge"] = self.judge(records)
@@ -378,7 +387,7 @@ class Job:
 
         board = write_leaderboard(self.output.path)
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in out["headline"].items()) or self._nothing_scored(artifacts)
-        notes = [f"errors {n_err}/{len(records)}"]
+        notes = [f"errors {n_err}/{len(records)}", *filter(None, [as_wrong_note(metrics, n_err)])]
         if self.scope.get("subset"):
             notes.append(f"subset: {len(samples)} of {self.scope.get('expected_size') or self.scope.get('set_size')} "
                          f"samples ({'; '.join(self.scope.get('subset_reasons') or [])})")
@@ -401,12 +410,10 @@ class Job:
             except Exception as e:  # noqa: BLE001
                 self.log(f"[{self.task.name}] report.html not written: {type(e).__name__}: {e}")
         log_to_trackers(self.folder, self.resolved_config, log=self.log)
-        if counts["error_rate"] > self.run_cfg.max_error_rate:
-            raise EvalFailure(
-                f"task {self.task.name}: {n_err} of {len(records)} samples errored "
-                f"({counts['error_rate']:.1%} > run.max_error_rate={self.run_cfg.max_error_rate:.1%}); "
-                f"see the 'error' fields in {self.folder.predictions}"
-            )
+        failure = error_rate_failure(self.task.name, n_err, len(records), self.run_cfg.max_error_rate,
+                                     self.folder.predictions)
+        if failure is not None:
+            raise failure
         return out
 
 

@@ -183,11 +183,11 @@ class VideoQATask(Task):
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         out = super().headline(metrics)
         if "judge_by_type" in metrics:
-            per_type = {t: m.get("accuracy") for t, m in metrics["judge_by_type"].items()}
-        else:
-            per_type = {t: m.get("exact_match") for t, m in (metrics.get("by_type") or {}).items()}
+            name, per_type = "accuracy", {t: m.get("accuracy") for t, m in metrics["judge_by_type"].items()}
+        else:  # no judge: per-type exact match, named so (never "accuracy")
+            name, per_type = "exact_match", {t: m.get("exact_match") for t, m in (metrics.get("by_type") or {}).items()}
         if 1 < len(per_type) <= self.max_headline_types:
-            out.update({f"accuracy/{t}": v for t, v in per_type.items() if v is not None})
+            out.update({f"{name}/{t}": v for t, v in per_type.items() if v is not None})
         return out
 
     def judge_items(self, records: list[dict[str, Any]]) -> list[Any]:
@@ -226,7 +226,7 @@ class VideoQATask(Task):
             if len(by_type) > 1:
                 metrics["judge_by_type"] = {t: aggregate(js, mode=aggregation) for t, js in sorted(by_type.items())}
         else:
-            # Offline: the headline accuracy is the exact-match proxy, named as such.
-            metrics["accuracy"] = metrics["exact_match"]
-            metrics["accuracy_source"] = "exact_match"
+            # Offline: exact match only, under its own name. The task's accuracy is the judge's; an
+            # exact-match figure is never reported as it (console, leaderboard, gate).
+            metrics["scored_by"] = "exact_match"
         return metrics

@@ -1,5 +1,6 @@
 """Leaderboard: aggregation over run folders, reported reference rows, deltas, comparability."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,8 @@ def test_one_row_per_run_with_protocol_columns(out):
     assert a["model"] == "LanguageBind/Video-LLaVA-7B-hf"
     assert a["msvd_qa accuracy %"] == pytest.approx(72.5)
     assert a["msvd_qa score"] == pytest.approx((145 * 4 + 55 * 1) / 200)
-    assert a["demo_shapes accuracy %"] == pytest.approx(75.0)
+    # scored without a judge: exact match, under its own name, never as the task's accuracy
+    assert a["demo_shapes exact_match %"] == pytest.approx(75.0) and "demo_shapes accuracy %" not in df.columns
     assert a["judge"] == "demo_shapes: none (exact match); msvd_qa: gpt-3.5-turbo-0125"  # named per task
     assert a["aggregation"] == "demo_shapes: -; msvd_qa: paper"
     assert a["judge prompt"] == "demo_shapes: -; msvd_qa: reference"
@@ -66,10 +68,18 @@ def test_one_row_per_run_with_protocol_columns(out):
     assert "msvd_qa: judge snapshot differs: gpt-3.5-turbo-0125 vs gpt-3.5-turbo-0613 or gpt-3.5-turbo-0301" \
         in a["notes"]
     b = _row(df, "ckpt-b")
-    assert b["msvd_qa accuracy %"] == pytest.approx(50.0) and pd.isna(b["msvd_qa score"])
+    assert b["msvd_qa exact_match %"] == pytest.approx(50.0) and pd.isna(b["msvd_qa accuracy %"])
+    assert pd.isna(b["msvd_qa score"]) and "msvd_qa: no judge: exact match only" in b["notes"]
     assert b["sampler"] == "random" and b["frames"] == "16"
-    # exact_match is not a separate column where accuracy exists (unjudged accuracy *is* exact match)
-    assert not any(c.endswith("exact_match %") for c in df.columns)
+    assert "msvd_qa exact_match %" in df.columns  # ckpt-b has no judge
+
+
+def test_all_judged_task_shows_no_exact_match_column(tmp_path):
+    o = tmp_path / "r"
+    write_run(o, "a", "msvd_qa", _judged(3, n=4), judge="gpt-3.5-turbo")
+    write_run(o, "b", "msvd_qa", _judged(2, n=4), judge="gpt-3.5-turbo")
+    cols = build_leaderboard(o, reference=False).table.columns
+    assert "msvd_qa accuracy %" in cols and "msvd_qa exact_match %" not in cols
 
 
 def test_reference_rows_reported_and_deltas(out):
@@ -86,7 +96,7 @@ def test_reference_rows_reported_and_deltas(out):
     assert not any(c.startswith("msrvtt_qa") for c in df.columns)
     assert any(c.startswith("msrvtt_qa") for c in build_leaderboard(out, all_reference=True).table.columns)
     # reported rows are never mixed into measured ones
-    assert pd.isna(vl["demo_shapes accuracy %"])
+    assert pd.isna(vl["demo_shapes exact_match %"])
     d = board.deltas
     row = d[(d["run"] == "ckpt-a") & (d["metric"] == "accuracy %") & d["reference"].str.startswith("Video-LLaVA-7B")]
     assert len(row) == 1
@@ -108,7 +118,8 @@ def test_non_comparable_rows_are_flagged(out):
     assert c["comparable"] == "not comparable"
     assert "judge model gpt-4o vs gpt-3.5-turbo" in c["notes"] and "aggregation strict vs paper" in c["notes"]
     d = build_leaderboard(out).deltas
-    assert set(d[d["run"] == "ckpt-b"]["comparable"]) == {"not comparable"}
+    assert set(d[d["run"] == "ckpt-c"]["comparable"]) == {"not comparable"}
+    assert d[d["run"] == "ckpt-b"].empty  # exact match only: no delta against the paper's judged accuracy
 
 
 def _level(out, run, **kw):
@@ -200,6 +211,12 @@ def test_generic_reference_loader(tmp_path):
         "    notes: VQA accuracy, test-dev\n")
     out = tmp_path / "out"
     write_run(out, "m", "vqav2", correctness_samples([True] * 3 + [False]))
+    # vqav2's own scorer reports an accuracy (the fixture scores with video QA's exact match: say so)
+    mpath = out / "m" / "vqav2" / "metrics.json"
+    mj = json.loads(mpath.read_text())
+    del mj["metrics"]["scored_by"]
+    mj["headline"]["accuracy"] = mj["metrics"]["accuracy"] = mj["metrics"]["exact_match"]
+    mpath.write_text(json.dumps(mj))
     board = build_leaderboard(out, reference_dir=refs)
     assert _row(board.table, "m")["comparable"] == "same protocol"  # no judge on either side, nothing else stated
     d = board.deltas

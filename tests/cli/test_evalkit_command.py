@@ -26,13 +26,15 @@ def test_demo_end_to_end_ranks_trained_above_untrained(tmp_path):
     out = tmp_path / "results"
     assert "leaderboard" in (p.stdout + p.stderr)
     rows = list(csv.DictReader(open(out / "leaderboard.csv")))
-    acc = {r["run"]: float(r["demo_shapes accuracy %"]) / 100 for r in rows if r["source"] == "measured"}
+    # scored without a judge: exact match, under its own name (never the task's accuracy)
+    assert "demo_shapes accuracy %" not in rows[0]
+    acc = {r["run"]: float(r["demo_shapes exact_match %"]) / 100 for r in rows if r["source"] == "measured"}
     trained = next(v for k, v in acc.items() if k.endswith("trained") and "untrained" not in k)
     untrained = next(v for k, v in acc.items() if "untrained" in k)
     assert trained >= 0.9 and untrained < 0.5
-    # per-question-type accuracy is part of the comparison
+    # per-question-type exact match is part of the comparison
     for qtype in ("color", "direction", "shape"):
-        col = f"demo_shapes accuracy/{qtype} %"
+        col = f"demo_shapes exact_match/{qtype} %"
         by_run = {r["run"]: float(r[col]) for r in rows if r["source"] == "measured"}
         assert by_run["checkpoints__trained"] >= 90 > by_run["checkpoints__untrained"]
     for run in ("checkpoints__trained", "checkpoints__untrained"):
@@ -47,12 +49,18 @@ def test_demo_end_to_end_ranks_trained_above_untrained(tmp_path):
 
 
 def test_multirun_two_tasks(tmp_path, tiny_ckpt):
-    a = write_video_qa(tmp_path / "a", n=3)
+    from tests._eval_layout import VIDEO_DIRS, _move_tree
+
+    for task in ("msvd_qa", "msrvtt_qa"):  # each task its own folder of the official eval layout
+        folder, video_dir = VIDEO_DIRS[task]
+        base = write_video_qa(tmp_path / "eval" / "GPT_Zero_Shot_QA" / folder, n=3)
+        if video_dir != "videos":
+            _move_tree(base / "videos", base / "_videos")
+            _move_tree(base / "_videos", base / video_dir)
     out = tmp_path / "out"
     _run(["-m", "task=msvd_qa,msrvtt_qa", "task.expected_size=null", f"model.pretrained={tiny_ckpt}",
           "model.max_new_tokens=3", f"output_dir={out}", "run.name=tiny", "runner.progress=false",
-          # one data folder for both tasks keeps the test small (msrvtt's default video_dir differs)
-          f"task.data_root={a}", "task.video_dir=videos"], cwd=tmp_path)
+          f"data_dir={tmp_path / 'eval'}"], cwd=tmp_path)
     assert (out / "tiny" / "msvd_qa" / "metrics.json").exists()
     assert (out / "tiny" / "msrvtt_qa" / "metrics.json").exists()
     board = (out / "leaderboard.md").read_text()
@@ -71,7 +79,7 @@ def test_missing_data_root_is_one_readable_error(tmp_path):
              check=False)
     assert p.returncode == 1
     err = p.stderr + p.stdout
-    assert "questions file not found" in err and "absent" in err and "Traceback" not in err
+    assert f"task.data_root={tmp_path}/absent: no such folder" in err and "Traceback" not in err
 
 
 def test_unset_data_root_is_named(tmp_path):

@@ -63,7 +63,8 @@ def test_no_credential_in_any_file_or_log_line(tmp_path):
               f"judge.base_url=http://judgeuser:JUDGEPASS@{host}/v1",
               "judge.api_key_env=EVALKIT_SECRETS_TEST_KEY", f"output_dir={out}", "run.name=r",
               "runner.progress=false"]
-        p = evalkit(ov, cwd=tmp_path, env=env)
+        # hydra.verbose=httpx: httpx's per-request lines (debug-only by default) reach the log, redacted
+        p = evalkit([*ov, "hydra.verbose=httpx"], cwd=tmp_path, env=env)
         assert server.n_requests == 6  # 3 predictions, 3 verdicts: the credentials did their job
         # a sweep (multirun.yaml, one job folder per job) with credentials in query strings
         p2 = evalkit(["-m", *ov[:6], "stage=judge", "judge.dry_run=true",

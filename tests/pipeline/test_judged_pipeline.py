@@ -103,7 +103,10 @@ def test_judge_none_scores_offline_by_exact_match(compose, tmp_path):
     Job(compose(["task=demo_shapes", "run.limit=6", "runner.progress=false", f"output_dir={tmp_path}",
                  "run.name=t"])).run()
     met = json.loads((tmp_path / "t" / "demo_shapes" / "metrics.json").read_text())
-    assert met["metrics"]["accuracy_source"] == "exact_match" and met["judge"] is None
+    assert met["metrics"]["scored_by"] == "exact_match" and met["judge"] is None
+    # a judged task without its judge: exact match under its own name, never the task's accuracy
+    assert "accuracy" not in met["metrics"] and "exact_match" in met["headline"]
+    assert not [k for k in met["headline"] if k.startswith("accuracy")]
 
 
 def test_missing_key_fails_before_any_inference(compose, tmp_path, monkeypatch):

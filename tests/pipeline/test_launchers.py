@@ -122,7 +122,7 @@ def test_submitit_local_two_shard_jobs_equal_one_process(compose, tiny_ckpt, tmp
                                 f"output_dir={tmp_path}/bad", "runner.num_shards=2", "runner.shard_rank=range(2)"],
                     tmp_path, check=False)
     err = p.stdout + p.stderr
-    assert p.returncode == 1 and "2 job(s) failed" in err and "questions file not found" in err
+    assert p.returncode == 1 and "2 job(s) failed" in err and f"task.data_root={tmp_path}/absent: no such folder" in err
     assert "Traceback" not in err
 
 
