@@ -49,10 +49,18 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = DEFAULT_CON
 
 def run(cfg: DictConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run one composed job (predict, judge, score: as ``cfg.stage`` says) and return its result:
-    ``{"task_dir", "predict", "judge", "metrics"}`` (the stages that ran)."""
+    ``{"task_dir", "predict", "judge", "metrics"}`` (the stages that ran).  After scoring, the output
+    folder's leaderboard and the task's report are written, and more errored samples than
+    ``run.max_error_rate`` raise :class:`~evalkit.errors.EvalFailure`."""
     from evalkit.pipeline import Job
+    from evalkit.pipeline.publish import check_error_rate, publish
 
-    return Job(cfg, log=log).run()
+    job = Job(cfg, log=log)
+    result = job.run()
+    if result.scored is not None:
+        publish(job.plan, result.scored, log)
+        check_error_rate(job.plan, result.scored)
+    return result.as_dict()
 
 
 def evaluate(overrides: Sequence[str] = (), *, config_name: str = DEFAULT_CONFIG,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -67,6 +67,7 @@ class RunStats:
     media_decoded: int = 0  # decodes actually done (== media_groups: each medium decoded once)
     threads: dict[str, Any] = field(default_factory=dict)  # the effective thread settings
     prefix_sharing: Optional[dict[str, Any]] = None  # the adapter's counters, when it shares prefixes
+    thumbnails: Optional[dict[str, Any]] = None  # what the report's thumbnails kept (set by the predict stage)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -172,10 +173,14 @@ class Runner:
         return mine, [s for s in mine if s.id not in done]
 
     def run(self, samples: list[Sample], spec: MediaSpec, store: PredictionStore, desc: str = "predict",
-            on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None) -> RunStats:
-        """``on_loaded``: called with each decoded batch (e.g. to keep thumbnails of the frames)."""
+            on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None,
+            recorded: Sequence[dict[str, Any]] = ()) -> RunStats:
+        """``on_loaded``: called with each decoded batch (e.g. to keep thumbnails of the frames).
+        ``recorded``: error records this run already stored before calling (samples found unusable
+        without reading them): counted as this run's errors, not as resumed work."""
         mine, todo = self.pending(samples, store)
-        stats = RunStats(total=len(mine), skipped=len(mine) - len(todo))
+        stats = RunStats(total=len(mine), skipped=len(mine) - len(todo) - len(recorded), errors=len(recorded),
+                         error_examples=[f"{r['id']}: {r['error']}" for r in recorded[:5]])
         if not todo:
             return stats
         import uuid

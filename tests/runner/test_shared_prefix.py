@@ -344,12 +344,12 @@ def test_job_records_sharing_and_threads_in_manifest(compose, ckpt, tmp_path):
         ans.append({"answer": "yes", "type": "yn", "question_id": f"q{k}"})
     (data / "test_q.json").write_text(json.dumps(qs))
     (data / "test_a.json").write_text(json.dumps(ans))
-    from evalkit.pipeline import Job
+    from evalkit.api import run as run_job
 
     ov = ["task=demo_shapes", f"task.data_root={data}", "model=tiny_demo_trained", f"model.pretrained={ckpt}",
           "model.max_new_tokens=4", f"output_dir={tmp_path / 'out'}", "run.name=r", "runner.progress=false",
           "runner.batch_size=3", "run.max_error_rate=1.0"]
-    Job(compose(ov)).run()
+    run_job(compose(ov))
     tdir = tmp_path / "out" / "r" / "demo_shapes"
     man = json.loads((tdir / "manifest.json").read_text())
     stage = man["stages"]["predict"]
@@ -359,7 +359,7 @@ def test_job_records_sharing_and_threads_in_manifest(compose, ckpt, tmp_path):
     assert stage["media_groups"] == 6 and stage["media_decoded"] == 6
     assert stage["prefix_sharing"]["prefills"] == 6 and stage["prefix_sharing"]["rows"] == 8
     assert man["model"]["shared_prefix"]["supported"] is True
-    Job(compose(ov + ["runner.share_prefix=false", "run.name=off"])).run()
+    run_job(compose(ov + ["runner.share_prefix=false", "run.name=off"]))
     off = {json.loads(x)["id"]: json.loads(x)["pred"]
            for x in (tmp_path / "out" / "off" / "demo_shapes" / "predictions.jsonl").read_text().splitlines()}
     on = {json.loads(x)["id"]: json.loads(x)["pred"] for x in (tdir / "predictions.jsonl").read_text().splitlines()}
