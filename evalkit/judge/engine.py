@@ -252,15 +252,16 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
 # -- public API ----------------------------------------------------------------
 
 def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
-            judgments_path: Optional[Path] = None) -> DryRunReport:
+            judgments_path: Optional[Path] = None, protocol: Optional[JudgeProtocol] = None) -> DryRunReport:
     """Count the requests a run would send (cache misses) and estimate their cost.
 
     Sends nothing and creates no file. With ``judgments_path``, items already
-    final there are excluded, as a real run would.
+    final there are excluded, as a real run would.  ``protocol``: the protocol object
+    to judge with (default: the registered one named ``cfg.protocol``).
     """
     cfg = coerce_config(cfg)
     validate_config(cfg)
-    protocol = get_protocol(cfg.protocol)
+    protocol = protocol or get_protocol(cfg.protocol)
     items = list(items)
     todo = _pending(items, Path(judgments_path), cfg, protocol)[0] if judgments_path else items
     firsts: "OrderedDict[str, JudgeItem]" = OrderedDict()
@@ -285,7 +286,8 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
 
 
 def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
-                cache_path: Path, progress: bool = True) -> JudgeRunSummary:
+                cache_path: Path, progress: bool = True,
+                protocol: Optional[JudgeProtocol] = None) -> JudgeRunSummary:
     """Judge every item, appending one JSON line per item to ``judgments_path``.
 
     Resumable: ids already final in the file are neither re-judged nor rewritten,
@@ -296,20 +298,21 @@ def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
     Raises :class:`JudgeUnavailableError` (endpoint named, key never) when the
     judge cannot be reached or refuses the credentials — after every verdict
     obtained so far has been cached and written; the partial summary is attached
-    as ``exc.summary``.
+    as ``exc.summary``.  ``protocol``: the protocol object to judge with (default: the
+    registered one named ``cfg.protocol``).
     """
     t_start = time.perf_counter()
     cfg = coerce_config(cfg)
     validate_config(cfg)
     if not is_enabled(cfg):
         raise ValueError("the judge is disabled (judge.name is 'none'); nothing to judge")
-    protocol = get_protocol(cfg.protocol)
+    protocol = protocol or get_protocol(cfg.protocol)
     items = list(items)
     _check_ids(items)
     judgments_path, cache_path = Path(judgments_path), Path(cache_path)
 
     if cfg.dry_run:
-        report = dry_run(items, cfg, cache_path, judgments_path=judgments_path)
+        report = dry_run(items, cfg, cache_path, judgments_path=judgments_path, protocol=protocol)
         log.info("judge dry run: %s", report.to_dict())
         return _summary(items, cfg, protocol, judgments_path, cache_path, _RunState(),
                         n_resumed=report.n_already_judged, n_cache_hits=0,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from evalkit.judge.config import JudgeConfig
+from evalkit.judge.protocols import JudgeProtocol
 from evalkit.manifest import now_iso
 from evalkit.pipeline.plan import Plan
 from evalkit.pipeline.run_manifest import RunManifest
@@ -56,12 +57,13 @@ def run_judge(plan: Plan, records: list[dict[str, Any]], log: Log) -> dict[str, 
     task, cfg, folder = plan.task, plan.judge, plan.folder
     items = task.judge_items(records)
     if cfg.dry_run:
-        d = dry_run(items, cfg, cache_path=plan.cache_path(), judgments_path=folder.judgments).to_dict()
+        d = dry_run(items, cfg, cache_path=plan.cache_path(), judgments_path=folder.judgments,
+                    protocol=plan.judge_choice.protocol).to_dict()
         log(f"[{task.name}] judge dry run: {d.get('n_requests')} requests would be sent "
             f"({d.get('n_cache_hits')} cache hits), est. ${d.get('est_cost_usd')}; nothing sent")
         return {"dry_run": d}
     info = judge_items(items, cfg, judgments_path=folder.judgments, cache_path=plan.cache_path(),
-                       progress=plan.runner.progress).to_dict()
+                       progress=plan.runner.progress, protocol=plan.judge_choice.protocol).to_dict()
     agg = cfg.aggregation
     unusable = {m: unusable_count(v) for m, v in (info.get("metrics") or {}).items()}
     changed = f", {info.get('n_changed')} re-judged (changed since judged)" if info.get("n_changed") else ""
@@ -74,16 +76,14 @@ def run_judge(plan: Plan, records: list[dict[str, Any]], log: Log) -> dict[str, 
     return {**info, "finished": now_iso()}
 
 
-def valid_judgments(task: Task, records: list[dict[str, Any]], cfg: JudgeConfig, path: Path,
-                    log: Log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def valid_judgments(task: Task, records: list[dict[str, Any]], cfg: JudgeConfig, protocol: JudgeProtocol,
+                    path: Path, log: Log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The judgment lines valid for the current predictions (same question, answer, prediction,
     requested judge model, protocol and prompt), and the ``judge`` block describing them.  A line
     judged for anything else is not used: its sample counts as unjudged (``stale``)."""
     from evalkit.judge.accounting import judge_block
     from evalkit.judge.identity import match_judgments
-    from evalkit.judge.protocols import get_protocol
 
-    protocol = get_protocol(cfg.protocol)
     matched = match_judgments(task.judge_items(records), read_judgments(path), cfg.model, protocol)
     if matched.stale:
         log(f"[{task.name}] warning: {len(matched.stale)} judgment(s) in {path.name} were made for "

@@ -11,7 +11,7 @@ import os
 import socket
 import time
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Callable
 
 from evalkit.manifest import environment, now_iso
 from evalkit.pipeline.plan import Plan
@@ -22,6 +22,7 @@ from evalkit.runner.loading import LoadedSample
 from evalkit.runner.runner import Runner, RunStats, prediction_record
 from evalkit.samples import Sample
 from evalkit.store import PredictionStore
+from evalkit.store.records import PredictionRecord
 
 Log = Callable[[str], None]
 
@@ -62,7 +63,7 @@ def predict(plan: Plan, samples: list[Sample], manifest: RunManifest, log: Log) 
 
 
 def _run(plan: Plan, runner: Runner, samples: list[Sample], store: PredictionStore,
-         unusable: list[dict[str, Any]]) -> RunStats:
+         unusable: list[PredictionRecord]) -> RunStats:
     """The runner over ``samples`` (keeping the report's thumbnails of the decoded frames)."""
     spec = plan.task.media_spec()
     thumbs = None
@@ -93,7 +94,7 @@ def _record_stage(plan: Plan, manifest: RunManifest, started: str, stats: RunSta
     manifest.save()
 
 
-def _record_unusable(store: PredictionStore, todo: list[Sample]) -> list[dict[str, Any]]:
+def _record_unusable(store: PredictionStore, todo: list[Sample]) -> list[PredictionRecord]:
     """Store an error record (``Sample.problem``) for each of ``todo`` that has a problem."""
     records = [prediction_record(LoadedSample(s), error=s.problem) for s in todo if s.problem is not None]
     store.append(records)

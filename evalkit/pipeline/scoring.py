@@ -16,6 +16,7 @@ from evalkit.pipeline.plan import Plan
 from evalkit.pipeline.run_manifest import RunManifest
 from evalkit.samples import Sample
 from evalkit.store import write_json
+from evalkit.store.records import is_error
 
 Log = Callable[[str], None]
 
@@ -42,7 +43,7 @@ def score(plan: Plan, records: list[dict[str, Any]], samples: list[Sample], scop
         jpath = plan.folder.judgments
         if not jpath.exists():
             raise DataError(f"judge={plan.judge.name} but no judgments at {jpath}; run stage=judge first")
-        judgments, judge_block = valid_judgments(task, records, plan.judge, jpath, log)
+        judgments, judge_block = valid_judgments(task, records, plan.judge, plan.judge_choice.protocol, jpath, log)
     metrics = task.score(records, judgments, aggregation=plan.judge.aggregation)
     artifacts = task.write_artifacts(records, plan.folder.path)
     counts = _counts(records, samples, scope)
@@ -71,7 +72,7 @@ def score(plan: Plan, records: list[dict[str, Any]], samples: list[Sample], scop
 
 
 def _counts(records: list[dict[str, Any]], samples: list[Sample], scope: dict[str, Any]) -> dict[str, Any]:
-    n_err = sum(1 for r in records if "error" in r)
+    n_err = sum(1 for r in records if is_error(r))
     return {"samples": len(samples), "predictions": len(records), "predicted": len(records) - n_err,
             "errors": n_err, "missing": len(samples) - len(records),
             "error_rate": n_err / len(records) if records else 0.0, **scope}

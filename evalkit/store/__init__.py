@@ -27,12 +27,13 @@ from evalkit.store.layout import (
 )
 from evalkit.store.locks import WriterLock, file_lock
 from evalkit.store.predictions import PredictionStore, merge_shards, read_predictions, resolve_duplicates
+from evalkit.store.records import PredictionRecord, is_error
 from evalkit.store.thumbnails import append_thumbnails, open_thumbnails, read_thumbnails, thumbnail_key
 
 __all__ = [
-    "JudgmentsWriter", "OutputFolder", "PredictionStore", "TaskFolder", "WriterLock", "append_jsonl",
+    "JudgmentsWriter", "OutputFolder", "PredictionRecord", "PredictionStore", "TaskFolder", "WriterLock", "append_jsonl",
     "default_run_name",
-    "file_lock", "final_lines_by_id", "is_final", "is_hidden", "merge_shards", "read_json", "read_jsonl",
+    "file_lock", "final_lines_by_id", "is_error", "is_final", "is_hidden", "merge_shards", "read_json", "read_jsonl",
     "read_judgments", "read_predictions", "repair_jsonl_tail", "resolve_duplicates", "run_task_folders",
     "shard_file_name",
     "write_bytes", "write_json", "write_text", "append_thumbnails", "open_thumbnails", "read_thumbnails",
