@@ -55,7 +55,7 @@ from evalkit.judge.errors import JudgeRequestError, JudgeUnavailableError, Parse
 from evalkit.judge.identity import item_key, line_key, match_judgments
 from evalkit.judge.protocols import JudgeProtocol, get_protocol
 from evalkit.judge.reports import DryRunReport, JudgeRunSummary
-from evalkit.store.judgments import JudgmentsWriter, final_lines_by_id, read_judgments
+from evalkit.store.judgments import JudgmentLine, JudgmentsWriter, final_lines_by_id, read_judgments
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,30 +96,16 @@ def _now_iso() -> str:
 
 def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: str) -> Dict[str, Any]:
     replies = outcome.get("replies")
-    return {
-        "id": str(item.id),
-        "question": item.question,
-        "answer": item.answer,
-        "pred": item.pred,
-        "status": outcome["status"],
-        "verdict": outcome.get("verdict") or {},
-        "raw": outcome.get("raw"),
-        "replies": list(replies) if isinstance(replies, list) else [outcome.get("raw")],
-        "error": outcome.get("error"),
-        "protocol": outcome["protocol"],
-        "prompt_version": outcome["prompt_version"],
-        "prompt_hash": outcome["prompt_hash"],
-        "key": key,
-        "requested_model": outcome["requested_model"],
-        "returned_model": outcome.get("returned_model"),
-        "latency_s": outcome.get("latency_s"),
-        "tokens": outcome.get("tokens") or {"prompt": 0, "completion": 0},
-        "attempts": outcome.get("attempts", 0),
-        "parse_attempts": outcome.get("parse_attempts", 0),
-        "cached": cached,
-        "judged_at": outcome.get("judged_at"),
-        "extra": item.extra,
-    }
+    return JudgmentLine(
+        id=str(item.id), question=item.question, answer=item.answer, pred=item.pred, status=outcome["status"],
+        verdict=outcome.get("verdict") or {}, raw=outcome.get("raw"),
+        replies=list(replies) if isinstance(replies, list) else [outcome.get("raw")], error=outcome.get("error"),
+        protocol=outcome["protocol"], prompt_version=outcome["prompt_version"], prompt_hash=outcome["prompt_hash"],
+        key=key, requested_model=outcome["requested_model"], returned_model=outcome.get("returned_model"),
+        latency_s=outcome.get("latency_s"), tokens=outcome.get("tokens") or {"prompt": 0, "completion": 0},
+        attempts=outcome.get("attempts", 0), parse_attempts=outcome.get("parse_attempts", 0), cached=cached,
+        judged_at=outcome.get("judged_at"), extra=item.extra,
+    ).to_line()
 
 
 def _run(coro: Awaitable[T]) -> T:
