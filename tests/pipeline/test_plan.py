@@ -26,3 +26,8 @@ def test_a_judge_protocol_the_task_does_not_use_is_an_error_naming_both(compose,
     assert plan.judge_choice.protocol.name == "video_chatgpt_qa"  # the task's family, as an object
     with pytest.raises(ConfigError, match=r"judge.protocol=mm_vet_grade.*video_chatgpt_qa"):
         build_plan(compose([*base, "judge.protocol=mm_vet_grade"]))
+
+
+def test_a_bad_model_dtype_is_a_config_error(compose, tmp_path):
+    with pytest.raises(ConfigError, match="model.dtype must be one of .*got 'fp8'"):
+        build_plan(compose([f"output_dir={tmp_path}", "model.dtype=fp8"]))
