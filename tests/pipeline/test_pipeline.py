@@ -12,6 +12,7 @@ from evalkit.models.base import MODELS
 from evalkit.models.videollava import VideoLlavaAdapter
 from evalkit.errors import EvalFailure
 from evalkit.api import run as run_job
+from tests._crashing import Crash, CrashingAdapter
 from tests._data import write_video_qa
 
 
@@ -90,43 +91,27 @@ def test_video_preprocess_is_part_of_the_protocol(compose, tiny_ckpt, qa_data, t
     assert paper.model.video_preprocess == "reference"
     assert compose([]).model.video_preprocess == "hf"  # the demo checkpoints were trained on hf pixels
 
-class _Crash(BaseException):
-    pass
-
-
-@MODELS.register("test_crashing")
-class _CrashingAdapter(VideoLlavaAdapter):
-    """Real tiny Video-LLaVA that dies (like a kill) after N batches; counts generated ids."""
-
-    generated: list = []
-    batches_left: int = 1000
-
-    def generate(self, batch):
-        if _CrashingAdapter.batches_left <= 0:
-            raise _Crash()
-        _CrashingAdapter.batches_left -= 1
-        _CrashingAdapter.generated.extend(x.sample_id for x in batch)
-        return super().generate(batch)
+MODELS.register("test_crashing")(CrashingAdapter)
 
 
 def test_resume_after_kill_and_truncated_line(compose, tiny_ckpt, qa_data, tmp_path):
-    _CrashingAdapter.generated, _CrashingAdapter.batches_left = [], 2
+    CrashingAdapter.generated, CrashingAdapter.batches_left = [], 2
     ov = _overrides(tiny_ckpt, qa_data, tmp_path, "runner.batch_size=2", "model.adapter=test_crashing")
-    with pytest.raises(_Crash):
+    with pytest.raises(Crash):
         run_job(compose(ov))
-    _CrashingAdapter.batches_left = 1000
+    CrashingAdapter.batches_left = 1000
     pfile = tmp_path / "r" / "demo_shapes" / "predictions.jsonl"
-    assert len(_preds(pfile)) == 4 and len(_CrashingAdapter.generated) == 4
+    assert len(_preds(pfile)) == 4 and len(CrashingAdapter.generated) == 4
     # a kill mid-write leaves half a line behind
     with open(pfile, "a") as f:
         f.write('{"id": "q7", "question": "wh')
     run_job(compose(ov))
     recs = _preds(pfile)
     assert sorted(r["id"] for r in recs) == sorted(f"q{i}" for i in range(8))
-    assert len(_CrashingAdapter.generated) == 8 == len(set(_CrashingAdapter.generated))  # nothing redone
+    assert len(CrashingAdapter.generated) == 8 == len(set(CrashingAdapter.generated))  # nothing redone
     # a third run does nothing at all
     run_job(compose(ov))
-    assert len(_CrashingAdapter.generated) == 8 and len(_preds(pfile)) == 8
+    assert len(CrashingAdapter.generated) == 8 and len(_preds(pfile)) == 8
     # and equals an uninterrupted run
     clean = tmp_path / "clean"
     run_job(compose(_overrides(tiny_ckpt, qa_data, clean, "runner.batch_size=2")))

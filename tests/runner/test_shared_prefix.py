@@ -25,6 +25,7 @@ from evalkit.store import PredictionStore
 from evalkit.runner.threads import plan_threads
 from evalkit.samples import Sample
 from evalkit.samples import MediaSpec
+from tests._crashing import Crash, CrashingAdapter
 from tests._data import QUESTIONS
 
 # questions of very different lengths (1 word ... 30 words)
@@ -142,28 +143,10 @@ def test_image_task(model, tmp_path):
         assert stats.prefix_sharing["prefills"] == 3 and stats.media_decoded == 3
 
 
-class _Crash(BaseException):
-    pass
-
-
-class _CrashingAdapter(VideoLlavaAdapter):
-    """Dies (like a kill) after ``batches_left`` batches; records the ids it generated."""
-
-    batches_left = 1000
-    generated: list = []
-
-    def generate(self, batch):
-        if self.batches_left <= 0:
-            raise _Crash()
-        self.batches_left -= 1
-        self.generated.extend(x.sample_id for x in batch)
-        return super().generate(batch)
-
-
 def test_resume_mid_group(ckpt, videos, reference, tmp_path):
-    m = _adapter(ckpt, cls=_CrashingAdapter)
+    m = _adapter(ckpt, cls=CrashingAdapter)
     m.batches_left, m.generated = 1, []
-    with pytest.raises(_Crash):
+    with pytest.raises(Crash):
         _run(m, videos, tmp_path, "p", batch_size=3, share_prefix=True)
     first = {r["id"] for r in PredictionStore(tmp_path / "p.jsonl").records()}
     assert len(first) == 3  # the first batch: 3 of the 7 questions of the first video
