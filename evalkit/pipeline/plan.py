@@ -106,10 +106,12 @@ def build_plan(cfg: DictConfig) -> Plan:
         notes.append(choice.hint)
     output = OutputFolder(Path(cfg.output_dir))
     run_name = run.name or default_run_name(model.cfg.pretrained)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    # the judge settings the plan filled in (recorded as run, not as composed)
+    resolved["judge"].update(protocol=judge.protocol, parse_retries=judge.parse_retries)
     return Plan(stage=stage, task=task, model=model, runner=runner, launch=launch, judge=judge,
                 judge_choice=choice, run=run, output=output, run_name=run_name,
-                folder=output.task_folder(run_name, task.name), answer=answer,
-                resolved_config=scrub(OmegaConf.to_container(cfg, resolve=True)),
+                folder=output.task_folder(run_name, task.name), answer=answer, resolved_config=scrub(resolved),
                 protocol=protocol_of(task, model, run.seed), notes=tuple(notes))
 
 

@@ -157,3 +157,22 @@ def test_choice_without_import_and_custom(tmp_path, monkeypatch):
     c = choose_judge_protocol("video_chatgpt_qa", "custom:tweaked", "reference", st)
     assert c.judge_prompt["source"] == "custom" and c.judge_prompt["custom_name"] == "tweaked"
     assert c.judge_prompt["reference"] is None and "not a known reference version" in " ".join(c.deviations)
+
+
+def test_the_plan_keeps_the_reference_reask_limit_and_refuses_another(store, compose, tmp_path):
+    """With the reference MM-Vet prompt and its sampling, parse_retries is the script's limit; a
+    different value the user set is a ConfigError naming both, never silently replaced."""
+    from evalkit.config import Stage, build_task
+    from evalkit.errors import ConfigError
+    from evalkit.pipeline.plan import resolve_judge
+
+    task = build_task({"adapter": "mm_vet", "name": "mm_vet", "data_root": str(tmp_path)})
+    user = JudgeConfig(name="gpt4", model="gpt-4-0613", dry_run=True)
+    judge, choice = resolve_judge(user, task, Stage.ALL, store)
+    assert judge.parse_retries == choice.protocol.reference_parse_retries == 4 and user.parse_retries == 2
+    assert judge.protocol == choice.key and user.protocol == JudgeConfig().protocol  # the user's object unchanged
+    with pytest.raises(ConfigError, match=r"judge.parse_retries=7.* re-asks 4 times"):
+        resolve_judge(JudgeConfig(name="gpt4", model="m", dry_run=True, parse_retries=7), task, Stage.ALL, store)
+    judge, _ = resolve_judge(JudgeConfig(name="gpt4", model="m", dry_run=True, parse_retries=7, sampling="config"),
+                             task, Stage.ALL, store)
+    assert judge.parse_retries == 7  # judge.sampling=config: the user's own settings
