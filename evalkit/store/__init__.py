@@ -32,7 +32,8 @@ from evalkit.store.records import PredictionRecord, is_error
 from evalkit.store.thumbnails import append_thumbnails, open_thumbnails, read_thumbnails, thumbnail_key
 
 __all__ = [
-    "JudgmentLine", "JudgmentsWriter", "OutputFolder", "PredictionRecord", "PredictionStore", "TaskFolder", "WriterLock", "append_jsonl",
+    "JudgmentLine", "JudgmentsWriter", "OutputFolder", "PredictionRecord", "PredictionStore", "TaskFolder",
+    "WriterLock", "append_jsonl",
     "default_run_name",
     "file_lock", "final_lines_by_id", "is_error", "is_final", "is_hidden", "merge_shards", "read_json", "read_jsonl",
     "read_judgments", "read_predictions", "repair_jsonl_tail", "resolve_duplicates", "run_task_folders",

@@ -81,7 +81,8 @@ def test_reference_acceptance_rule(server, store, tmp_path):
                    Fault("reply", content="{'yes', 'no'}"),                      # a set: not JSON-savable
                    Fault("reply", content="{'pred': 'maybe', 'score': 3}"))      # parses: final, not valid
     judge_items(ITEMS[:1], _cfg(server, choice, concurrency=1, parse_retries=5),
-                judgments_path=tmp_path / "j.jsonl", cache_path=tmp_path / "c.sqlite", progress=False, protocol=choice.protocol)
+                judgments_path=tmp_path / "j.jsonl", cache_path=tmp_path / "c.sqlite", progress=False,
+                protocol=choice.protocol)
     assert server.n_requests == 3
     first = server.requests[0].body["messages"]
     assert all(r.body["messages"] == first for r in server.requests)  # re-asked with the very same messages
