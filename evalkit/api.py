@@ -51,10 +51,20 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = DEFAULT_CON
 
 def run(cfg: DictConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run one composed job (predict, judge, score: as ``cfg.stage`` says) and return its result:
-    ``{"task_dir", "predict", "judge", "metrics"}`` (the stages that ran)."""
+    ``{"task_dir", "predict", "judge", "metrics"}`` (the stages that ran).  After scoring, the output
+    folder's leaderboard and the task's report are written, and more errored samples than
+    ``run.max_error_rate`` raise :class:`~evalkit.errors.EvalFailure`."""
     from evalkit.pipeline import Job
+    from evalkit.pipeline.publish import check_error_rate, publish
+    from evalkit.trackers import log_to_trackers
 
-    return Job(cfg, log=log).run()
+    job = Job(cfg, log=log)
+    result = job.run()
+    if result.scored is not None:
+        publish(job.plan, result.scored, log)
+        log_to_trackers(job.plan.folder, job.plan.resolved_config, log=log)  # tracker=...: after the files
+        check_error_rate(job.plan, result.scored)
+    return result.as_dict()
 
 
 def evaluate(overrides: Sequence[str] = (), *, config_name: str = DEFAULT_CONFIG,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,7 +24,31 @@ from evalkit.paths import REPO_ROOT
 from evalkit.runner.runner import RunnerConfig
 from evalkit.trackers.config import TrackerConfig
 
-STAGES = ("all", "predict", "judge", "score")
+
+
+class Stage(str, Enum):
+    """Which stages a job runs (``stage=``): all of them, or one (predict on a GPU box, judge
+    elsewhere, score again later)."""
+
+    ALL = "all"
+    PREDICT = "predict"
+    JUDGE = "judge"
+    SCORE = "score"
+
+    @property
+    def predicts(self) -> bool:
+        return self in (Stage.ALL, Stage.PREDICT)
+
+    @property
+    def judges(self) -> bool:
+        return self in (Stage.ALL, Stage.JUDGE)
+
+    @property
+    def scores(self) -> bool:
+        return self in (Stage.ALL, Stage.SCORE)
+
+
+STAGES = tuple(s.value for s in Stage)
 
 
 @dataclass
@@ -53,7 +78,7 @@ class RunnerSection(RunnerConfig):
     """The ``runner`` section as configured: :class:`RunnerConfig` whose shard fields may be left
     unset (null), meaning "from the launcher" -- ``RANK``/``WORLD_SIZE`` under torchrun or
     accelerate, else rank 0 of 1 -- and whose batch size may be left unset, meaning the model
-    adapter's (:func:`evalkit.pipeline.launch.resolve_runner`)."""
+    adapter's (decided by :func:`evalkit.pipeline.plan.build_plan`)."""
 
     batch_size: Optional[int] = None  # type: ignore[assignment]
     shard_rank: Optional[int] = None  # type: ignore[assignment]
@@ -217,6 +242,8 @@ def _adapter_name(section: DictConfig | dict, what: str) -> str:
     return str(name)
 
 
-def check_stage(stage: str) -> None:
+def check_stage(stage: str) -> Stage:
+    """The :class:`Stage` named ``stage`` (ConfigError listing the valid ones)."""
     if stage not in STAGES:
         raise ConfigError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    return Stage(stage)

@@ -60,7 +60,7 @@ from evalkit.judge.identity import item_key, line_key, match_judgments, repeat_k
 from evalkit.judge.noise import effective_repeats
 from evalkit.judge.protocols import JudgeProtocol, get_protocol
 from evalkit.judge.reports import DryRunReport, JudgeRunSummary
-from evalkit.store.judgments import JudgmentsWriter, is_final, judge_of, read_judgments, repeat_of
+from evalkit.store.judgments import JudgmentLine, JudgmentsWriter, is_final, judge_of, read_judgments, repeat_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,31 +115,16 @@ def _now_iso() -> str:
 
 def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: str) -> Dict[str, Any]:
     replies = outcome.get("replies")
-    return {
-        "id": str(item.id),
-        "question": item.question,
-        "answer": item.answer,
-        "pred": item.pred,
-        "status": outcome["status"],
-        "verdict": outcome.get("verdict") or {},
-        "raw": outcome.get("raw"),
-        "replies": list(replies) if isinstance(replies, list) else [outcome.get("raw")],
-        "error": outcome.get("error"),
-        "protocol": outcome["protocol"],
-        "prompt_version": outcome["prompt_version"],
-        "prompt_hash": outcome["prompt_hash"],
-        "key": key,
-        "requested_model": outcome["requested_model"],
-        "returned_model": outcome.get("returned_model"),
-        "latency_s": outcome.get("latency_s"),
-        "tokens": outcome.get("tokens") or {"prompt": 0, "completion": 0},
-        "attempts": outcome.get("attempts", 0),
-        "parse_attempts": outcome.get("parse_attempts", 0),
-        "cached": cached,
-        "judged_at": outcome.get("judged_at"),
-        "extra": item.extra,
-        "repeat": getattr(item, "repeat", 0),
-    }
+    return JudgmentLine(
+        id=str(item.id), question=item.question, answer=item.answer, pred=item.pred, status=outcome["status"],
+        verdict=outcome.get("verdict") or {}, raw=outcome.get("raw"),
+        replies=list(replies) if isinstance(replies, list) else [outcome.get("raw")], error=outcome.get("error"),
+        protocol=outcome["protocol"], prompt_version=outcome["prompt_version"], prompt_hash=outcome["prompt_hash"],
+        key=key, requested_model=outcome["requested_model"], returned_model=outcome.get("returned_model"),
+        latency_s=outcome.get("latency_s"), tokens=outcome.get("tokens") or {"prompt": 0, "completion": 0},
+        attempts=outcome.get("attempts", 0), parse_attempts=outcome.get("parse_attempts", 0), cached=cached,
+        judged_at=outcome.get("judged_at"), extra=item.extra, repeat=getattr(item, "repeat", 0),
+    ).to_line()
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -272,15 +257,16 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
 # -- public API ----------------------------------------------------------------
 
 def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
-            judgments_path: Optional[Path] = None) -> DryRunReport:
+            judgments_path: Optional[Path] = None, protocol: Optional[JudgeProtocol] = None) -> DryRunReport:
     """Count the requests a run would send (cache misses) and estimate their cost.
 
     Sends nothing and creates no file. With ``judgments_path``, items already
-    final there are excluded, as a real run would.
+    final there are excluded, as a real run would.  ``protocol``: the protocol object
+    to judge with (default: the registered one named ``cfg.protocol``).
     """
     cfg = coerce_config(cfg)
     validate_config(cfg)
-    protocol = get_protocol(cfg.protocol)
+    protocol = protocol or get_protocol(cfg.protocol)
     items = list(items)
     draws = _draws(items, effective_repeats(cfg))
     todo = _pending(draws, Path(judgments_path), cfg, protocol)[0] if judgments_path else draws
@@ -306,7 +292,8 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
 
 
 def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
-                cache_path: Path, progress: bool = True) -> JudgeRunSummary:
+                cache_path: Path, progress: bool = True,
+                protocol: Optional[JudgeProtocol] = None) -> JudgeRunSummary:
     """Judge every item, appending one JSON line per item to ``judgments_path``.
 
     Resumable: ids already final in the file are neither re-judged nor rewritten,
@@ -317,20 +304,21 @@ def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
     Raises :class:`JudgeUnavailableError` (endpoint named, key never) when the
     judge cannot be reached or refuses the credentials — after every verdict
     obtained so far has been cached and written; the partial summary is attached
-    as ``exc.summary``.
+    as ``exc.summary``.  ``protocol``: the protocol object to judge with (default: the
+    registered one named ``cfg.protocol``).
     """
     t_start = time.perf_counter()
     cfg = coerce_config(cfg)
     validate_config(cfg)
     if not is_enabled(cfg):
         raise ValueError("the judge is disabled (judge.name is 'none'); nothing to judge")
-    protocol = get_protocol(cfg.protocol)
+    protocol = protocol or get_protocol(cfg.protocol)
     items = list(items)
     _check_ids(items)
     judgments_path, cache_path = Path(judgments_path), Path(cache_path)
 
     if cfg.dry_run:
-        report = dry_run(items, cfg, cache_path, judgments_path=judgments_path)
+        report = dry_run(items, cfg, cache_path, judgments_path=judgments_path, protocol=protocol)
         log.info("judge dry run: %s", report.to_dict())
         return _summary(items, cfg, protocol, judgments_path, cache_path, _RunState(),
                         n_resumed=report.n_already_judged, n_cache_hits=0,

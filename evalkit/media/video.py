@@ -46,11 +46,12 @@ noticed when decoding passes it: :func:`probe_video` counts it (use
 resulting index shift; :func:`load_video_frames` recounts when it notices.
 Rotation metadata is not applied (frames come as coded, like decord/PyAV).
 
-One module on purpose (~1,000 lines): the packet index, the seek session, the one-pass reader of
-single-keyframe files and the sequential fallback prove each other's results -- the fast paths are
-trusted only where the index says they cannot disagree with the reference reader -- and they share
-one set of container quirks (cut files, EBML/GIF/VP8 packet checks, disposable-frame detection).
-Kept together, the whole exactness argument can be read and tested in one place.
+One module on purpose (~800 lines, over the project's 500): the packet index, the seek session, the
+one-pass reader of single-keyframe files and the sequential fallback prove each other's results --
+the fast paths are trusted only where the index says they cannot disagree with the reference reader.
+Kept together, the whole exactness argument can be read and tested in one place.  The byte-level
+container and codec probes they share (cut files, EBML/GIF/VP8 packet checks, disposable-frame
+detection) are in :mod:`evalkit.media.container_probes`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from .container_probes import disposable_checker, file_cut_short, gif_packet_complete, vp8_invisible
 from .errors import MediaError, check_media_file
 from .sampling import sample_indices
 
@@ -192,82 +194,6 @@ class _FrameIndex:
 # opening
 
 
-def _file_cut_short(path: str) -> bool:
-    """Cheap structural check: does the file end before its container says?
-
-    Walks the top-level boxes of ISO-BMFF (mp4/mov) files and compares the
-    RIFF (avi/wav) and EBML Segment (mkv/webm) sizes with the file size.
-    Only used to pick the error reason; never to decide what is decodable.
-    """
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-            if head[:4] == b"RIFF" and len(head) >= 8:
-                return int.from_bytes(head[4:8], "little") + 8 > size
-            if head[:4] == b"\x1a\x45\xdf\xa3":
-                return _ebml_segment_past_eof(head, fh, size)
-            if len(head) < 8 or head[4:8] not in (b"ftyp", b"mdat", b"moov", b"free", b"wide", b"skip"):
-                return False
-            offset = 0
-            for _ in range(10_000):
-                fh.seek(offset)
-                box = fh.read(16)
-                if len(box) < 8:
-                    return len(box) > 0
-                box_size = int.from_bytes(box[0:4], "big")
-                if box_size == 1 and len(box) >= 16:
-                    box_size = int.from_bytes(box[8:16], "big")
-                elif box_size == 0:  # box extends to EOF: fine
-                    return False
-                if box_size < 8:
-                    return False
-                offset += box_size
-                if offset > size:
-                    return True
-                if offset == size:
-                    return False
-    except OSError:
-        return False
-    return False
-
-
-def _ebml_vint(buf: bytes, at: int, *, strip_marker: bool) -> tuple[int, int] | None:
-    """Read an EBML variable-length integer at ``buf[at]``; (value, length)."""
-    if at >= len(buf) or buf[at] == 0:
-        return None
-    first = buf[at]
-    length = 8 - first.bit_length() + 1
-    if at + length > len(buf):
-        return None
-    value = (first & ((1 << (8 - length)) - 1)) if strip_marker else first
-    for b in buf[at + 1:at + length]:
-        value = (value << 8) | b
-    return value, length
-
-
-def _ebml_segment_past_eof(head: bytes, fh: Any, size: int) -> bool:
-    """mkv/webm: the EBML header is followed by a Segment whose size is known
-    (unless written as 'unknown', as live recordings do)."""
-    hdr_id = _ebml_vint(head, 0, strip_marker=False)
-    hdr_size = _ebml_vint(head, 4, strip_marker=True)
-    if not hdr_id or not hdr_size:
-        return False
-    seg_at = 4 + hdr_size[1] + hdr_size[0]
-    fh.seek(seg_at)
-    seg = fh.read(12)
-    seg_id = _ebml_vint(seg, 0, strip_marker=False)
-    if not seg_id or seg_id[0] != 0x18538067:
-        return False
-    seg_size = _ebml_vint(seg, seg_id[1], strip_marker=True)
-    if not seg_size:
-        return False
-    value, length = seg_size
-    if value == (1 << (7 * length)) - 1:  # "unknown" size
-        return False
-    return seg_at + seg_id[1] + length + value > size
-
-
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
@@ -282,12 +208,12 @@ def _pick_video_stream(container: Any, path: str) -> Any:
     streams = [s for s in container.streams.video if not (s.disposition & Disposition.attached_pic)]
     if not streams:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
-        if _file_cut_short(path):
+        if file_cut_short(path):
             raise MediaError(path, "truncated", f"file is cut short; no video stream found in {fmt} (streams: {kinds})")
         raise MediaError(path, "no_video_stream", f"container {fmt} has no video stream (streams: {kinds})")
     stream = streams[0]
     if stream.codec_context is None:
-        reason = "truncated" if _file_cut_short(path) else "undecodable"
+        reason = "truncated" if file_cut_short(path) else "undecodable"
         raise MediaError(path, reason, f"no decoder for the video codec of {fmt} stream {stream.index}")
     return stream
 
@@ -301,7 +227,7 @@ def _open_video(path: str | os.PathLike[str], *, threads: bool = True) -> Iterat
     try:
         container = av.open(p, mode="r", metadata_errors="ignore")
     except _av_errors() as exc:
-        reason = "truncated" if isinstance(exc, EOFError) or _file_cut_short(p) else "undecodable"
+        reason = "truncated" if isinstance(exc, EOFError) or file_cut_short(p) else "undecodable"
         raise MediaError(p, reason, f"cannot open container: {_short(exc)}") from None
     try:
         stream = _pick_video_stream(container, p)
@@ -316,51 +242,6 @@ def _open_video(path: str | os.PathLike[str], *, threads: bool = True) -> Iterat
 
 # --------------------------------------------------------------------------
 # indexing
-
-
-def _vp8_invisible(packet: Any) -> bool:
-    """VP8 frame tag: bit 4 of the first byte is show_frame."""
-    data = bytes(packet)
-    return bool(data) and not (data[0] & 0x10)
-
-
-def _gif_packet_complete(data: bytes) -> bool:
-    """Does a GIF demuxer packet hold a complete image (all LZW sub-blocks)?
-
-    The gif demuxer hands out the partial last image of a cut file without
-    flagging it; the decoder would turn it into a half-drawn frame.
-    """
-    n, i = len(data), 0
-    if data[:4] == b"GIF8":  # first packet carries header + global palette
-        if n < 13:
-            return False
-        i = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
-
-    def skip_sub_blocks(j: int) -> int:
-        while j < n:
-            size = data[j]
-            if size == 0:
-                return j + 1
-            j += size + 1
-        return -1
-
-    while i < n:
-        tag = data[i]
-        if tag == 0x21:  # extension: label, then sub-blocks
-            i = skip_sub_blocks(i + 2)
-        elif tag == 0x2C:  # image descriptor (+ local palette), LZW size, data
-            if i + 10 > n:
-                return False
-            flags = data[i + 9]
-            i += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
-            return skip_sub_blocks(i) != -1
-        elif tag == 0x3B:  # trailer
-            i += 1
-        else:
-            return False
-        if i < 0:
-            return False
-    return False
 
 
 def _iter_packets(container: Any, stream: Any, notes: dict[str, Any] | None = None) -> Iterator[Any]:
@@ -386,7 +267,7 @@ def _iter_packets(container: Any, stream: Any, notes: dict[str, Any] | None = No
             return
         if not packet.size:
             continue
-        if packet.is_corrupt or (check_gif and not _gif_packet_complete(bytes(packet))):
+        if packet.is_corrupt or (check_gif and not gif_packet_complete(bytes(packet))):
             if notes is not None:
                 notes["corrupt"] = notes.get("corrupt", 0) + 1
             continue
@@ -428,6 +309,33 @@ class _PacketKeeper:
             self.packets.append(packet)
 
 
+def _pts_distrust(pts: list[int | None], stream: Any, full_decode: bool) -> str | None:
+    """Why the packets' pts cannot give the decoder's output order (the first reason found), or None."""
+    n = len(pts)
+    if any(t is None for t in pts):
+        return "packets without pts"
+    if len(set(pts)) != n:
+        return "duplicate pts"
+    if n and min(pts) != pts[0]:  # type: ignore[type-var]
+        # frames presented before the first keyframe (e.g. HEVC RASL / open-GOP
+        # leading pictures at the very start) may be dropped by the decoder
+        return "frames precede the first keyframe"
+    if full_decode:
+        return "full decode requested"
+    if not getattr(stream.codec_context.codec, "reorder", True) and any(
+            a >= b for a, b in zip(pts, pts[1:])):  # type: ignore[operator]
+        # A decoder that cannot reorder outputs frames in decode order, so
+        # sorting by pts would not give its output order.
+        return "pts not increasing for a codec without frame reordering"
+    if getattr(stream.codec_context, "has_b_frames", False) and all(
+            a < b for a, b in zip(pts, pts[1:])):  # type: ignore[operator]
+        # The stream reorders frames, yet pts grow in decode order: they were
+        # synthesised from dts (e.g. H.264 with B-frames in AVI) and say
+        # nothing about presentation order.
+        return "pts follow decode order although the codec reorders frames"
+    return None
+
+
 def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
                  full_decode: bool = False, count: bool = True,
                  keeper: _PacketKeeper | None = None) -> _FrameIndex:
@@ -455,7 +363,7 @@ def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
             keys.append(pos)
         if packet.is_discard:
             discard = True  # e.g. mp4 edit lists: decoded but not output
-        if check_vp8 and _vp8_invisible(packet):
+        if check_vp8 and vp8_invisible(packet):
             invisible = True  # alt-ref frame: decoded but not output
     n = len(pts)
     if discard:
@@ -469,27 +377,9 @@ def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
         distrust.append(f"codec {codec} not known to be one frame per packet")
     if n and (not keys or keys[0] != 0):
         distrust.append("stream does not start with a keyframe")
-    if any(t is None for t in pts):
-        distrust.append("packets without pts")
-    elif len(set(pts)) != n:
-        distrust.append("duplicate pts")
-    elif n and min(pts) != pts[0]:  # type: ignore[type-var]
-        # frames presented before the first keyframe (e.g. HEVC RASL / open-GOP
-        # leading pictures at the very start) may be dropped by the decoder
-        distrust.append("frames precede the first keyframe")
-    elif full_decode:
-        distrust.append("full decode requested")
-    elif not getattr(stream.codec_context.codec, "reorder", True) and any(
-            a >= b for a, b in zip(pts, pts[1:])):  # type: ignore[operator]
-        # A decoder that cannot reorder outputs frames in decode order, so
-        # sorting by pts would not give its output order.
-        distrust.append("pts not increasing for a codec without frame reordering")
-    elif getattr(stream.codec_context, "has_b_frames", False) and all(
-            a < b for a, b in zip(pts, pts[1:])):  # type: ignore[operator]
-        # The stream reorders frames, yet pts grow in decode order: they were
-        # synthesised from dts (e.g. H.264 with B-frames in AVI) and say
-        # nothing about presentation order.
-        distrust.append("pts follow decode order although the codec reorders frames")
+    reason = _pts_distrust(pts, stream, full_decode)
+    if reason is not None:
+        distrust.append(reason)
 
     if distrust or n == 0:
         num = (_count_decoded(path) if count else -1) if n else 0
@@ -520,7 +410,7 @@ def _build_index(path: str, container: Any, stream: Any, header_frames: int, *,
 def _declares_more(path: str, container: Any, header_frames: int, num_frames: int) -> bool:
     """Does the file promise more video than the ``num_frames`` found?
 
-    True when the file is structurally cut short (see :func:`_file_cut_short`),
+    True when the file is structurally cut short (see :func:`file_cut_short`),
     when the header frame count exceeds ``num_frames`` (not for mp4/mov,
     whose edit lists may legitimately hide samples; a cut mp4 is caught
     structurally), for an MPEG-TS that ends inside a transport packet, or
@@ -545,7 +435,7 @@ def _declares_more(path: str, container: Any, header_frames: int, num_frames: in
                     return True
         except OSError:
             pass
-    return _file_cut_short(path)
+    return file_cut_short(path)
 
 
 def _count_decoded(path: str) -> int:
@@ -566,7 +456,7 @@ def _probe_open(path: str, container: Any, stream: Any, *, full_decode: bool = F
     header, fps, width, height, codec = _stream_info(path, stream)
     index = _build_index(path, container, stream, header, full_decode=full_decode, count=count, keeper=keeper)
     if index.num_frames == 0:
-        reason = "truncated" if index.truncated or _file_cut_short(path) else "undecodable"
+        reason = "truncated" if index.truncated or file_cut_short(path) else "undecodable"
         raise MediaError(path, reason, f"no decodable frames in {codec} stream")
     info = VideoInfo(
         path=path,
@@ -602,84 +492,6 @@ def probe_video(path: str | os.PathLike[str], *, full_decode: bool = False) -> V
 
 # --------------------------------------------------------------------------
 # reading
-
-
-def _h264_disposable(length_size: int | None) -> Callable[[Any], bool]:
-    """Checker for H.264 packets that no other frame references.
-
-    True only when every NAL unit is a non-IDR slice with ``nal_ref_idc == 0``
-    (or an access-unit delimiter / filler): skipping such a packet cannot
-    change any other frame's pixels (frame_num, POC and the reference lists
-    only involve reference pictures).  Anything unexpected (parameter sets,
-    SEI, parse problems) makes the packet non-disposable.
-    ``length_size`` is the AVCC NAL length size, None for Annex-B streams.
-    """
-
-    def nal_headers(data: bytes) -> list[int] | None:
-        out: list[int] = []
-        if length_size is not None:
-            i, n = 0, len(data)
-            while i < n:
-                if i + length_size > n:
-                    return None
-                size = int.from_bytes(data[i:i + length_size], "big")
-                i += length_size
-                if size <= 0 or i + size > n:
-                    return None
-                out.append(data[i])
-                i += size
-            return out
-        i = data.find(b"\x00\x00\x01")
-        while i >= 0 and i + 3 < len(data):
-            out.append(data[i + 3])
-            i = data.find(b"\x00\x00\x01", i + 3)
-        return out
-
-    def disposable(packet: Any) -> bool:
-        headers = nal_headers(bytes(packet))
-        if not headers:
-            return False
-        slices = 0
-        for h in headers:
-            nal_type, ref_idc = h & 0x1F, (h >> 5) & 3
-            if nal_type == 1 and ref_idc == 0:
-                slices += 1
-            elif nal_type not in (9, 12):  # access unit delimiter, filler
-                return False
-        return slices > 0
-
-    return disposable
-
-
-def _mpeg4_disposable(packet: Any) -> bool:
-    """MPEG-4 part 2: a packet holding only B-VOPs (never used as references)."""
-    data = bytes(packet)
-    vops = 0
-    i = data.find(b"\x00\x00\x01")
-    while i >= 0 and i + 4 < len(data):
-        code = data[i + 3]
-        if code == 0xB6:
-            if data[i + 4] >> 6 != 2:  # vop_coding_type: 0 I, 1 P, 2 B, 3 S
-                return False
-            vops += 1
-        elif code != 0xB2:  # user data is harmless; headers are not
-            return False
-        i = data.find(b"\x00\x00\x01", i + 4)
-    return vops > 0
-
-
-def _disposable_checker(stream: Any) -> Callable[[Any], bool] | None:
-    """Return a packet -> "safe to skip" predicate for the stream's codec, or
-    None when non-reference frames cannot be told apart cheaply."""
-    cc = stream.codec_context
-    if cc.name == "h264":
-        extradata = cc.extradata or b""
-        if extradata[:1] == b"\x01" and len(extradata) >= 5:
-            return _h264_disposable((extradata[4] & 3) + 1)
-        return _h264_disposable(None)
-    if cc.name == "mpeg4":
-        return _mpeg4_disposable
-    return None
 
 
 def _converter(path: str, width: int, height: int) -> Callable[[Any], np.ndarray]:
@@ -808,7 +620,7 @@ def _read_seeking(container: Any, stream: Any, index: _FrameIndex, targets: list
                   convert: Callable[[Any], np.ndarray]) -> dict[int, np.ndarray]:
     out: dict[int, np.ndarray] = {}
     wanted = set(targets)
-    disposable = _disposable_checker(stream) if _SKIP_DISPOSABLE else None
+    disposable = disposable_checker(stream) if _SKIP_DISPOSABLE else None
     session: _Session | None = None
     for i in targets:  # ascending
         if i in out:
@@ -826,7 +638,7 @@ def _read_kept(container: Any, stream: Any, index: _FrameIndex, packets: list[An
     yet), skipping disposable packets nobody asked for; verified like the seek path."""
     out: dict[int, np.ndarray] = {}
     wanted = set(targets)
-    disposable = _disposable_checker(stream) if _SKIP_DISPOSABLE else None
+    disposable = disposable_checker(stream) if _SKIP_DISPOSABLE else None
     session = _Session(container, stream, index, 0, wanted, disposable, kept=packets)
     for i in targets:  # ascending
         if i not in out:

@@ -31,6 +31,7 @@ order; beams would need the cache expanded per beam); anything else uses the per
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -281,6 +282,7 @@ class SharedPrefixGenerator:
         return cache
 
 
+@functools.cache  # built once, on first use (it subclasses a transformers class: no import at import time)
 def _preallocated_layer_class() -> type:
     from transformers.cache_utils import DynamicLayer
 
@@ -343,13 +345,7 @@ def _preallocated_layer_class() -> type:
 
 
 def _PreallocatedLayer(keys: Any, values: Any, length: int) -> Any:  # noqa: N802 (a class built lazily)
-    global _LAYER_CLASS
-    if _LAYER_CLASS is None:
-        _LAYER_CLASS = _preallocated_layer_class()
-    return _LAYER_CLASS(keys, values, length)
-
-
-_LAYER_CLASS: Optional[type] = None
+    return _preallocated_layer_class()(keys, values, length)
 
 
 def rows_from(batch: Sequence[Any], prompt_for: Callable[[Any], str]) -> Optional[list[Row]]:

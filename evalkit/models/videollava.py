@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from evalkit.errors import ConfigError
 from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
 from evalkit.models.prompts import TRANSFORMERS_DOC, ChatTemplate, builtin_template, check_template_name
 from evalkit.models.reference_video import VIDEO_PREPROCESS, ReferenceVideoProcessor
@@ -71,10 +72,10 @@ class VideoLlavaAdapter(ModelAdapter):
     def __init__(self, cfg: VideoLlavaConfig) -> None:
         super().__init__(cfg)
         if cfg.dtype not in _DTYPES:
-            raise ValueError(f"model.dtype must be one of {', '.join(_DTYPES)}, got {cfg.dtype!r}")
+            raise ConfigError(f"model.dtype must be one of {', '.join(_DTYPES)}, got {cfg.dtype!r}")
         check_template_name(cfg.prompt_template)  # fail fast on an unknown template
         if cfg.video_preprocess not in VIDEO_PREPROCESS:
-            raise ValueError(f"model.video_preprocess must be one of {', '.join(VIDEO_PREPROCESS)}, "
+            raise ConfigError(f"model.video_preprocess must be one of {', '.join(VIDEO_PREPROCESS)}, "
                              f"got {cfg.video_preprocess!r}")
         self.model = None
         self.processor = None

@@ -1,31 +1,25 @@
-"""The judge stage of a job: which judge protocol runs (the reference prompt when imported), asking
-the judge, and which verdicts are valid for the current predictions."""
+"""The judge stage of a job: asking the judge about every predicted record, describing the judge
+in the manifest, and which verdicts are valid for the current predictions.  Which protocol and
+settings the judge runs with is the plan's (:func:`evalkit.pipeline.plan.resolve_judge`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
+from evalkit.judge.config import JudgeConfig
+from evalkit.judge.protocols import JudgeProtocol
 from evalkit.manifest import now_iso
-from evalkit.store import TaskFolder, read_judgments
+from evalkit.pipeline.plan import Plan
+from evalkit.pipeline.run_manifest import RunManifest
+from evalkit.prompts.judge import JudgeChoice
+from evalkit.store import read_judgments
 from evalkit.tasks.base import Task
 
-
-def choose_judge(task: Task, judge_cfg: Any, store: Any) -> Any:
-    """The judge protocol: the reference prompt when imported (``judge.prompt``), else evalkit's;
-    sets ``judge_cfg.protocol`` (and the reference's own re-ask limit) accordingly."""
-    from evalkit.prompts.judge import choose_judge_protocol
-
-    choice = choose_judge_protocol(task.judge_protocol, judge_cfg.prompt, judge_cfg.sampling, store)
-    judge_cfg.protocol = choice.key
-    limit = getattr(choice.protocol, "reference_parse_retries", None)
-    if limit is not None and judge_cfg.sampling == "reference":
-        judge_cfg.parse_retries = limit  # the reference script's own number of replies read
-    return choice
+Log = Callable[[str], None]
 
 
-def describe_judge(cfg: Any, info: dict[str, Any], choice: Any = None) -> dict[str, Any]:
+def describe_judge(cfg: JudgeConfig, info: dict[str, Any], choice: Optional[JudgeChoice] = None) -> dict[str, Any]:
     """The manifest's ``judge`` block: model, protocol and prompt, and what was actually sent."""
     out = {
         "name": cfg.name, "protocol": cfg.protocol, "model_requested": cfg.model,
@@ -46,30 +40,31 @@ def describe_judge(cfg: Any, info: dict[str, Any], choice: Any = None) -> dict[s
     return out
 
 
-def _as_dict(obj: Any) -> dict[str, Any]:
-    for meth in ("as_dict", "to_dict"):
-        if hasattr(obj, meth):
-            return getattr(obj, meth)()
-    if hasattr(obj, "__dataclass_fields__"):
-        return asdict(obj)
-    return dict(obj)
+def judge(plan: Plan, records: list[dict[str, Any]], manifest: RunManifest, log: Log) -> dict[str, Any]:
+    """Judge every predicted record (or, with ``judge.dry_run``, count and price what would be
+    sent); records the stage in the manifest and returns the judge run's summary."""
+    info = run_judge(plan, records, log)
+    if not plan.judge.dry_run:
+        manifest["stages"]["judge"] = info
+        manifest["judge"] = describe_judge(plan.judge, info, plan.judge_choice)
+        manifest.save()
+    return info
 
 
-def run_judge(task: Task, records: list[dict[str, Any]], cfg: Any, folder: TaskFolder, cache_path: Path, *,
-              progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    """Judge every predicted record (or, with ``judge.dry_run``, count and price what would be sent);
-    returns the judge run's summary."""
+def run_judge(plan: Plan, records: list[dict[str, Any]], log: Log) -> dict[str, Any]:
     from evalkit.judge import dry_run, judge_items
     from evalkit.judge.accounting import model_label, unusable_count
 
+    task, cfg, folder = plan.task, plan.judge, plan.folder
     items = task.judge_items(records)
     if cfg.dry_run:
-        d = _as_dict(dry_run(items, cfg, cache_path=cache_path, judgments_path=folder.judgments))
+        d = dry_run(items, cfg, cache_path=plan.cache_path(), judgments_path=folder.judgments,
+                    protocol=plan.judge_choice.protocol).to_dict()
         log(f"[{task.name}] judge dry run: {d.get('n_requests')} requests would be sent "
             f"({d.get('n_cache_hits')} cache hits), est. ${d.get('est_cost_usd')}; nothing sent")
         return {"dry_run": d}
-    info = _as_dict(judge_items(items, cfg, judgments_path=folder.judgments, cache_path=cache_path,
-                                progress=progress))
+    info = judge_items(items, cfg, judgments_path=folder.judgments, cache_path=plan.cache_path(),
+                       progress=plan.runner.progress, protocol=plan.judge_choice.protocol).to_dict()
     agg = cfg.aggregation
     unusable = {m: unusable_count(v) for m, v in (info.get("metrics") or {}).items()}
     changed = f", {info.get('n_changed')} re-judged (changed since judged)" if info.get("n_changed") else ""
@@ -82,16 +77,14 @@ def run_judge(task: Task, records: list[dict[str, Any]], cfg: Any, folder: TaskF
     return {**info, "finished": now_iso()}
 
 
-def valid_judgments(task: Task, records: list[dict[str, Any]], cfg: Any, path: Path,
-                    log: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def valid_judgments(task: Task, records: list[dict[str, Any]], cfg: JudgeConfig, protocol: JudgeProtocol,
+                    path: Path, log: Log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The judgment lines valid for the current predictions (same question, answer, prediction,
     requested judge model, protocol and prompt), and the ``judge`` block describing them.  A line
     judged for anything else is not used: its sample counts as unjudged (``stale``)."""
     from evalkit.judge.accounting import judge_block
     from evalkit.judge.identity import match_judgments
-    from evalkit.judge.protocols import get_protocol
 
-    protocol = get_protocol(cfg.protocol)
     matched = match_judgments(task.judge_items(records), read_judgments(path), cfg.model, protocol)
     if matched.stale:
         log(f"[{task.name}] warning: {len(matched.stale)} judgment(s) in {path.name} were made for "
@@ -101,10 +94,10 @@ def valid_judgments(task: Task, records: list[dict[str, Any]], cfg: Any, path: P
     return matched.lines, judge_block(cfg, protocol, matched)
 
 
-def judge_noise(task: Task, records: list[dict[str, Any]], cfg: Any, path: Path) -> dict[str, Any] | None:
+def judge_noise(task: Task, records: list[dict[str, Any]], cfg: Any, protocol: Any,
+                path: Path) -> dict[str, Any] | None:
     """metrics.json's ``judge_noise`` block (:mod:`evalkit.judge.noise`): the spread of the judged
     figures over ``judge.repeats`` draws per item; None with one draw of a judge that may vary."""
     from evalkit.judge.noise import noise_block
-    from evalkit.judge.protocols import get_protocol
 
-    return noise_block(cfg, task.judge_items(records), read_judgments(path), get_protocol(cfg.protocol))
+    return noise_block(cfg, task.judge_items(records), read_judgments(path), protocol)

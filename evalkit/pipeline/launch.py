@@ -6,7 +6,7 @@ unset (null, the default), a job takes its shard from them (rank ``RANK`` of ``W
 model whose ``device`` is ``auto`` goes to ``cuda:<LOCAL_RANK>`` when CUDA is available.  Explicit
 overrides win.  Without a launcher a job is rank 0 of 1.
 
-The environment is read when a job starts (:class:`evalkit.pipeline.job.Job`), never at import.
+The environment is read when a job's plan is built (:func:`evalkit.pipeline.plan.build_plan`), never at import.
 """
 
 from __future__ import annotations
@@ -64,13 +64,12 @@ def launcher_env(environ: Optional[Mapping[str, str]] = None) -> Optional[dict[s
     return {"rank": rank, "world_size": world, "local_rank": _env_int(env, "LOCAL_RANK")}
 
 
-def resolve_runner(section: Any, environ: Optional[Mapping[str, str]] = None,
-                   default_batch_size: int = 1) -> tuple[RunnerConfig, Launch]:
-    """The runner configuration with this process's shard filled in (see the module docs), and the
-    batch size, when unset, ``default_batch_size`` (the model adapter's preferred one)."""
+def resolve_runner(section: Any, *, batch_size: int,
+                   environ: Optional[Mapping[str, str]] = None) -> tuple[RunnerConfig, Launch]:
+    """The runner configuration with this process's shard filled in (see the module docs) and
+    ``batch_size`` (decided by the plan: :func:`evalkit.pipeline.plan.build_plan`)."""
     values = {f.name: getattr(section, f.name) for f in fields(RunnerConfig)}
-    if values["batch_size"] is None:
-        values["batch_size"] = default_batch_size
+    values["batch_size"] = batch_size
     rank, n = values["shard_rank"], values["num_shards"]
     env = launcher_env(environ) if rank is None or n is None else None
     if env is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.manifest import environment, git_info, now_iso, package_versions, scrub, stable_hash
+from evalkit.pipeline.run_warnings import RunWarnings
 from evalkit.store import TaskFolder, file_lock, read_json, write_json
 from evalkit.tasks.base import Task
 
@@ -89,6 +90,13 @@ class RunManifest:
             self.data["stages"] = {**(on_disk.get("stages") or {}), **self.data.get("stages", {})}
             self.data["updated"] = now_iso()
             write_json(self.folder.manifest, scrub(self.data))
+
+    def record_warnings(self, warnings: RunWarnings, kinds: tuple[str, ...]) -> None:
+        """The ``warnings`` block: ``kinds`` are recomputed now (absent = none now); other kinds
+        keep what an earlier run of this folder recorded."""
+        block = {k: v for k, v in (self.data.get("warnings") or {}).items() if k not in kinds}
+        block.update(warnings.as_dict())
+        self.data["warnings"] = block
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]

@@ -1,13 +1,18 @@
-"""Which samples a job evaluates (``run.limit``, ``run.ids_file``) and how they relate to the whole set."""
+"""Which samples a job evaluates (``run.limit``, ``run.ids_file``), how they relate to the whole set,
+and what the data check found in them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from evalkit.config import RunConfig
 from evalkit.errors import ConfigError, DataError
+from evalkit.pipeline.run_warnings import RunWarnings, data_warnings
 from evalkit.samples import Sample
+from evalkit.tasks.base import Task
 
 
 def select_samples(samples: list[Sample], run: RunConfig) -> list[Sample]:
@@ -43,3 +48,37 @@ def sample_scope(set_size: int, selected: int, run: RunConfig, expected_size: Op
     full = expected_size if expected_size is not None else set_size
     return {"set_size": set_size, "expected_size": expected_size, "selected": selected,
             "subset": selected < full or bool(reasons), "subset_reasons": reasons}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The samples a job evaluates, read and checked: ``scope`` (:func:`sample_scope`), the data
+    check's report and the warnings it raised."""
+
+    samples: list[Sample]
+    scope: dict[str, Any]
+    report: Any  # evalkit.tasks.base's DataCheckReport
+    warnings: RunWarnings
+
+
+def read_selection(task: Task, run: RunConfig, log: Callable[[str], None]) -> Selection:
+    """Read ``task``'s samples, select those ``run`` asks for, check their data (DataError on
+    duplicate ids) and say what the check found."""
+    try:
+        all_samples = task.samples()
+    except DataError as e:  # name where the expected layout is described
+        from evalkit.paths import data_card
+
+        raise DataError(f"{e} (expected files and layout: {data_card(task.name)})") from None
+    samples = select_samples(all_samples, run)
+    scope = sample_scope(len(all_samples), len(samples), run, task.cfg.expected_size)
+    report = task.check(samples)
+    report.set_size = len(all_samples)
+    report.selection = "; ".join(r for r in scope.get("subset_reasons") or [] if r.startswith("run.")) or None
+    log(report.summary())
+    if report.duplicate_ids:
+        files = ", ".join(str(p) for p in task.source_files()) or f"the {task.name} data"
+        raise DataError(f"task {task.name}: duplicate sample ids in {files}, cannot evaluate: "
+                        f"{report.duplicate_ids[:5]}")
+    warnings = data_warnings(report, task.text_replacements)
+    return Selection(samples, scope, report, warnings)

@@ -28,14 +28,13 @@ PROBE_TIMEOUT_S = 3.0
 _TRUE = ("1", "true", "yes", "on")
 
 
-def check_before_start(task: Any, model: Any, *, judged: bool, stage: str, log: Callable[[str], None]) -> None:
-    """All start-up checks of one job (see the module's docstring), in the order a user fixes them."""
+def check_before_start(task: Any, model: Any, *, judged: bool, stage: str) -> Optional[str]:
+    """All start-up checks of one job (see the module's docstring), in the order a user fixes them;
+    returns the note to show when a judged task runs without its judge (None otherwise)."""
     check_data_layout(task)
     if stage in ("all", "predict"):
         check_checkpoint(model.cfg)
-    note = judge_missing_note(task, judged)
-    if note:
-        log(f"[{task.name}] {note}")
+    return judge_missing_note(task, judged)
 
 
 # ---- the checkpoint ----------------------------------------------------------------------------

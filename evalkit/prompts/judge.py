@@ -27,11 +27,11 @@ from evalkit.errors import ConfigError
 import ast
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from evalkit.judge.config import JudgeItem
 from evalkit.judge.errors import ParseError
-from evalkit.judge.protocols import JudgeProtocol, Message, VideoChatGPTQA, get_protocol, register_protocol
+from evalkit.judge.protocols import JudgeProtocol, Message, VideoChatGPTQA, get_protocol
 from evalkit.prompts import extract as ex
 from evalkit.prompts.store import CUSTOM, REFERENCE, PromptStore, StoredPrompt
 from evalkit.prompts.templates import document_hash, render
@@ -55,6 +55,8 @@ class _Imported:
     entries: Sequence[StoredPrompt]
     sampling_mode: str
     family: str
+    #: the reference script asks again, without limit, until a reply parses (evalkit stops at parse_retries)
+    reasks_until_parsed: bool = False
 
     def _setup(self, entries: Sequence[StoredPrompt], sampling: str) -> None:
         self.entries = list(entries)
@@ -95,6 +97,7 @@ class ReferenceVideoQA(_Imported, VideoChatGPTQA):
     """``video_chatgpt_qa`` with the imported reference prompt and acceptance rule."""
 
     family = "video_chatgpt_qa"
+    reasks_until_parsed = True
 
     def __init__(self, entry: StoredPrompt, sampling: str) -> None:
         self._setup([entry], sampling)
@@ -204,12 +207,20 @@ def _mm_vet_cls() -> type:
     return ReferenceMmVet
 
 
+#: judge protocol family -> its reference protocol, built from the stored documents of FAMILY_KINDS[family]
+REFERENCE_BUILDERS: dict[str, Callable[[Sequence[StoredPrompt], str], JudgeProtocol]] = {
+    "video_chatgpt_qa": lambda entries, sampling: ReferenceVideoQA(entries[0], sampling),
+    "llava_bench_pairwise": lambda entries, sampling: _llava_bench_cls()(entries[0], entries[1], sampling),
+    "mm_vet_grade": lambda entries, sampling: _mm_vet_cls()(entries[0], sampling),
+}
+
+
 @dataclass
 class JudgeChoice:
     """The protocol a judged run uses and how to describe it."""
 
-    key: str                                   # registry key (judge config ``protocol``)
-    protocol: JudgeProtocol
+    key: str                                   # the judge config's ``protocol`` (family@version for a reference)
+    protocol: JudgeProtocol                    # the object that judges: passed to the judge, never looked up
     judge_prompt: Dict[str, Any]               # machine-readable provenance (manifest, metrics)
     hint: Optional[str] = None                 # one line to print (prompts not imported)
     deviations: List[str] = field(default_factory=list)
@@ -223,7 +234,7 @@ def _evalkit_choice(family: str, hint: Optional[str]) -> JudgeChoice:
 
 
 def choose_judge_protocol(family: str, prompt: str, sampling: str, store: PromptStore) -> JudgeChoice:
-    """Pick and register the protocol for a task's judge ``family`` (see ``JudgeConfig.prompt``).
+    """Pick the protocol for a task's judge ``family`` (see ``JudgeConfig.prompt``).
 
     Raises :class:`JudgePromptError` when the choice cannot be honoured.
     """
@@ -252,14 +263,8 @@ def choose_judge_protocol(family: str, prompt: str, sampling: str, store: Prompt
                         f"to judge with the reference prompt: {IMPORT_HINT}")
         raise JudgePromptError(f"judge.prompt={prompt}: {', '.join(missing)} not imported into {store.root}; "
                                f"run `{IMPORT_HINT}`")
-    if family == "video_chatgpt_qa":
-        proto: Any = ReferenceVideoQA(entries[0], sampling)
-    elif family == "llava_bench_pairwise":
-        proto = _llava_bench_cls()(entries[0], entries[1], sampling)
-    else:
-        proto = _mm_vet_cls()(entries[0], sampling)
+    proto = REFERENCE_BUILDERS[family](entries, sampling)
     key = f"{family}@{proto.version}"
-    register_protocol(proto, key=key, replace=True)
     info = proto.provenance()
     info["label"] = ("reference prompt" if proto.source == REFERENCE
                      else f"custom prompt {info.get('custom_name')!r} (not the reference's)")
@@ -273,7 +278,9 @@ def describe_sampling(choice: JudgeChoice, cfg: Any) -> Dict[str, Any]:
     proto = choice.protocol
     first = proto.sampling_args(cfg, 1)
     out: Dict[str, Any] = {"mode": getattr(proto, "sampling_mode", "config"), "first_request": first}
-    if proto.name == "mm_vet_grade" and getattr(proto, "sampling_mode", "") == "reference":
+    reasks_resample = getattr(proto, "reference_parse_retries", None) is not None
+    if reasks_resample and getattr(proto, "sampling_mode", "") == "reference":
+        # a reference whose re-asks change the sampling (MM-Vet's evaluator raises the temperature)
         out["reask_temperatures"] = [proto.sampling_args(cfg, a)["temperature"]
                                      for a in range(2, int(cfg.parse_retries) + 2)]
     return out
@@ -292,7 +299,7 @@ def judge_deviations(choice: JudgeChoice, cfg: Any) -> List[str]:
     model = proto.entries[0].facts.get("model")
     if model and cfg.model != model:
         devs.append(f"judge model: {cfg.model} requested; the reference file requests {model}")
-    if proto.name == "video_chatgpt_qa":
+    if proto.reasks_until_parsed:
         devs.append(f"re-asks: the reference asks again until the reply parses; evalkit stops after "
                     f"judge.parse_retries={cfg.parse_retries} re-asks")
     return devs

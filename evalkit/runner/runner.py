@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -29,6 +29,7 @@ from evalkit.runner.shared_media import SharedMediaLoader
 from evalkit.runner.threads import ThreadPlan, plan_threads
 from evalkit.samples import MediaSpec, Sample
 from evalkit.store.predictions import PredictionStore
+from evalkit.store.records import PredictionRecord
 
 
 @dataclass
@@ -67,6 +68,7 @@ class RunStats:
     media_decoded: int = 0  # decodes actually done (== media_groups: each medium decoded once)
     threads: dict[str, Any] = field(default_factory=dict)  # the effective thread settings
     prefix_sharing: Optional[dict[str, Any]] = None  # the adapter's counters, when it shares prefixes
+    thumbnails: Optional[dict[str, Any]] = None  # what the report's thumbnails kept (set by the predict stage)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,24 +91,13 @@ def _batches(items: list[Sample], size: int) -> Iterator[list[Sample]]:
 
 
 def prediction_record(item: LoadedSample, pred: Optional[str] = None, error: Optional[str] = None,
-                      prompt: Optional[str] = None) -> dict[str, Any]:
+                      prompt: Optional[str] = None) -> PredictionRecord:
+    """The record of one sample: its prediction, or the error that stopped it."""
     s = item.sample
-    rec: dict[str, Any] = {"id": s.id, "question": s.question, "answer": s.answer}
-    if len(s.answers) > 1:
-        rec["answers"] = list(s.answers)
-    if error is None:
-        rec["pred"] = pred
-    else:
-        rec["error"] = error
-    if s.media:
-        rec["media"] = list(s.media)
-    if item.frame_indices is not None:
-        rec["frame_indices"] = item.frame_indices
-    if prompt is not None:
-        rec["prompt"] = prompt
-    if s.metadata:
-        rec["metadata"] = s.metadata
-    return rec
+    return PredictionRecord(id=s.id, question=s.question, answer=s.answer, pred=pred if error is None else None,
+                            error=error, answers=list(s.answers) if len(s.answers) > 1 else None,
+                            media=list(s.media) if s.media else None, frame_indices=item.frame_indices,
+                            prompt=prompt, metadata=s.metadata or None)
 
 
 def _counter_delta(before: Optional[dict[str, Any]], after: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
@@ -142,7 +133,7 @@ class Runner:
         return plan_threads(self.cfg.num_workers, self.model.runs_on_local_cpu(), batch_size=self.cfg.batch_size,
                             prefetch_batches=self.cfg.prefetch_batches)
 
-    def _generate(self, items: list[LoadedSample]) -> list[dict[str, Any]]:
+    def _generate(self, items: list[LoadedSample]) -> list[PredictionRecord]:
         inputs = [self._input(x) for x in items]
         try:
             preds = self.model.generate(inputs)
@@ -172,10 +163,14 @@ class Runner:
         return mine, [s for s in mine if s.id not in done]
 
     def run(self, samples: list[Sample], spec: MediaSpec, store: PredictionStore, desc: str = "predict",
-            on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None) -> RunStats:
-        """``on_loaded``: called with each decoded batch (e.g. to keep thumbnails of the frames)."""
+            on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None,
+            recorded: Sequence[PredictionRecord] = ()) -> RunStats:
+        """``on_loaded``: called with each decoded batch (e.g. to keep thumbnails of the frames).
+        ``recorded``: error records this run already stored before calling (samples found unusable
+        without reading them): counted as this run's errors, not as resumed work."""
         mine, todo = self.pending(samples, store)
-        stats = RunStats(total=len(mine), skipped=len(mine) - len(todo))
+        stats = RunStats(total=len(mine), skipped=len(mine) - len(todo) - len(recorded), errors=len(recorded),
+                         error_examples=[f"{r.id}: {r.error}" for r in recorded[:5]])
         if not todo:
             return stats
         import uuid
@@ -236,16 +231,16 @@ class Runner:
                 good = [x for x in loaded if x.error is None]
                 records = {x.sample.id: prediction_record(x, error=x.error) for x in loaded if x.error is not None}
                 if good:
-                    records.update({r["id"]: r for r in self._generate(good)})
+                    records.update({r.id: r for r in self._generate(good)})
                 ordered = [records[x.sample.id] for x in loaded]
                 store.append(ordered)
                 if not ahead:
                     submit_next()
                 for r in ordered:
-                    if "error" in r:
+                    if r.failed:
                         stats.errors += 1
                         if len(stats.error_examples) < 5:
-                            stats.error_examples.append(f"{r['id']}: {r['error']}")
+                            stats.error_examples.append(f"{r.id}: {r.error}")
                     else:
                         stats.predicted += 1
                 bar.update(len(ordered))

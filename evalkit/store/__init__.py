@@ -12,6 +12,7 @@ from evalkit.store.files import (
                                  write_text,
 )
 from evalkit.store.judgments import (
+                                 JudgmentLine,
                                  JudgmentsWriter,
                                  final_lines_by_id,
                                  is_final,
@@ -29,13 +30,16 @@ from evalkit.store.layout import (
 )
 from evalkit.store.locks import WriterLock, file_lock
 from evalkit.store.predictions import PredictionStore, merge_shards, read_predictions, resolve_duplicates
+from evalkit.store.records import PredictionRecord, is_error
 from evalkit.store.thumbnails import append_thumbnails, open_thumbnails, read_thumbnails, thumbnail_key
 
 __all__ = [
-    "JudgmentsWriter", "OutputFolder", "PredictionStore", "TaskFolder", "WriterLock", "append_jsonl",
+    "JudgmentLine", "JudgmentsWriter", "OutputFolder", "PredictionRecord", "PredictionStore", "TaskFolder",
+    "WriterLock", "append_jsonl",
     "default_run_name",
-    "file_lock", "final_lines_by_id", "is_final", "is_hidden", "judge_of", "merge_shards", "read_json", "read_jsonl",
-    "read_judgments", "read_predictions", "repeat_of", "repair_jsonl_tail", "resolve_duplicates", "run_task_folders",
+    "file_lock", "final_lines_by_id", "is_error", "is_final", "is_hidden", "judge_of", "merge_shards", "read_json",
+    "read_jsonl", "read_judgments", "read_predictions", "repeat_of", "repair_jsonl_tail", "resolve_duplicates",
+    "run_task_folders",
     "shard_file_name",
     "write_bytes", "write_json", "write_text", "append_thumbnails", "open_thumbnails", "read_thumbnails",
     "thumbnail_key",

@@ -9,6 +9,7 @@ killed mid-write leaves at most one partial last line; opening the file for writ
 from __future__ import annotations
 
 import os
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Dict, List, Mapping, Optional
 
@@ -18,6 +19,56 @@ from evalkit.store.locks import FileLock, Timeout, file_lock
 
 #: statuses that do not settle an item (it is judged again on the next run)
 NON_FINAL_STATUSES = frozenset({"request_error", "transport_error", "pending"})
+
+
+@dataclass(frozen=True)
+class JudgmentLine:
+    """One line of judgments.jsonl: the judge's verdict on one item and what it is valid for
+    (``protocol`` -- the protocol's name --, ``prompt_version``, ``prompt_hash``, ``key``,
+    ``requested_model``).  :meth:`to_line` / :meth:`from_line` are the one mapping to and from
+    the file's JSON; keys this version does not know are kept (``unknown``)."""
+
+    id: str
+    question: str
+    answer: str
+    pred: str
+    status: str
+    verdict: Dict[str, Any]
+    raw: Optional[str]
+    replies: List[Any]
+    error: Optional[str]
+    protocol: str
+    prompt_version: str
+    prompt_hash: str
+    key: Optional[str]
+    requested_model: str
+    returned_model: Optional[str] = None
+    latency_s: Optional[float] = None
+    tokens: Dict[str, int] = field(default_factory=lambda: {"prompt": 0, "completion": 0})
+    attempts: int = 0
+    parse_attempts: int = 0
+    cached: bool = False
+    judged_at: Optional[str] = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+    repeat: int = 0  # the judge's draw (judge.repeats); 0 for lines written before draws
+    unknown: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final(self) -> bool:
+        return is_final({"status": self.status})
+
+    def to_line(self) -> Dict[str, Any]:
+        line = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "unknown"}
+        line.update(self.unknown)
+        return line
+
+    @classmethod
+    def from_line(cls, line: Mapping[str, Any]) -> "JudgmentLine":
+        """The typed line (of this version or an earlier one: a missing field is its default, or None)."""
+        names = {f.name for f in fields(cls)} - {"unknown"}
+        known = {f.name: line.get(f.name) for f in fields(cls) if f.name in names and
+                 (f.name in line or f.default is MISSING and f.default_factory is MISSING)}
+        return cls(**known, unknown={k: v for k, v in line.items() if k not in names})
 
 
 def is_final(line: Mapping[str, Any]) -> bool:

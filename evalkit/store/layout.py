@@ -53,8 +53,13 @@ def default_run_name(pretrained: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "run"
 
 
+def shard_suffix(rank: int, num_shards: int) -> str:
+    """``shard-<i>-of-<N>``: the part of a shard file's name that says which shard it holds."""
+    return f"shard-{rank:03d}-of-{num_shards:03d}"
+
+
 def shard_file_name(rank: int, num_shards: int) -> str:
-    return PREDICTIONS if num_shards == 1 else f"predictions.shard-{rank:03d}-of-{num_shards:03d}.jsonl"
+    return PREDICTIONS if num_shards == 1 else f"predictions.{shard_suffix(rank, num_shards)}.jsonl"
 
 
 def conflicts_file(predictions: Path) -> Path:
@@ -120,7 +125,7 @@ class TaskFolder:
         only, for a sharded predict stage)."""
         if rank is None or num_shards == 1:
             return self.path / ".writer.lock"
-        return self.path / f".writer.shard-{rank:03d}-of-{num_shards:03d}.lock"
+        return self.path / f".writer.{shard_suffix(rank, num_shards)}.lock"
 
     @property
     def manifest_lock(self) -> Path:
@@ -140,7 +145,7 @@ class TaskFolder:
 
     def thumbnails_for(self, rank: int, num_shards: int) -> Path:
         """This rank's thumbnail file (``thumbnails.jsonl`` when not sharded)."""
-        name = THUMBNAILS if num_shards == 1 else f"thumbnails.shard-{rank:03d}-of-{num_shards:03d}.jsonl"
+        name = THUMBNAILS if num_shards == 1 else f"thumbnails.{shard_suffix(rank, num_shards)}.jsonl"
         return self.path / name
 
     def thumbnail_files(self) -> list[Path]:

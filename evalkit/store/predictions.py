@@ -35,11 +35,12 @@ from evalkit.store.files import (
 )
 from evalkit.store.layout import TaskFolder, conflicts_file, shard_count
 from evalkit.store.locks import file_lock
+from evalkit.store.records import PredictionRecord, is_error
 
 
 def _keeper(copies: list[dict[str, Any]]) -> dict[str, Any]:
     """Which of an id's conflicting records stays: the first prediction, else the first record."""
-    return next((r for r in copies if "error" not in r), copies[0])
+    return next((r for r in copies if not is_error(r)), copies[0])
 
 
 def resolve_duplicates(where: Path, records: Iterable[dict[str, Any]], *, repair: bool,
@@ -114,10 +115,11 @@ class PredictionStore:
     def records(self) -> list[dict[str, Any]]:
         return list(self._records.values())
 
-    def append(self, records: Iterable[dict[str, Any]]) -> int:
+    def append(self, records: Iterable[PredictionRecord | dict[str, Any]]) -> int:
         """Append records whose ids are new; return how many were written."""
         new = []
-        for rec in records:
+        for record in records:
+            rec = record.to_line() if isinstance(record, PredictionRecord) else record
             rid = str(rec["id"])
             if rid in self._records:
                 continue
@@ -127,7 +129,7 @@ class PredictionStore:
 
     def drop_errors(self) -> int:
         """Rewrite the file without error records (so they are retried); atomic."""
-        kept = {k: v for k, v in self._records.items() if "error" not in v}
+        kept = {k: v for k, v in self._records.items() if not is_error(v)}
         dropped = len(self._records) - len(kept)
         if dropped:
             self._records = kept

@@ -85,7 +85,7 @@ def test_run_limit_reports_no_false_size_mismatch(tmp_path, tiny_ckpt):
 
 def test_run_seed_drives_the_frame_shuffle_and_sampling(compose, tmp_path, tiny_ckpt):
     from evalkit.errors import ConfigError
-    from evalkit.pipeline import Job
+    from evalkit.api import run as run_job
 
     data = write_video_qa(tmp_path / "d", n=2, frames=[16])
     ov = _tiny(tiny_ckpt, tmp_path / "o", f"task.data_root={data}", "task.frame_order=shuffled",
@@ -104,7 +104,7 @@ def test_run_seed_drives_the_frame_shuffle_and_sampling(compose, tmp_path, tiny_
     assert preds[0] == preds[1]  # same seed: the same frames shuffled the same way, the same tokens drawn
     # another seed is another protocol: never mixed into the same folder
     with pytest.raises(ConfigError, match="sampling_seed"):
-        Job(compose([*ov, "run.seed=8", f"output_dir={outs[0]}"])).run()
+        run_job(compose([*ov, "run.seed=8", f"output_dir={outs[0]}"]))
 
 
 def test_evalkit_tasks_lists_every_task_and_checks_a_data_dir(tmp_path):

@@ -106,12 +106,12 @@ def test_hostile_text_paths_and_media_are_sample_errors_and_the_run_completes(ho
     assert "msvd_qa" in (out / "leaderboard.md").read_text(encoding="utf-8")
 
     # opting in reads the outside videos; nothing else is redone, and the folder's protocol is unchanged
-    from evalkit.pipeline import Job
+    from evalkit.api import run as run_job
 
     with FakeJudgeServer() as judge:
         ov2 = [o for o in ov if not o.startswith("judge.base_url")] + [f"judge.base_url={judge.base_url}"]
-        Job(compose(ov2 + ["task.allow_outside_paths=true", "run.retry_errors=true"], config_name="config"),
-            log=lambda _m: None).run()
+        run_job(compose(ov2 + ["task.allow_outside_paths=true", "run.retry_errors=true"], config_name="config"),
+            log=lambda _m: None)
     again = {r["id"]: r for r in _jsonl(tdir / "predictions.jsonl")}
     assert "pred" in again["q0"] and "pred" in again["q_out"]  # the symlinked and the ../ video, decoded now
     assert all(again[i] == recs[i] for i in ("q1", "q2", "q3", "q_ctl"))

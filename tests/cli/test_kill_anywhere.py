@@ -56,14 +56,14 @@ def _board(out):
 
 
 def test_sigkill_at_six_points_then_rerun_equals_an_uninterrupted_run(compose, tmp_path, monkeypatch):
-    from evalkit.pipeline import Job
+    from evalkit.api import run as run_job
 
     monkeypatch.setenv(KEY_ENV, "sk-kill-test")
     t_start = time.monotonic()
     # the uninterrupted run (in this process: same code, same checkpoint, same thread count)
     ref_out = tmp_path / "ref"
     with FakeJudgeServer() as ref_server:
-        Job(compose(_overrides(ref_out, ref_server.base_url), config_name="config"), log=lambda _m: None).run()
+        run_job(compose(_overrides(ref_out, ref_server.base_url), config_name="config"), log=lambda _m: None)
     ref_dir = ref_out / "r" / "demo_shapes"
     t_ref = time.monotonic() - t_start
 

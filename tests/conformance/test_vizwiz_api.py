@@ -14,18 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 
 from evalkit.metrics import vqa
 from tests.conformance._gen import answer_set, prediction
+from tests.conformance._vqa_rule import ReferenceRule
 from tests.conformance.test_m4c import evalai_processor
 
 # sha256 of json.dumps(contractions, sort_keys=True, ensure_ascii=False) of GT-Vision-Lab/VQA 14a5e12
 TABLE_2015_DIGEST = "883b8c39e107ebd68e939ce9c8e18817c4e96dc45a2ae42937c3917e5c955790"
 CONTRACTIONS = vqa.VIZWIZ_API_CONTRACTIONS
-MANUAL_MAP = dict(vqa.NUMBER_WORDS)
-ARTICLES = ["a", "an", "the"]
-PUNCT = list(vqa.PUNCTUATION)
+RULE = ReferenceRule(CONTRACTIONS)
 N_CASES = 800
 
 
@@ -34,32 +32,10 @@ def test_contraction_table_is_the_2015_table():
     assert hashlib.sha256(blob).hexdigest() == TABLE_2015_DIGEST
 
 
-def process_punctuation(in_text: str) -> str:
-    out_text = in_text
-    for p in PUNCT:
-        if (p + " " in in_text or " " + p in in_text) or (re.search(r"(\d)(\,)(\d)", in_text) is not None):
-            out_text = out_text.replace(p, "")
-        else:
-            out_text = out_text.replace(p, " ")
-    return re.compile(r"(?!<=\d)(\.)(?!\d)").sub("", out_text, re.UNICODE)
-
-
-def process_digit_article(in_text: str) -> str:
-    out_text = []
-    for word in in_text.lower().split():
-        word = MANUAL_MAP.setdefault(word, word)
-        if word not in ARTICLES:
-            out_text.append(word)
-    for word_id, word in enumerate(out_text):
-        if word in CONTRACTIONS:
-            out_text[word_id] = CONTRACTIONS[word]
-    return " ".join(out_text)
-
-
 def reference_accuracy(res_answer: str, human_answers: list[str]) -> float:
     answers = [{"answer": a, "answer_confidence": "yes"} for a in human_answers]
     res_ans = res_answer.replace("\n", " ").replace("\t", " ").strip()
-    res_ans = process_digit_article(process_punctuation(res_ans))
+    res_ans = RULE.process_digit_article(RULE.process_punctuation(res_ans))
     gt_acc = []
     for i, _ans in enumerate(answers):
         other_gt_ans = [item for j, item in enumerate(answers) if i != j]

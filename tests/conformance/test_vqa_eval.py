@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 
 import pytest
 
 from evalkit.metrics import vqa
 from tests.conformance._gen import answer_set, prediction
+from tests.conformance._vqa_rule import ARTICLES, PUNCT, ReferenceRule
 from tests.conformance.test_m4c import evalai_processor
 
 # sha256 of json.dumps(table, sort_keys=True, ensure_ascii=False) for the tables in a013f00 vqaEval.py
@@ -28,9 +28,7 @@ A013_DIGESTS = {
     "punct": "3b9f2ee76c69e88435f0c6025b28651351f579aa1c9eefc94c702552a2ee7a89",
 }
 CONTRACTIONS = vqa.CONTRACTIONS
-MANUAL_MAP = dict(vqa.NUMBER_WORDS)  # a copy: the reference's setdefault grows it
-ARTICLES = ["a", "an", "the"]
-PUNCT = list(vqa.PUNCTUATION)
+RULE = ReferenceRule(CONTRACTIONS)
 N_CASES = 800
 
 
@@ -47,29 +45,6 @@ def test_tables_are_the_reference_tables():
 
 # ---- the reference rule, literally ------------------------------------------------------------
 
-def process_punctuation(in_text: str) -> str:
-    out_text = in_text
-    for p in PUNCT:
-        if (p + " " in in_text or " " + p in in_text) or (re.search(r"(\d)(\,)(\d)", in_text) is not None):
-            out_text = out_text.replace(p, "")
-        else:
-            out_text = out_text.replace(p, " ")
-    # the reference passes re.UNICODE where re.sub takes its count argument
-    return re.compile(r"(?!<=\d)(\.)(?!\d)").sub("", out_text, re.UNICODE)
-
-
-def process_digit_article(in_text: str) -> str:
-    out_text = []
-    for word in in_text.lower().split():
-        word = MANUAL_MAP.setdefault(word, word)
-        if word not in ARTICLES:
-            out_text.append(word)
-    for word_id, word in enumerate(out_text):
-        if word in CONTRACTIONS:
-            out_text[word_id] = CONTRACTIONS[word]
-    return " ".join(out_text)
-
-
 def reference_accuracy(res_answer: str, human_answers: list[str]) -> float:
     """One question of VQAEval.evaluate: answer records are dicts with distinct answer_ids (VQAv2)."""
     answers = [{"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(human_answers)]
@@ -81,10 +56,10 @@ def reference_accuracy(res_answer: str, human_answers: list[str]) -> float:
     gt_answers = [ans["answer"] for ans in answers]
     if len(set(gt_answers)) > 1:
         for ans_dic in answers:
-            ans_dic["answer"] = process_punctuation(ans_dic["answer"])
-            ans_dic["answer"] = process_digit_article(ans_dic["answer"])
-        res_ans = process_punctuation(res_ans)
-        res_ans = process_digit_article(res_ans)
+            ans_dic["answer"] = RULE.process_punctuation(ans_dic["answer"])
+            ans_dic["answer"] = RULE.process_digit_article(ans_dic["answer"])
+        res_ans = RULE.process_punctuation(res_ans)
+        res_ans = RULE.process_digit_article(res_ans)
     gt_acc = []
     for gt_ans_datum in answers:
         other_gt_ans = [item for item in answers if item != gt_ans_datum]

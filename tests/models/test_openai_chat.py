@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from tests._data import stamped_indices, write_video_qa
 from tests.judge_server import chat_completion, reply_json
 
@@ -53,7 +53,7 @@ def test_served_model_sees_sampled_frames_in_order(compose, chat_server, tmp_pat
                    "model.pretrained=served-vlm", f"model.base_url={url}", "model.max_retries=0",
                    "runner.batch_size=4", "runner.progress=false", "run.max_error_rate=0.3",
                    f"output_dir={tmp_path}/out", "run.name=served"])
-    Job(cfg).run()
+    run_job(cfg)
     recs = {r["id"]: r for r in map(json.loads, (tmp_path / "out/served/msvd_qa/predictions.jsonl").read_text().splitlines())}
     expected = [int(i) for i in np.linspace(0, 19, 8, dtype=int)]
     for qid in ("q0", "q1", "q3"):
@@ -80,12 +80,12 @@ def test_one_retry_policy_rejected_requests_alone_and_a_dead_endpoint_stops_the_
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
     with pytest.raises(ModelUnavailableError, match="model endpoint .* is unavailable") as err:
-        Job(compose([*base, f"model.base_url={dead}", "model.max_retries=1", "model.backoff_base_s=0.01"])).run()
+        run_job(compose([*base, f"model.base_url={dead}", "model.max_retries=1", "model.backoff_base_s=0.01"]))
     assert isinstance(err.value, EvalkitError)
     preds = tmp_path / "out/served/msvd_qa/predictions.jsonl"
     assert not preds.exists() or preds.read_text() == ""
     # the live server: a 429 with Retry-After is waited out (once), a 400 is that sample's error only
-    Job(compose([*base, f"model.base_url={url}", "model.max_retries=2"])).run()
+    run_job(compose([*base, f"model.base_url={url}", "model.max_retries=2"]))
     recs = {r["id"]: r for r in map(json.loads, preds.read_text().splitlines())}
     assert "pred" in recs["q0"] and "400" in recs["q2"]["error"] and "pred" in recs["q1"] and "pred" in recs["q3"]
     texts = [b["messages"][0]["content"][0]["text"] for b in chat_server.seen]

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from tests._data import stamped_indices, write_video_qa
 from tests.judge_server import chat_completion, reply_json
 from tests.cli.console import REPO
@@ -70,7 +70,7 @@ def test_readme_vllm_recipe_runs_against_an_openai_compatible_server(compose, vl
     ov = [a.replace("/data/eval", str(eval_dir)) for a in args if not a.startswith(("model.base_url=", "judge="))]
     ov += [f"model.base_url={url}", "judge=none", "task.expected_size=null", f"output_dir={tmp_path}/out",
            "run.name=served", "runner.progress=false", "run.report=false"]
-    Job(compose(ov, config_name="config")).run()
+    run_job(compose(ov, config_name="config"))
     tdir = tmp_path / "out" / "served" / "msvd_qa"
     recs = [json.loads(x) for x in (tdir / "predictions.jsonl").read_text().splitlines()]
     assert len(recs) == 40 and all("pred" in r for r in recs)

@@ -84,10 +84,10 @@ def test_unknown_adapter_lists_registered(compose):
 
 
 def test_bad_stage_rejected(compose):
-    from evalkit.pipeline import Job
+    from evalkit.pipeline import build_plan
 
     with pytest.raises(ConfigError, match="stage"):
-        Job(compose(["stage=predcit"]))
+        build_plan(compose(["stage=predcit"]))
 
 
 def test_secrets_scrubbed_from_dumped_config():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 
 OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
 
@@ -27,7 +27,7 @@ def by_order(tmp_path_factory):
             cfg = compose(config_name="demo", overrides=[
                 f"task.frame_order={order}", "runner.batch_size=8", "runner.progress=false", "run.report=false",
                 f"output_dir={out}", f"run.name={order}"])
-        Job(cfg).run()
+        run_job(cfg)
         tdir = out / order / "demo_shapes"
         res[order] = ([json.loads(x) for x in (tdir / "predictions.jsonl").read_text().splitlines()],
                       json.loads((tdir / "metrics.json").read_text()))

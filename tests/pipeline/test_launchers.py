@@ -12,8 +12,9 @@ import pytest
 
 from evalkit.config import RunnerSection
 from evalkit.errors import ConfigError
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.pipeline.launch import resolve_runner
+from evalkit.pipeline.plan import build_plan
 from tests._data import write_video_qa
 
 
@@ -23,31 +24,31 @@ def _section(**kw) -> RunnerSection:
 
 def test_launcher_environment_picks_the_shard_and_explicit_overrides_win():
     env = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}
-    cfg, launch = resolve_runner(_section(), env)
+    cfg, launch = resolve_runner(_section(), batch_size=1, environ=env)
     assert (cfg.shard_rank, cfg.num_shards, launch.source, launch.local_rank) == (3, 4, "launcher", 1)
-    cfg, launch = resolve_runner(_section(shard_rank=0, num_shards=2), env)  # explicit: the launcher is ignored
+    cfg, launch = resolve_runner(_section(shard_rank=0, num_shards=2), batch_size=1, environ=env)  # explicit: the launcher is ignored
     assert (cfg.shard_rank, cfg.num_shards, launch.source) == (0, 2, "config")
-    cfg, _ = resolve_runner(_section(num_shards=4), env)  # rank from the launcher, count agrees
+    cfg, _ = resolve_runner(_section(num_shards=4), batch_size=1, environ=env)  # rank from the launcher, count agrees
     assert cfg.shard_rank == 3
     with pytest.raises(ConfigError, match="num_shards=8 but the launcher started WORLD_SIZE=4"):
-        resolve_runner(_section(num_shards=8), env)
-    cfg, launch = resolve_runner(_section(), {})  # no launcher: one process
+        resolve_runner(_section(num_shards=8), batch_size=1, environ=env)
+    cfg, launch = resolve_runner(_section(), batch_size=1, environ={})  # no launcher: one process
     assert (cfg.shard_rank, cfg.num_shards, launch.source) == (0, 1, "single")
     with pytest.raises(ConfigError, match="RANK and WORLD_SIZE"):
-        resolve_runner(_section(), {"RANK": "1"})
+        resolve_runner(_section(), batch_size=1, environ={"RANK": "1"})
     with pytest.raises(ConfigError, match="WORLD_SIZE='two'"):
-        resolve_runner(_section(), {"RANK": "1", "WORLD_SIZE": "two"})
+        resolve_runner(_section(), batch_size=1, environ={"RANK": "1", "WORLD_SIZE": "two"})
     with pytest.raises(ConfigError, match="shard_rank must be in"):
-        resolve_runner(_section(shard_rank=2, num_shards=2), {})
+        resolve_runner(_section(shard_rank=2, num_shards=2), batch_size=1, environ={})
 
 
 def test_the_environment_is_read_when_the_job_starts(compose, tmp_path, monkeypatch):
     cfg = compose(["runner.progress=false", f"output_dir={tmp_path}"])
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    job = Job(cfg)
-    assert (job.runner_cfg.shard_rank, job.runner_cfg.num_shards, job.launch.source) == (1, 2, "launcher")
-    assert job.model.cfg.device == "cpu"  # the demo model's explicit device is kept
+    plan = build_plan(cfg)
+    assert (plan.runner.shard_rank, plan.runner.num_shards, plan.launch.source) == (1, 2, "launcher")
+    assert plan.model.cfg.device == "cpu"  # the demo model's explicit device is kept
 
 
 def test_one_rank_claims_a_finished_shard_set(tmp_path):
@@ -74,7 +75,7 @@ def test_torchrun_two_processes_on_cpu_equal_one_process(compose, tiny_ckpt, tmp
               "model.max_new_tokens=4", "run.name=r", "runner.progress=false", "run.report=false",
               "runner.batch_size=2"]
     # one process, in-process
-    Job(compose([*common, f"output_dir={tmp_path}/single"])).run()
+    run_job(compose([*common, f"output_dir={tmp_path}/single"]))
     # torchrun, two ranks, no shard overrides at all
     out = tmp_path / "torchrun"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
@@ -106,7 +107,7 @@ def test_submitit_local_two_shard_jobs_equal_one_process(compose, tiny_ckpt, tmp
     data = write_video_qa(tmp_path / "data", n=6, frames=[10])
     common = ["task=demo_shapes", f"task.data_root={data}", "model=tiny_demo_trained", f"model.pretrained={tiny_ckpt}",
               "model.max_new_tokens=4", "run.name=r", "runner.progress=false", "run.report=false"]
-    Job(compose([*common, f"output_dir={tmp_path}/single"])).run()
+    run_job(compose([*common, f"output_dir={tmp_path}/single"]))
     out = tmp_path / "sweep"
     run_console("evalkit", ["-m", "hydra/launcher=local", *common, f"output_dir={out}", "runner.num_shards=2",
                             "runner.shard_rank=range(2)"], tmp_path)

@@ -11,7 +11,8 @@ import pytest
 from evalkit.models.base import MODELS
 from evalkit.models.videollava import VideoLlavaAdapter
 from evalkit.errors import EvalFailure
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
+from tests._crashing import Crash, CrashingAdapter
 from tests._data import write_video_qa
 
 
@@ -33,7 +34,7 @@ def test_batch_n_identical_to_batch_1(compose, tiny_ckpt, qa_data, tmp_path):
     outs = {}
     for bs in (1, 3, 8):
         out = tmp_path / f"bs{bs}"
-        Job(compose(_overrides(tiny_ckpt, qa_data, out, f"runner.batch_size={bs}"))).run()
+        run_job(compose(_overrides(tiny_ckpt, qa_data, out, f"runner.batch_size={bs}")))
         outs[bs] = {r["id"]: r["pred"] for r in _preds(out / "r" / "demo_shapes" / "predictions.jsonl")}
     assert len(outs[1]) == 8
     # prompts of very different lengths were batched together
@@ -44,7 +45,7 @@ def test_batch_n_identical_to_batch_1(compose, tiny_ckpt, qa_data, tmp_path):
 
 
 def test_outputs_schema_and_manifest(compose, tiny_ckpt, qa_data, tmp_path):
-    Job(compose(_overrides(tiny_ckpt, qa_data, tmp_path, "runner.batch_size=4"))).run()
+    run_job(compose(_overrides(tiny_ckpt, qa_data, tmp_path, "runner.batch_size=4")))
     tdir = tmp_path / "r" / "demo_shapes"
     recs = _preds(tdir / "predictions.jsonl")
     assert len(recs) == 8
@@ -75,7 +76,7 @@ def test_video_preprocess_is_part_of_the_protocol(compose, tiny_ckpt, qa_data, t
     from evalkit.errors import ConfigError
 
     ov = _overrides(tiny_ckpt, qa_data, tmp_path, "model.video_preprocess=reference", "run.seed=5")
-    Job(compose(ov)).run()
+    run_job(compose(ov))
     man = json.loads((tmp_path / "r" / "demo_shapes" / "manifest.json").read_text())
     assert man["protocol"]["model_config"]["video_preprocess"] == "reference"
     assert man["protocol"]["sampling_seed"] == 5
@@ -83,53 +84,37 @@ def test_video_preprocess_is_part_of_the_protocol(compose, tiny_ckpt, qa_data, t
     assert "run.seed" in man["model"]["video_preprocess"]["flip"]
     for other in (["model.video_preprocess=hf", "run.seed=5"], ["model.video_preprocess=reference", "run.seed=6"]):
         with pytest.raises(ConfigError, match="different protocol"):
-            Job(compose([*ov, *other])).run()
+            run_job(compose([*ov, *other]))
     with pytest.raises((ConfigError, ValueError), match="video_preprocess must be one of hf, reference, reference_noflip"):
-        Job(compose(_overrides(tiny_ckpt, qa_data, tmp_path / "x", "model.video_preprocess=bilinear"))).run()
+        run_job(compose(_overrides(tiny_ckpt, qa_data, tmp_path / "x", "model.video_preprocess=bilinear")))
     paper = compose(["task=msvd_qa", "data_dir=/data/eval"], config_name="config")
     assert paper.model.video_preprocess == "reference"
     assert compose([]).model.video_preprocess == "hf"  # the demo checkpoints were trained on hf pixels
 
-class _Crash(BaseException):
-    pass
-
-
-@MODELS.register("test_crashing")
-class _CrashingAdapter(VideoLlavaAdapter):
-    """Real tiny Video-LLaVA that dies (like a kill) after N batches; counts generated ids."""
-
-    generated: list = []
-    batches_left: int = 1000
-
-    def generate(self, batch):
-        if _CrashingAdapter.batches_left <= 0:
-            raise _Crash()
-        _CrashingAdapter.batches_left -= 1
-        _CrashingAdapter.generated.extend(x.sample_id for x in batch)
-        return super().generate(batch)
+MODELS.register("test_crashing")(CrashingAdapter)
 
 
 def test_resume_after_kill_and_truncated_line(compose, tiny_ckpt, qa_data, tmp_path):
-    _CrashingAdapter.generated, _CrashingAdapter.batches_left = [], 2
+    CrashingAdapter.generated, CrashingAdapter.batches_left = [], 2
     ov = _overrides(tiny_ckpt, qa_data, tmp_path, "runner.batch_size=2", "model.adapter=test_crashing")
-    with pytest.raises(_Crash):
-        Job(compose(ov)).run()
-    _CrashingAdapter.batches_left = 1000
+    with pytest.raises(Crash):
+        run_job(compose(ov))
+    CrashingAdapter.batches_left = 1000
     pfile = tmp_path / "r" / "demo_shapes" / "predictions.jsonl"
-    assert len(_preds(pfile)) == 4 and len(_CrashingAdapter.generated) == 4
+    assert len(_preds(pfile)) == 4 and len(CrashingAdapter.generated) == 4
     # a kill mid-write leaves half a line behind
     with open(pfile, "a") as f:
         f.write('{"id": "q7", "question": "wh')
-    Job(compose(ov)).run()
+    run_job(compose(ov))
     recs = _preds(pfile)
     assert sorted(r["id"] for r in recs) == sorted(f"q{i}" for i in range(8))
-    assert len(_CrashingAdapter.generated) == 8 == len(set(_CrashingAdapter.generated))  # nothing redone
+    assert len(CrashingAdapter.generated) == 8 == len(set(CrashingAdapter.generated))  # nothing redone
     # a third run does nothing at all
-    Job(compose(ov)).run()
-    assert len(_CrashingAdapter.generated) == 8 and len(_preds(pfile)) == 8
+    run_job(compose(ov))
+    assert len(CrashingAdapter.generated) == 8 and len(_preds(pfile)) == 8
     # and equals an uninterrupted run
     clean = tmp_path / "clean"
-    Job(compose(_overrides(tiny_ckpt, qa_data, clean, "runner.batch_size=2"))).run()
+    run_job(compose(_overrides(tiny_ckpt, qa_data, clean, "runner.batch_size=2")))
     assert {r["id"]: r["pred"] for r in _preds(clean / "r" / "demo_shapes" / "predictions.jsonl")} == \
         {r["id"]: r["pred"] for r in recs}
 
@@ -163,7 +148,7 @@ def test_bad_videos_become_error_records(compose, tiny_ckpt, tmp_path):
     (data / "videos" / "vid003.mp4").write_bytes(os.urandom(len(good)))  # undecodable
     ov = _overrides(tiny_ckpt, data, tmp_path / "out", "runner.batch_size=4")
     with pytest.raises(EvalFailure, match="3 of 6 samples errored"):
-        Job(compose(ov)).run()
+        run_job(compose(ov))
     tdir = tmp_path / "out" / "r" / "demo_shapes"
     recs = {r["id"]: r for r in _preds(tdir / "predictions.jsonl")}
     assert len(recs) == 6
@@ -182,23 +167,23 @@ def test_bad_videos_become_error_records(compose, tiny_ckpt, tmp_path):
     with pytest.raises(EvalFailure, match="3 of 6 samples errored"):
         Job(compose(sharded + ["runner.shard_rank=1"])).run()
     # a generous threshold passes, and nothing is redone
-    Job(compose(ov + ["run.max_error_rate=0.6", "stage=predict"])).run()
-    Job(compose(ov + ["run.max_error_rate=0.6"])).run()
+    run_job(compose(ov + ["run.max_error_rate=0.6", "stage=predict"]))
+    run_job(compose(ov + ["run.max_error_rate=0.6"]))
     assert len(_preds(tdir / "predictions.jsonl")) == 6
 
 
 def test_protocol_change_refuses_to_mix(compose, tiny_ckpt, qa_data, tmp_path):
     from evalkit.errors import ConfigError
 
-    Job(compose(_overrides(tiny_ckpt, qa_data, tmp_path, "run.limit=2"))).run()
+    run_job(compose(_overrides(tiny_ckpt, qa_data, tmp_path, "run.limit=2")))
     with pytest.raises(ConfigError, match="num_frames"):
-        Job(compose(_overrides(tiny_ckpt, qa_data, tmp_path, "run.limit=2", "task.num_frames=4"))).run()
+        run_job(compose(_overrides(tiny_ckpt, qa_data, tmp_path, "run.limit=2", "task.num_frames=4")))
 
 
 def test_sharded_ranks_merge(compose, tiny_ckpt, qa_data, tmp_path):
     for rank in (1, 0, 2):
-        Job(compose(_overrides(tiny_ckpt, qa_data, tmp_path, "runner.num_shards=3",
-                               f"runner.shard_rank={rank}"))).run()
+        run_job(compose(_overrides(tiny_ckpt, qa_data, tmp_path, "runner.num_shards=3",
+                               f"runner.shard_rank={rank}")))
     tdir = tmp_path / "r" / "demo_shapes"
     recs = _preds(tdir / "predictions.jsonl")
     assert sorted(r["id"] for r in recs) == sorted(f"q{i}" for i in range(8))
@@ -214,7 +199,7 @@ def test_retrained_checkpoint_at_same_path_is_not_mixed(compose, qa_data, tmp_pa
     from tests._data import QUESTIONS
 
     ckpt = build_tiny_videollava(tmp_path / "ckpt", corpus=QUESTIONS, seed=0)
-    Job(compose(_overrides(ckpt, qa_data, tmp_path / "out", "run.limit=2"))).run()
+    run_job(compose(_overrides(ckpt, qa_data, tmp_path / "out", "run.limit=2")))
     build_tiny_videollava(ckpt, corpus=QUESTIONS, seed=1)  # "re-trained" into the same folder
     with pytest.raises(ConfigError, match="model_weights"):
-        Job(compose(_overrides(ckpt, qa_data, tmp_path / "out", "run.limit=2"))).run()
+        run_job(compose(_overrides(ckpt, qa_data, tmp_path / "out", "run.limit=2")))

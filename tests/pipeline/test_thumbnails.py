@@ -7,7 +7,7 @@ import json
 import re
 
 from evalkit.analysis.report import video_thumbnail, write_report
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.store import TaskFolder, read_thumbnails
 from tests._data import write_video_qa
 
@@ -17,7 +17,7 @@ def test_report_uses_the_frames_decoded_for_prediction(compose, tiny_ckpt, tmp_p
     ov = ["task=demo_shapes", f"task.data_root={data}", "model=tiny_demo_trained", f"model.pretrained={tiny_ckpt}",
           "model.max_new_tokens=3", f"output_dir={tmp_path}/o", "run.name=r", "runner.progress=false",
           "runner.batch_size=2", "task.frame_order=reversed"]
-    Job(compose(ov)).run()
+    run_job(compose(ov))
     folder = TaskFolder(tmp_path / "o" / "r" / "demo_shapes")
     lines = [json.loads(x) for x in folder.thumbnails_for(0, 1).read_text().splitlines()]
     assert len(lines) == 4 and all(x["height"] == 64 for x in lines)
@@ -32,7 +32,7 @@ def test_report_uses_the_frames_decoded_for_prediction(compose, tiny_ckpt, tmp_p
     # a resumed run that redoes two samples adds no line for videos already shown
     preds = folder.predictions.read_text().splitlines()
     folder.predictions.write_text("\n".join(preds[:2]) + "\n")
-    Job(compose(ov)).run()
+    run_job(compose(ov))
     assert len(folder.thumbnails_for(0, 1).read_text().splitlines()) == 4
     # the report needs no video any more: delete them and write it again
     for p in (data / "videos").iterdir():

@@ -8,7 +8,7 @@ from PIL import Image
 
 from evalkit.config import build_model
 from evalkit.models.prompts import TemplateChoiceError, from_conversation
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.prompts.answer import NOT_PAPER, configure_answer
 from evalkit.prompts.importer import import_paths
 from evalkit.prompts.store import PromptStore
@@ -150,8 +150,8 @@ def test_job_records_answer_and_judge_prompts(compose, tmp_path, checkout):
     out = tmp_path / "out"
     with FakeJudgeServer() as server:
         logs: list[str] = []
-        Job(compose(_ov(out, store_dir, "model.prompt_template=null", "judge=gpt35",
-                        f"judge.base_url={server.base_url}", "judge.api_key_env=NO_SUCH_VAR")), log=logs.append).run()
+        run_job(compose(_ov(out, store_dir, "model.prompt_template=null", "judge=gpt35",
+                        f"judge.base_url={server.base_url}", "judge.api_key_env=NO_SUCH_VAR")), log=logs.append)
         assert not any("evalkit-prompts import" in ln for ln in logs)  # everything imported: no hint
         assert server.n_requests >= 1
         assert all("temperature" not in r.body and "max_tokens" not in r.body for r in server.requests)
@@ -179,8 +179,8 @@ def test_job_without_import_says_so_once_and_labels(compose, tmp_path):
     out = tmp_path / "out"
     with FakeJudgeServer() as server:
         logs: list[str] = []
-        Job(compose(_ov(out, tmp_path / "empty", "model.prompt_template=null", "judge=gpt35",
-                        f"judge.base_url={server.base_url}", "judge.api_key_env=NO_SUCH_VAR")), log=logs.append).run()
+        run_job(compose(_ov(out, tmp_path / "empty", "model.prompt_template=null", "judge=gpt35",
+                        f"judge.base_url={server.base_url}", "judge.api_key_env=NO_SUCH_VAR")), log=logs.append)
         hints = [ln for ln in logs if "evalkit-prompts import" in ln]
         assert len(hints) == 2  # one line for the answer prompt, one for the judge prompt
         assert server.requests[0].body["temperature"] == 0.0  # evalkit's wording: the config's settings
@@ -199,12 +199,12 @@ def test_verdicts_made_with_another_prompt_are_never_reused(compose, tmp_path, c
     out, store_dir = tmp_path / "out", tmp_path / "store"
     with FakeJudgeServer() as server:
         ov = _ov(out, store_dir, "judge=gpt35", f"judge.base_url={server.base_url}", "judge.api_key_env=NO_SUCH_VAR")
-        Job(compose(ov)).run()  # evalkit wording (nothing imported yet)
+        run_job(compose(ov))  # evalkit wording (nothing imported yet)
         n_first = server.n_requests
         import_paths([checkout / "videollava/eval/video/eval_video_qa.py"], PromptStore(store_dir))
-        Job(compose([*ov, "stage=judge"])).run()
+        run_job(compose([*ov, "stage=judge"]))
         assert server.n_requests - n_first >= n_first  # every item asked again under the reference prompt
-        Job(compose([*ov, "stage=score"])).run()
+        run_job(compose([*ov, "stage=score"]))
     tdir = out / "r" / "demo_shapes"
     ref_hash = PromptStore(store_dir).get("video_chatgpt_qa").sha256
     lines = [json.loads(x) for x in (tdir / "judgments.jsonl").read_text().splitlines()]

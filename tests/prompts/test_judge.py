@@ -44,7 +44,7 @@ def test_video_qa_sends_the_reference_messages_and_no_sampling_arguments(server,
     choice = choose_judge_protocol("video_chatgpt_qa", "auto", "reference", store)
     assert choice.hint is None and choice.judge_prompt["source"] == "reference"
     summary = judge_items(ITEMS, _cfg(server, choice), judgments_path=tmp_path / "j.jsonl",
-                          cache_path=tmp_path / "c.sqlite", progress=False)
+                          cache_path=tmp_path / "c.sqlite", progress=False, protocol=choice.protocol)
     assert summary.n_requests == 2 and summary.status_counts == {"ok": 2}
     bodies = {r.item[0]: r.body for r in server.requests}
     for it in ITEMS:
@@ -63,7 +63,7 @@ def test_config_sampling_is_a_named_deviation(server, store, tmp_path):
     choice = choose_judge_protocol("video_chatgpt_qa", "auto", "config", store)
     cfg = _cfg(server, choice, temperature=0.0, max_tokens=64, model="gpt-4o")
     judge_items(ITEMS[:1], cfg, judgments_path=tmp_path / "j.jsonl", cache_path=tmp_path / "c.sqlite",
-                progress=False)
+                progress=False, protocol=choice.protocol)
     body = server.requests[0].body
     assert body["temperature"] == 0.0 and body["max_tokens"] == 64
     devs = " | ".join(judge_deviations(choice, cfg))
@@ -81,7 +81,8 @@ def test_reference_acceptance_rule(server, store, tmp_path):
                    Fault("reply", content="{'yes', 'no'}"),                      # a set: not JSON-savable
                    Fault("reply", content="{'pred': 'maybe', 'score': 3}"))      # parses: final, not valid
     judge_items(ITEMS[:1], _cfg(server, choice, concurrency=1, parse_retries=5),
-                judgments_path=tmp_path / "j.jsonl", cache_path=tmp_path / "c.sqlite", progress=False)
+                judgments_path=tmp_path / "j.jsonl", cache_path=tmp_path / "c.sqlite", progress=False,
+                protocol=choice.protocol)
     assert server.n_requests == 3
     first = server.requests[0].body["messages"]
     assert all(r.body["messages"] == first for r in server.requests)  # re-asked with the very same messages
@@ -92,7 +93,7 @@ def test_reference_acceptance_rule(server, store, tmp_path):
     server.reset()
     server.enqueue(Fault("reply", content="{'pred': 'yes', 'score': 4.8}"))
     judge_items([JudgeItem("9", "q", "a", "p")], _cfg(server, choice), judgments_path=tmp_path / "k.jsonl",
-                cache_path=tmp_path / "c.sqlite", progress=False)
+                cache_path=tmp_path / "c.sqlite", progress=False, protocol=choice.protocol)
     (line,) = [json.loads(x) for x in (tmp_path / "k.jsonl").read_text().splitlines()]
     assert line["status"] == "ok" and line["verdict"]["score"] == 4 and line["verdict"]["score_raw"] == 4.8
 
@@ -104,7 +105,7 @@ def test_llava_bench_reference(server, store, tmp_path):
                      extra={"context": "a taxi\na man", "category": "detail"})
     server.enqueue(Fault("reply", content="Scores: 8 and 6\nbecause"))  # unreadable first line: final
     judge_items([item], _cfg(server, choice), judgments_path=tmp_path / "j.jsonl",
-                cache_path=tmp_path / "c.sqlite", progress=False)
+                cache_path=tmp_path / "c.sqlite", progress=False, protocol=choice.protocol)
     assert server.n_requests == 1  # the script records [-1, -1]; no re-ask
     body = server.requests[0].body
     assert body["temperature"] == 0.2 and body["max_tokens"] == 1024
@@ -124,7 +125,7 @@ def test_mm_vet_reference_reask_schedule(server, store, tmp_path):
     item = JudgeItem("v1_0", "Which {fruit}?", "apple<OR>pear", "pear")
     server.enqueue(*[Fault("reply", content="I think so") for _ in range(5)])
     judge_items([item], _cfg(server, choice, parse_retries=4), judgments_path=tmp_path / "j.jsonl",
-                cache_path=tmp_path / "c.sqlite", progress=False)
+                cache_path=tmp_path / "c.sqlite", progress=False, protocol=choice.protocol)
     temps = [r.body["temperature"] for r in server.requests]
     assert temps == [0.0, 0.0, 0.5, 1.0, 1.5] and {r.body["max_tokens"] for r in server.requests} == {3}
     names = {"prompt": shaped.MM_VET_PROMPT, "line": {"question": item.question, "answer": item.answer},
@@ -157,3 +158,22 @@ def test_choice_without_import_and_custom(tmp_path, monkeypatch):
     c = choose_judge_protocol("video_chatgpt_qa", "custom:tweaked", "reference", st)
     assert c.judge_prompt["source"] == "custom" and c.judge_prompt["custom_name"] == "tweaked"
     assert c.judge_prompt["reference"] is None and "not a known reference version" in " ".join(c.deviations)
+
+
+def test_the_plan_keeps_the_reference_reask_limit_and_refuses_another(store, compose, tmp_path):
+    """With the reference MM-Vet prompt and its sampling, parse_retries is the script's limit; a
+    different value the user set is a ConfigError naming both, never silently replaced."""
+    from evalkit.config import Stage, build_task
+    from evalkit.errors import ConfigError
+    from evalkit.pipeline.plan import resolve_judge
+
+    task = build_task({"adapter": "mm_vet", "name": "mm_vet", "data_root": str(tmp_path)})
+    user = JudgeConfig(name="gpt4", model="gpt-4-0613", dry_run=True)
+    judge, choice = resolve_judge(user, task, Stage.ALL, store)
+    assert judge.parse_retries == choice.protocol.reference_parse_retries == 4 and user.parse_retries == 2
+    assert judge.protocol == choice.key and user.protocol == JudgeConfig().protocol  # the user's object unchanged
+    with pytest.raises(ConfigError, match=r"judge.parse_retries=7.* re-asks 4 times"):
+        resolve_judge(JudgeConfig(name="gpt4", model="m", dry_run=True, parse_retries=7), task, Stage.ALL, store)
+    judge, _ = resolve_judge(JudgeConfig(name="gpt4", model="m", dry_run=True, parse_retries=7, sampling="config"),
+                             task, Stage.ALL, store)
+    assert judge.parse_retries == 7  # judge.sampling=config: the user's own settings

@@ -25,6 +25,7 @@ from evalkit.store import PredictionStore
 from evalkit.runner.threads import plan_threads
 from evalkit.samples import Sample
 from evalkit.samples import MediaSpec
+from tests._crashing import Crash, CrashingAdapter
 from tests._data import QUESTIONS
 
 # questions of very different lengths (1 word ... 30 words)
@@ -142,28 +143,10 @@ def test_image_task(model, tmp_path):
         assert stats.prefix_sharing["prefills"] == 3 and stats.media_decoded == 3
 
 
-class _Crash(BaseException):
-    pass
-
-
-class _CrashingAdapter(VideoLlavaAdapter):
-    """Dies (like a kill) after ``batches_left`` batches; records the ids it generated."""
-
-    batches_left = 1000
-    generated: list = []
-
-    def generate(self, batch):
-        if self.batches_left <= 0:
-            raise _Crash()
-        self.batches_left -= 1
-        self.generated.extend(x.sample_id for x in batch)
-        return super().generate(batch)
-
-
 def test_resume_mid_group(ckpt, videos, reference, tmp_path):
-    m = _adapter(ckpt, cls=_CrashingAdapter)
+    m = _adapter(ckpt, cls=CrashingAdapter)
     m.batches_left, m.generated = 1, []
-    with pytest.raises(_Crash):
+    with pytest.raises(Crash):
         _run(m, videos, tmp_path, "p", batch_size=3, share_prefix=True)
     first = {r["id"] for r in PredictionStore(tmp_path / "p.jsonl").records()}
     assert len(first) == 3  # the first batch: 3 of the 7 questions of the first video
@@ -344,12 +327,12 @@ def test_job_records_sharing_and_threads_in_manifest(compose, ckpt, tmp_path):
         ans.append({"answer": "yes", "type": "yn", "question_id": f"q{k}"})
     (data / "test_q.json").write_text(json.dumps(qs))
     (data / "test_a.json").write_text(json.dumps(ans))
-    from evalkit.pipeline import Job
+    from evalkit.api import run as run_job
 
     ov = ["task=demo_shapes", f"task.data_root={data}", "model=tiny_demo_trained", f"model.pretrained={ckpt}",
           "model.max_new_tokens=4", f"output_dir={tmp_path / 'out'}", "run.name=r", "runner.progress=false",
           "runner.batch_size=3", "run.max_error_rate=1.0"]
-    Job(compose(ov)).run()
+    run_job(compose(ov))
     tdir = tmp_path / "out" / "r" / "demo_shapes"
     man = json.loads((tdir / "manifest.json").read_text())
     stage = man["stages"]["predict"]
@@ -359,7 +342,7 @@ def test_job_records_sharing_and_threads_in_manifest(compose, ckpt, tmp_path):
     assert stage["media_groups"] == 6 and stage["media_decoded"] == 6
     assert stage["prefix_sharing"]["prefills"] == 6 and stage["prefix_sharing"]["rows"] == 8
     assert man["model"]["shared_prefix"]["supported"] is True
-    Job(compose(ov + ["runner.share_prefix=false", "run.name=off"])).run()
+    run_job(compose(ov + ["runner.share_prefix=false", "run.name=off"]))
     off = {json.loads(x)["id"]: json.loads(x)["pred"]
            for x in (tmp_path / "out" / "off" / "demo_shapes" / "predictions.jsonl").read_text().splitlines()}
     on = {json.loads(x)["id"]: json.loads(x)["pred"] for x in (tdir / "predictions.jsonl").read_text().splitlines()}

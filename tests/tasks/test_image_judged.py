@@ -9,7 +9,7 @@ from evalkit.config import build_task
 from evalkit.judge import JudgeItem, ParseError, get_protocol
 from evalkit.metrics.llava_bench import parse_score_pair, relative_scores
 from evalkit.metrics.mm_vet import capability_scores, parse_grade
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.judge import image_protocols  # noqa: F401  (registers the image protocols)
 from tests._image_data_b import image_judge_server_cls, write_llava_bench, write_mm_vet
 
@@ -171,7 +171,7 @@ def _run(compose, task, root, ckpt, out, server, *extra):
                    "run.name=tiny", "judge=gpt4", f"judge.base_url={server.base_url}",
                    "judge.api_key_env=EVALKIT_TEST_UNSET_KEY", "judge.backoff_base_s=0.001",
                    "judge.backoff_max_s=0.01", "judge.timeout_s=10", *extra])
-    Job(cfg).run()
+    run_job(cfg)
     tdir = out / "tiny" / task
     return tdir, json.loads((tdir / "metrics.json").read_text())
 

@@ -8,8 +8,9 @@ import pytest
 
 from evalkit.config import build_task
 from evalkit.metrics.mmbench import extract_choice
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.errors import DataError
+from evalkit.pipeline import build_plan
 from tests._image_data_b import image_judge_server_cls, write_mmbench_tsv
 
 SUFFIX = "\nAnswer with the option's letter from the given choices directly."
@@ -137,8 +138,8 @@ def test_end_to_end_judge_assisted_and_submission(compose, tiny_ckpt, mmb, tmp_p
                      f"judge.base_url={server.base_url}", "judge.api_key_env=EVALKIT_TEST_JUDGE_KEY",
                      "judge.backoff_base_s=0.001", "judge.backoff_max_s=0.01", "judge.timeout_s=10")
         # judge-assisted matching is off by default: a judge config alone does not judge MMBench
-        assert Job(compose(base))._judge_enabled() is False
-        Job(compose(base + ["task.judge_match=true"])).run()
+        assert build_plan(compose(base)).judged is False
+        run_job(compose(base + ["task.judge_match=true"]))
     finally:
         server.stop()
     tdir = tmp_path / "tiny" / "mmbench"

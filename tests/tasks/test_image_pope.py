@@ -6,7 +6,7 @@ import pytest
 
 from evalkit.config import build_task
 from evalkit.metrics.pope import pope_metrics, pope_split_metrics, pope_yes_no
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.errors import DataError
 from tests._image_data import SHORT, make_image, write_jsonl, write_pope
 
@@ -86,7 +86,7 @@ def test_pope_end_to_end(compose, tiny_ckpt, tmp_path):
     ov = ["task=pope", f"task.data_root={d['root']}", "task.expected_size=9", "model=tiny_demo_trained",
           f"model.pretrained={tiny_ckpt}", "model.max_new_tokens=4", f"output_dir={out}", "run.name=r",
           "runner.progress=false", "runner.batch_size=4"]
-    Job(compose(ov), log=lambda *a: None).run()
+    run_job(compose(ov), log=lambda *a: None)
     tdir = out / "r" / "pope"
     recs = [json.loads(x) for x in (tdir / "predictions.jsonl").read_text().splitlines()]
     assert len(recs) == 9

@@ -6,7 +6,7 @@ import pytest
 
 from evalkit.config import build_task
 from evalkit.metrics.scienceqa import score_scienceqa
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.errors import DataError
 from tests._image_data_b import SQA_PROBLEMS, write_scienceqa
 
@@ -61,7 +61,7 @@ def test_end_to_end_tiny_model(compose, tiny_ckpt, sqa_root, tmp_path):
     cfg = compose(["task=scienceqa_img", f"task.data_root={sqa_root}", "task.expected_size=5",
                    "model=tiny_demo_trained", f"model.pretrained={tiny_ckpt}", "model.max_new_tokens=4",
                    "runner.batch_size=3", "runner.progress=false", f"output_dir={tmp_path}", "run.name=tiny"])
-    Job(cfg).run()
+    run_job(cfg)
     tdir = tmp_path / "tiny" / "scienceqa_img"
     recs = [json.loads(x) for x in (tdir / "predictions.jsonl").read_text().splitlines()]
     assert len(recs) == 5 and all("pred" in r for r in recs), [r.get("error") for r in recs]

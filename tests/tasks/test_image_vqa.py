@@ -8,7 +8,7 @@ import pytest
 
 from evalkit.config import build_task
 from evalkit.metrics.vqa import evalai_normalize, gqa_normalize, vqa_accuracy
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.errors import DataError
 from tests._image_data import SHORT, VIZWIZ, make_image, write_gqa, write_jsonl, write_textvqa, write_vizwiz, \
     write_vqav2
@@ -22,7 +22,7 @@ def _run(compose, ckpt, out, task, *extra, bs=3):
     ov = [f"task={task}", "model=tiny_demo_trained", f"model.pretrained={ckpt}", "model.max_new_tokens=4",
           f"output_dir={out}", "run.name=r", "runner.progress=false", f"runner.batch_size={bs}",
           "task.expected_size=null", *extra]
-    Job(compose(ov), log=lambda *a: None).run()
+    run_job(compose(ov), log=lambda *a: None)
     tdir = out / "r" / task
     return _recs(tdir / "predictions.jsonl"), json.loads((tdir / "metrics.json").read_text()), tdir
 

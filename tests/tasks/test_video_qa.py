@@ -7,7 +7,7 @@ import pytest
 
 from evalkit.config import build_task
 from evalkit.media.synth import write_video
-from evalkit.pipeline import Job
+from evalkit.api import run as run_job
 from evalkit.errors import DataError
 
 VIDEO_TASKS = {"msvd_qa": "videos", "msrvtt_qa": "videos/all", "tgif_qa": "mp4", "activitynet_qa": "all_test"}
@@ -45,7 +45,7 @@ def test_official_layout_end_to_end(task, datasets_by_task, compose, tiny_ckpt, 
     cfg = compose([f"task={task}", f"task.data_root={data}", "task.expected_size=5", "model=tiny_demo_trained",
                    f"model.pretrained={tiny_ckpt}", "model.max_new_tokens=4", "runner.batch_size=3",
                    "runner.progress=false", f"output_dir={tmp_path}", "run.name=tiny"])
-    Job(cfg).run()
+    run_job(cfg)
     tdir = tmp_path / "tiny" / task
     recs = [json.loads(x) for x in (tdir / "predictions.jsonl").read_text().splitlines()]
     assert len(recs) == 5 and all("pred" in r for r in recs), [r.get("error") for r in recs]
