@@ -24,7 +24,11 @@ def wilson_interval(k: float, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # k = 0 and k = n touch 0 and 1 exactly (the formula's rounding can land a hair inside, which
+    # would put the point itself outside its own interval)
+    low = 0.0 if k <= 0 else max(0.0, centre - half)
+    high = 1.0 if k >= n else min(1.0, centre + half)
+    return low, high
 
 
 def _int(v: Any) -> Optional[int]:

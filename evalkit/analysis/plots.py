@@ -96,8 +96,8 @@ def leaderboard_figure(board: "Leaderboard"):
                 handles.setdefault(_legend_label(board, r, cols), bar)
                 top = y
                 ci = board.intervals.get((r["run"], c))
-                if ci is not None:
-                    ax.errorbar([x], [y], yerr=[[y - ci[0]], [ci[1] - y]], fmt="none", ecolor="#222", elinewidth=1,
+                if ci is not None:  # clipped at 0: an interval's bound can round past its own 0 or 100
+                    ax.errorbar([x], [y], yerr=[[max(0.0, y - ci[0])], [max(0.0, ci[1] - y)]], fmt="none", ecolor="#222", elinewidth=1,
                                 capsize=3)
                     top = ci[1]
                 if label_bars:

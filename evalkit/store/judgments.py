@@ -50,7 +50,7 @@ class JudgmentLine:
     cached: bool = False
     judged_at: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
-    repeat: int = 0  # the judge's draw (judge.repeats); 0 for lines written before draws
+    repeat: Optional[int] = None  # the judge's draw (judge.repeats); None: a line written before draws (draw 0)
     unknown: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -59,6 +59,8 @@ class JudgmentLine:
 
     def to_line(self) -> Dict[str, Any]:
         line = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "unknown"}
+        if line["repeat"] is None:  # an older line stays as it was written
+            del line["repeat"]
         line.update(self.unknown)
         return line
 

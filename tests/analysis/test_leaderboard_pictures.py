@@ -17,6 +17,9 @@ def test_wilson_interval_known_values():
     low, high = wilson_interval(6, 8)  # 6 of 8: the textbook Wilson interval is [0.409, 0.929]
     assert (round(low, 3), round(high, 3)) == (0.409, 0.929)
     assert wilson_interval(0, 5)[0] == 0.0 and wilson_interval(5, 5)[1] == pytest.approx(1.0)
+    # all wrong / all right: the bound is the point itself, exactly (rounding once left 0 outside [lo, hi]
+    # for n = 3, 6, 7, ... and the chart's error bar refused the negative length)
+    assert all(wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0 for n in range(1, 200))
     with pytest.raises(ValueError):
         wilson_interval(0, 0)
 

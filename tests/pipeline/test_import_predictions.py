@@ -12,6 +12,7 @@ from evalkit.cli.import_preds import main as import_main
 from evalkit.cli.judges import main as judges_main
 from evalkit.config import build_task
 from evalkit.errors import ConfigError, DataError
+from evalkit.api import run as run_job
 from evalkit.pipeline import Job
 from evalkit.pipeline.imported import read_reference_predictions
 from tests.judge_server import FakeJudgeServer
@@ -58,12 +59,12 @@ def test_import_judge_score_and_provenance(compose, tmp_path, monkeypatch, capsy
     with FakeJudgeServer(model="judge-a-1") as a, FakeJudgeServer(model="judge-b-1", verdicts=other_judge) as b:
         with pytest.raises(ConfigError, match="never predicts into it"):
             Job(compose(_ov(out, a.base_url)))                 # stage=all: evalkit would predict into it
-        Job(compose(_ov(out, a.base_url, "stage=judge"))).run()
+        run_job(compose(_ov(out, a.base_url, "stage=judge")))
         assert a.n_requests == 10
-        Job(compose(_ov(out, a.base_url, "stage=score"))).run()
+        run_job(compose(_ov(out, a.base_url, "stage=score")))
         met = json.loads((tdir / "metrics.json").read_text())
         # another judge added to the same run (judge-a's verdicts kept), then evalkit-judges compares them
-        Job(compose(_ov(out, b.base_url, "stage=judge", "judge.model=judge-b"))).run()
+        run_job(compose(_ov(out, b.base_url, "stage=judge", "judge.model=judge-b")))
         assert b.n_requests == 10
     assert met["headline"]["accuracy"] == pytest.approx(0.5)          # the even predictions hold the answer
     assert met["model"] == "unknown" and met["counts"]["predictions"] == 10 and met["counts"]["missing"] == 2

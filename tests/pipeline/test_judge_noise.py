@@ -12,6 +12,7 @@ import pytest
 from evalkit.analysis.stats import BootstrapResult, widen_for_judge_noise
 from evalkit.errors import ConfigError
 from evalkit.judge.noise import noise_block
+from evalkit.api import run as run_job
 from evalkit.pipeline import Job
 from tests.judge_server import FakeJudgeServer, noisy_verdicts
 
@@ -27,12 +28,12 @@ def test_repeats_draw_k_verdicts_and_report_the_spread(compose, tmp_path, monkey
     out = tmp_path / "out"
     logs: list[str] = []
     with FakeJudgeServer(model="noisy-judge-1", verdicts=noisy_verdicts) as server:
-        Job(compose(_ov(out, server.base_url, "stage=predict"))).run()
-        Job(compose(_ov(out, server.base_url, "judge.repeats=3")), log=logs.append).run()
+        run_job(compose(_ov(out, server.base_url, "stage=predict")))
+        run_job(compose(_ov(out, server.base_url, "judge.repeats=3")), log=logs.append)
         per_item = server.requests_per_item()
         assert per_item and set(per_item.values()) == {3}      # exactly 3 requests per distinct item
         n_sent = server.n_requests
-        Job(compose(_ov(out, server.base_url, "judge.repeats=3", "stage=judge"))).run()
+        run_job(compose(_ov(out, server.base_url, "judge.repeats=3", "stage=judge")))
         assert server.n_requests == n_sent                       # every draw resumed, nothing re-sent
     tdir = out / "trained" / "demo_shapes"
     lines = [json.loads(x) for x in (tdir / "judgments.jsonl").read_text().splitlines()]

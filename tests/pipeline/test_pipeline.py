@@ -160,12 +160,12 @@ def test_bad_videos_become_error_records(compose, tiny_ckpt, tmp_path):
     assert met["counts"]["errors"] == 3 and met["counts"]["error_rate"] == 0.5
     # stage=predict applies run.max_error_rate too (a GPU box handing over half-errored predictions fails)
     with pytest.raises(EvalFailure, match="3 of 6 samples errored"):
-        Job(compose(ov + ["stage=predict"])).run()
+        run_job(compose(ov + ["stage=predict"]))
     # ... also sharded: the rank that merges the shards checks the merged predictions
     sharded = _overrides(tiny_ckpt, data, tmp_path / "sharded", "stage=predict", "runner.num_shards=2")
-    Job(compose(sharded + ["runner.shard_rank=0"])).run()  # its shard is not the whole run: no verdict yet
+    run_job(compose(sharded + ["runner.shard_rank=0"]))  # its shard is not the whole run: no verdict yet
     with pytest.raises(EvalFailure, match="3 of 6 samples errored"):
-        Job(compose(sharded + ["runner.shard_rank=1"])).run()
+        run_job(compose(sharded + ["runner.shard_rank=1"]))
     # a generous threshold passes, and nothing is redone
     run_job(compose(ov + ["run.max_error_rate=0.6", "stage=predict"]))
     run_job(compose(ov + ["run.max_error_rate=0.6"]))
