@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, List, Mapping, Optional
 
 from evalkit.errors import StoreError
-from evalkit.store.files import encode_line, read_jsonl, repair_jsonl_tail
+from evalkit.store.files import append_whole, encode_line, read_jsonl, repair_jsonl_tail
 from evalkit.store.locks import FileLock, Timeout, file_lock
 
 #: statuses that do not settle an item (it is judged again on the next run)
@@ -69,15 +69,14 @@ class JudgmentsWriter:
         self._lock = lock
         self._created = not self.path.exists()
         repair_jsonl_tail(self.path)
-        self._fh = open(self.path, "ab")
+        self._fh = open(self.path, "ab", buffering=0)  # unbuffered: a failed line is cut back at once
         return self
 
     def write(self, line: Mapping[str, Any]) -> None:
         """Append one line and flush it to the OS."""
         if self._fh is None:
             raise RuntimeError("JudgmentsWriter is not open")
-        self._fh.write(encode_line(dict(line)))
-        self._fh.flush()
+        append_whole(self._fh, encode_line(dict(line)), self.path)
 
     def close(self) -> None:
         """fsync, close and unlock; a file this writer created but never wrote is removed."""
