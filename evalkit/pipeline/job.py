@@ -21,6 +21,7 @@ from evalkit.errors import ConfigError, DataError, EvalFailure, StoreError
 from evalkit.manifest import environment, now_iso, scrub
 from evalkit.pipeline.judging import choose_judge, describe_judge, run_judge, valid_judgments
 from evalkit.pipeline.launch import place_model, resolve_runner
+from evalkit.pipeline.preflight import check_job_files
 from evalkit.pipeline.run_manifest import RunManifest, protocol_of
 from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_prompts
 from evalkit.pipeline.seeding import seed_everything
@@ -84,6 +85,8 @@ class Job:
         self.protocol = protocol_of(self.task, self.model, self.run_cfg.seed)
         self.manifest = RunManifest(self.folder, self.protocol)
         self.scope: dict[str, Any] = {}
+        check_job_files(self.stage, self.folder, self.output.path,  # before data is read or a model loads
+                        self._cache_path() if self._judge_enabled() and not self.judge_cfg.dry_run else None)
 
     # ---- stages ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
