@@ -47,6 +47,7 @@ from typing import Any, Awaitable, Dict, Iterable, List, Optional, Sequence, Tup
 
 from evalkit.judge.aggregate import aggregate_all_modes
 from evalkit.judge.cache import JudgeCache
+from evalkit.judge.cache_repair import corruption, open_cache
 from evalkit.judge.client import ClientStats, JudgeAborted, JudgeClient
 from evalkit.judge.config import JudgeConfig, JudgeItem, coerce_config, is_enabled, validate_config
 from evalkit.judge.cost import cost_usd, estimate_prompt_tokens, total_cost_usd
@@ -267,7 +268,11 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
     for it in todo:
         firsts.setdefault(_item_key(it, cfg, protocol), it)
     hits: Dict[str, Any] = {}
-    if Path(cache_path).exists():
+    why = corruption(Path(cache_path))
+    if why is not None:  # a real run sets it aside and rebuilds it from the judgments
+        log.warning("judge cache %s could not be read (%s): counted as empty here; a run sets it aside and "
+                    "rebuilds it from the judgments.jsonl files", cache_path, why)
+    elif Path(cache_path).exists():
         with JudgeCache(Path(cache_path)) as cache:
             hits = cache.get_many(firsts.keys())
     missing = [it for k, it in firsts.items() if k not in hits]
@@ -316,8 +321,8 @@ def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
                         wall=time.perf_counter() - t_start, dry=report)
 
     state = _RunState()
+    cache = open_cache(cache_path, judgments_path)  # a corrupt one: set aside, rebuilt from the judgments
     writer = JudgmentsWriter(judgments_path).open()
-    cache = JudgeCache(cache_path)
     counts = {"resumed": 0, "cache_hits": 0, "changed": 0}
     args = (items, cfg, protocol, judgments_path, cache_path, state, counts, t_start)
     try:
