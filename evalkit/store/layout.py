@@ -8,6 +8,8 @@
         .hydra/                                 Hydra's own logs (hidden: never read as a run)
         <run>/<task>/                           one TaskFolder
             predictions.jsonl                   one line per sample (or predictions.shard-<i>-of-<n>.jsonl per rank)
+            predictions.protocol.json           the protocol those predictions were made under (written before
+                                                the first batch; kept with them, whatever happens to manifest.json)
             judgments.jsonl                     one line per judged sample
             metrics.json, manifest.json, report.html
             thumbnails.jsonl                    small frame strips kept from prediction, for report.html
@@ -32,6 +34,7 @@ PREDICTIONS = "predictions.jsonl"
 JUDGMENTS = "judgments.jsonl"
 METRICS = "metrics.json"
 MANIFEST = "manifest.json"
+PREDICTIONS_PROTOCOL = "predictions.protocol.json"
 REPORT = "report.html"
 THUMBNAILS = "thumbnails.jsonl"
 JUDGE_CACHE = ".judge_cache.sqlite"
@@ -97,6 +100,11 @@ class TaskFolder:
 
     def shard_files(self) -> list[Path]:
         return sorted(p for p in self.path.glob("predictions.shard-*-of-*.jsonl") if _SHARD.match(p.name))
+
+    @property
+    def predictions_protocol(self) -> Path:
+        """The protocol the folder's predictions (every rank's) were made under."""
+        return self.path / PREDICTIONS_PROTOCOL
 
     @property
     def judgments(self) -> Path:
