@@ -75,6 +75,9 @@ class JudgeConfig:
     # video QA none, so the API's defaults apply) | config (temperature/max_tokens above: a deviation).
     sampling: str = "reference"
     cache_path: Optional[str] = None        # default: <output_dir>/.judge_cache.sqlite (one per output folder)
+    # Longest judge reply used (UTF-8 bytes); a longer one is unusable, stored cut to this size with its
+    # full size (`reply_bytes`). None: the protocol's own limit (4096 for verdict protocols).
+    max_reply_bytes: Optional[int] = None
     dry_run: bool = False
     prices: Dict[str, Dict[str, float]] = field(default_factory=default_prices)
 
@@ -158,5 +161,7 @@ def validate_config(cfg: JudgeConfig) -> None:
         raise ValueError(f"judge.prompt must be auto, reference, evalkit or custom:<name>, got {cfg.prompt!r}")
     if cfg.sampling not in ("reference", "config"):
         raise ValueError(f"judge.sampling must be 'reference' or 'config', got {cfg.sampling!r}")
+    if cfg.max_reply_bytes is not None and cfg.max_reply_bytes < 64:
+        raise ValueError(f"judge.max_reply_bytes must be >= 64 (or null: the protocol's limit), got {cfg.max_reply_bytes}")
     if not cfg.model:
         raise ValueError("judge.model must be set (e.g. judge.model=<served model name>)")

@@ -3,11 +3,13 @@
 Judgment line schema (one JSON object per item, written as each finishes)::
 
     id, question, answer, pred        -- the item
-    status        "ok" | "parse_error" | "score_out_of_range" (protocol-defined)
+    status        "ok" | "parse_error" | "score_out_of_range" (protocol-defined) | "reply_too_long"
+                  (a reply over judge.max_reply_bytes: unusable, never re-asked)
     verdict       protocol-defined dict; video_chatgpt_qa:
                   {"pred": "yes"|"no", "pred_raw": str, "score": int, "score_raw": number}
                   (partial for failures)
-    raw           the judge's last reply text
+    raw           the judge's last reply text (a reply over the byte limit: its first bytes)
+    reply_bytes   only on "reply_too_long" lines: the full size of that reply, in UTF-8 bytes
     replies       every reply text obtained for the verdict, first to last (re-asks included)
     error         why parsing failed, else null
     protocol, prompt_version, prompt_hash
@@ -120,6 +122,7 @@ def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: s
         "cached": cached,
         "judged_at": outcome.get("judged_at"),
         "extra": item.extra,
+        **({"reply_bytes": outcome["reply_bytes"]} if outcome.get("reply_bytes") is not None else {}),
     }
 
 
@@ -133,6 +136,23 @@ def _run(coro: Awaitable[T]) -> T:
         return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
 
 
+REPLY_TOO_LONG = "reply_too_long"
+
+
+def reply_limit(cfg: JudgeConfig, protocol: JudgeProtocol) -> int:
+    """The reply byte limit: ``judge.max_reply_bytes``, else the protocol's."""
+    return int(cfg.max_reply_bytes) if cfg.max_reply_bytes is not None else int(protocol.max_reply_bytes)
+
+
+def cap_reply(text: str, limit: int) -> Tuple[str, Optional[int]]:
+    """``(text, None)`` when ``text`` fits in ``limit`` UTF-8 bytes, else (its first ``limit`` bytes
+    -- whole characters --, its full size)."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text, None
+    return data[:limit].decode("utf-8", "ignore"), len(data)
+
+
 async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeConfig,
                      item: JudgeItem) -> Dict[str, Any]:
     """Ask the judge about one item, re-asking up to ``parse_retries`` times."""
@@ -143,13 +163,21 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
     status, verdict, error, text, model = "parse_error", {}, None, "", None
     replies: List[str] = []
     tries = 0
+    limit = reply_limit(cfg, protocol)
+    too_long: Optional[int] = None
     for tries in range(1, int(cfg.parse_retries) + 2):
         comp = await client.complete(conversation, protocol.sampling_args(cfg, tries))
         attempts += comp.attempts
         prompt_toks += comp.prompt_tokens
         completion_toks += comp.completion_tokens
         text, model = comp.text, comp.model or model
+        text, too_long = cap_reply(text, limit)
         replies.append(text)
+        if too_long is not None:  # a runaway reply: unusable, and never asked again
+            status, verdict = REPLY_TOO_LONG, {}
+            error = f"reply of {too_long} bytes is over judge.max_reply_bytes={limit}; stored truncated"
+            log.warning("judge reply for item %s: %s", item.id, error)
+            break
         try:
             verdict, status, error = protocol.parse(text), "ok", None
             break
@@ -164,7 +192,7 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
         "prompt_hash": protocol.prompt_hash, "requested_model": cfg.model,
         "returned_model": model, "latency_s": round(time.perf_counter() - t0, 6),
         "tokens": {"prompt": prompt_toks, "completion": completion_toks},
-        "attempts": attempts, "parse_attempts": tries, "judged_at": _now_iso(),
+        "attempts": attempts, "parse_attempts": tries, "judged_at": _now_iso(), "reply_bytes": too_long,
     }
 
 

@@ -33,3 +33,32 @@ def test_a_corrupt_cache_is_set_aside_once_and_rebuilt_with_no_request(judge_ser
     assert len(list(cache.parent.glob("cache.sqlite.corrupt-*"))) >= 1
     with JudgeCache(cache) as c:
         assert len(c) == 6
+
+
+def test_a_runaway_reply_is_unusable_stored_truncated_with_its_size(judge_server, tmp_path):
+    from evalkit.judge import JudgeConfig  # noqa: F401 - the field is part of the config schema
+    from evalkit.metrics import video_chatgpt
+    from evalkit.store import read_judgments
+    from tests.judge_server import Fault
+
+    verdict = "{'pred': 'yes', 'score': 4}"
+    judge_server.enqueue(Fault("reply", content=verdict + " " * 5_000_000), Fault("reply", content="é" * 3000))
+    items = make_items(3)
+    s = judge_items(items, cfg_for(judge_server.base_url, concurrency=1), judgments_path=tmp_path / "j.jsonl",
+                    cache_path=tmp_path / "c.sqlite", progress=False)
+    lines = {ln["id"]: ln for ln in read_judgments(tmp_path / "j.jsonl")}
+    runaway, wide, fine = lines["q0"], lines["q1"], lines["q2"]
+    assert runaway["status"] == wide["status"] == "reply_too_long" and fine["status"] == "ok"
+    assert runaway["reply_bytes"] == len(verdict) + 5_000_000 and len(runaway["raw"].encode()) == 4096
+    assert wide["reply_bytes"] == 6000 and wide["raw"] == "é" * 2048  # cut at a character boundary
+    assert runaway["parse_attempts"] == 1 and judge_server.n_requests == 3  # never re-asked
+    assert "reply_bytes" not in fine
+    assert (tmp_path / "j.jsonl").stat().st_size < 40_000  # not 10 MB
+    assert s.status_counts == {"reply_too_long": 2, "ok": 1}
+    for mode in (video_chatgpt.strict, video_chatgpt.paper):  # unusable under both aggregations
+        assert mode(list(lines.values()))["n_unusable"] == 2
+    judge_server.reset()
+    judge_server.enqueue(Fault("reply", content="x" * 200))
+    judge_items(make_items(1, prefix="big"), cfg_for(judge_server.base_url, max_reply_bytes=100),
+                judgments_path=tmp_path / "k.jsonl", cache_path=tmp_path / "c2.sqlite", progress=False)
+    assert read_judgments(tmp_path / "k.jsonl")[0]["reply_bytes"] == 200  # the configured limit
