@@ -4,6 +4,7 @@
 
     <output_dir>/
         leaderboard.{md,csv,html,tex,png}, leaderboard_deltas.csv
+        .leaderboard.lock                       held while they are rebuilt from every metrics.json
         .judge_cache.sqlite                     judge verdicts, shared by every run below
         .hydra/                                 Hydra's own logs (hidden: never read as a run)
         <run>/<task>/                           one TaskFolder
@@ -182,6 +183,11 @@ class OutputFolder:
 
     def leaderboard(self, ext: str) -> Path:
         return self.path / f"{LEADERBOARD_STEM}.{ext}"
+
+    @property
+    def leaderboard_lock(self) -> Path:
+        """Held while the leaderboard files are rebuilt, so the last rebuild sees every run."""
+        return self.path / f".{LEADERBOARD_STEM}.lock"
 
     @property
     def leaderboard_deltas(self) -> Path:
