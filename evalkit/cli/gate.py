@@ -35,7 +35,7 @@ from evalkit.analysis.gate import (
     task_folder,
     update_baseline,
 )
-from evalkit.cli.common import OneLineParser, guard
+from evalkit.cli.common import OneLineParser, guard, run_entry
 from evalkit.store import TaskFolder, read_json
 
 PROG = "evalkit-gate"
@@ -187,4 +187,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    run_entry(PROG, main)

@@ -101,7 +101,12 @@ def main() -> None:
         if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
             sys.exit("evalkit: hydra/launcher=slurm|local needs Hydra's submitit launcher: pip install -e \".[slurm]\"")
     app = hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")(_job)
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C: finished work is on disk (the jobs' files are written as they go)
+        from evalkit.cli.common import exit_interrupted
+
+        exit_interrupted("evalkit")
     if FAILURES:
         from evalkit.redaction import redact_text
 
