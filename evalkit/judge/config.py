@@ -62,7 +62,8 @@ class JudgeConfig:
     concurrency: int = 16
     max_retries: int = 8                    # transport retries: 429/5xx/timeouts/connection errors
     parse_retries: int = 2                  # re-asks when a reply cannot be parsed
-    timeout_s: float = 60.0
+    timeout_s: float = 60.0                 # one request
+    item_deadline_s: float = 300.0          # one item, retries and re-asks included: then the judge is unavailable
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     temperature: float = 0.0
@@ -150,8 +151,8 @@ def validate_config(cfg: JudgeConfig) -> None:
         raise ValueError("judge.concurrency must be >= 1")
     if cfg.max_retries < 0 or cfg.parse_retries < 0:
         raise ValueError("judge.max_retries and judge.parse_retries must be >= 0")
-    if cfg.timeout_s <= 0:
-        raise ValueError("judge.timeout_s must be > 0")
+    if cfg.timeout_s <= 0 or cfg.item_deadline_s <= 0:
+        raise ValueError("judge.timeout_s and judge.item_deadline_s must be > 0")
     if cfg.backoff_base_s < 0 or cfg.backoff_max_s < 0:
         raise ValueError("judge backoff settings must be >= 0")
     if cfg.aggregation not in ("strict", "paper"):

@@ -165,8 +165,9 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
     tries = 0
     limit = reply_limit(cfg, protocol)
     too_long: Optional[int] = None
+    deadline = time.monotonic() + float(cfg.item_deadline_s)  # the item's whole time, re-asks included
     for tries in range(1, int(cfg.parse_retries) + 2):
-        comp = await client.complete(conversation, protocol.sampling_args(cfg, tries))
+        comp = await client.complete(conversation, protocol.sampling_args(cfg, tries), deadline=deadline)
         attempts += comp.attempts
         prompt_toks += comp.prompt_tokens
         completion_toks += comp.completion_tokens

@@ -62,3 +62,27 @@ def test_a_runaway_reply_is_unusable_stored_truncated_with_its_size(judge_server
     judge_items(make_items(1, prefix="big"), cfg_for(judge_server.base_url, max_reply_bytes=100),
                 judgments_path=tmp_path / "k.jsonl", cache_path=tmp_path / "c2.sqlite", progress=False)
     assert read_judgments(tmp_path / "k.jsonl")[0]["reply_bytes"] == 200  # the configured limit
+
+
+def test_a_silent_judge_is_logged_per_retry_and_given_up_at_the_item_deadline(tmp_path, caplog):
+    import time
+
+    import pytest
+
+    from evalkit.judge import JudgeUnavailableError
+    from tests.judge_server import FakeJudgeServer
+
+    with FakeJudgeServer(latency_s=30) as silent, caplog.at_level(logging.WARNING, logger="evalkit.chat_client"):
+        url = silent.base_url
+        cfg = cfg_for(url, concurrency=1, max_retries=8, timeout_s=0.4, item_deadline_s=1.5,
+                      backoff_base_s=0.05, backoff_max_s=0.1)
+        t0 = time.monotonic()
+        with pytest.raises(JudgeUnavailableError, match="no usable answer before the deadline"):
+            judge_items(make_items(2), cfg, judgments_path=tmp_path / "j.jsonl", cache_path=tmp_path / "c.sqlite",
+                        progress=False)
+        took = time.monotonic() - t0
+    assert took < 1.5 + 1.0  # not 9 timeouts of 0.4 s plus backoff
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) >= 2 and all(f"judge endpoint {url}: no answer within 0.4 s (attempt " in m
+                                  for m in said)
+    assert "attempt 1 of 9" in said[0] and "attempt 2 of 9" in said[1] and "s left before giving up" in said[0]
