@@ -21,6 +21,9 @@ Faults can be programmed two ways:
   ``@prose`` (dict wrapped in prose), ``@json`` (JSON reply), ``@caps`` ('YES'),
   ``@500x2`` / ``@429x2`` (first 2 requests for this item fail), ``@slow`` (+0.2 s).
 
+``reply_padding=N`` appends N spaces to every verdict (a runaway server); ``latency_s`` longer than
+the client's timeout makes a judge that never answers.
+
 Every request is recorded (arrival time, path, Authorization header, body,
 the extracted (question, answer, pred) triple, the status sent) so tests can
 count requests per item and check that the key was sent. Set ``api_key`` to
@@ -165,8 +168,9 @@ class FakeJudgeServer:
     """Loopback chat-completions server with programmable faults (see module docs)."""
 
     def __init__(self, *, latency_s: float = 0.0, model: str = "gpt-3.5-turbo-0613",
-                 api_key: Optional[str] = None) -> None:
+                 api_key: Optional[str] = None, reply_padding: int = 0) -> None:
         self.latency_s = latency_s
+        self.reply_padding = reply_padding  # spaces after every verdict: a runaway server
         self.model = model
         self.api_key = api_key
         self.requests: List[RecordedRequest] = []
@@ -327,7 +331,7 @@ class FakeJudgeServer:
             code = int(m.group(1))
             return code, self._error(code, "injected failure", "injected"), js, (
                 {"Retry-After": "0"} if code == 429 else {})
-        return 200, self._completion(self._verdict_text(item, n_users), body), js, {}
+        return 200, self._completion(self._verdict_text(item, n_users) + " " * self.reply_padding, body), js, {}
 
     def _verdict_text(self, item: Optional[Triple], n_users: int) -> str:
         verdict, score = self.verdict_for(item)
