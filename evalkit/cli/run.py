@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from evalkit.paths import CONFIG_DIR
 
@@ -37,6 +38,12 @@ def _job(cfg) -> str | None:
         return msg
     except Exception as e:  # noqa: BLE001 - anything else is a bug: its traceback, redacted (Hydra would
         # print it as it is, credentials in a message included); finished work is on disk, other jobs go on
+        from evalkit.store.files import disk_full, is_disk_full
+
+        if is_disk_full(e) and getattr(e, "filename", None):  # a full disk met outside evalkit's writers
+            msg = f"DiskFullError: {disk_full(Path(e.filename).parent, None, Path(e.filename).name)}"
+            log.error(msg)
+            return msg
         import traceback
 
         from evalkit.redaction import redact_text

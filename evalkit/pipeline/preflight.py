@@ -26,12 +26,16 @@ def _fail(path: Path, what: str, e: OSError, fix: str) -> StoreError:
 
 
 def check_folder(folder: Path, what: str, fix: str) -> None:
-    """``folder`` exists (created when missing) and a file can be created in it."""
+    """A file can be created in ``folder``: a probe file is created and removed there, or (a folder
+    not made yet) in its nearest existing parent, which then must let the folder be made.  Nothing
+    is left behind, not even the folder."""
+    here = Path(folder)
+    while not here.exists() and here.parent != here:
+        here = here.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=PROBE_PREFIX, dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=PROBE_PREFIX, dir=here)
     except OSError as e:
-        raise _fail(folder, what, e, fix) from None
+        raise _fail(Path(folder), what, e, fix) from None
     os.close(fd)
     os.unlink(probe)
 
@@ -39,7 +43,7 @@ def check_folder(folder: Path, what: str, fix: str) -> None:
 def check_file(path: Path, what: str, fix: str) -> None:
     """``path``'s folder is writable, and so is ``path`` itself where it exists already."""
     check_folder(path.parent, what, fix)
-    if path.exists():
+    if path.is_file():
         try:
             with open(path, "ab"):
                 pass

@@ -49,11 +49,13 @@ def free_bytes(folder: Path) -> Optional[int]:
         return None
 
 
-def disk_full(folder: Path, needed: int, what: str = "") -> DiskFullError:
-    """The one-line error of a write of ``needed`` bytes into ``folder`` that found no space."""
+def disk_full(folder: Path, needed: Optional[int], what: str = "") -> DiskFullError:
+    """The one-line error of a write of ``needed`` bytes (None: unknown) into ``folder`` that found
+    no space."""
     free = free_bytes(folder)
     has = f" ({free:,} free)" if free is not None else ""
-    return DiskFullError(f"no space left in {folder}: {what or 'a write'} needs {needed:,} bytes{has}; free some space "
+    size = f"needs {needed:,} bytes" if needed is not None else "could not be written"
+    return DiskFullError(f"no space left in {folder}: {what or 'a file'} {size}{has}; free some space "
                          "(or use another output_dir) and rerun the same command to resume (finished work is kept)")
 
 

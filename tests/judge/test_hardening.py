@@ -86,3 +86,23 @@ def test_a_silent_judge_is_logged_per_retry_and_given_up_at_the_item_deadline(tm
     assert len(said) >= 2 and all(f"judge endpoint {url}: no answer within 0.4 s (attempt " in m
                                   for m in said)
     assert "attempt 1 of 9" in said[0] and "attempt 2 of 9" in said[1] and "s left before giving up" in said[0]
+
+
+def test_a_full_disk_under_the_cache_is_one_line_and_dry_run_reads_a_corrupt_cache_as_empty(judge_server, tmp_path,
+                                                                                          caplog):
+    import pytest
+
+    from evalkit.errors import DiskFullError
+    from evalkit.judge import dry_run
+    from tests._mounts import tmpfs
+
+    with tmpfs(tmp_path / "disk", "64k") as disk:
+        with JudgeCache(disk / "c.sqlite") as c, pytest.raises(DiskFullError, match=f"no space left in {disk}: c.sqlite"):
+            for i in range(10_000):
+                c.put(f"k{i}", {"raw": "x" * 1000})
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"not sqlite" * 100)
+    with caplog.at_level(logging.WARNING, logger="evalkit.judge"):
+        report = dry_run(make_items(3), cfg_for(judge_server.base_url), cache_path=bad)
+    assert report.n_requests == 3 and judge_server.n_requests == 0 and bad.read_bytes() == b"not sqlite" * 100
+    assert sum("could not be read" in r.getMessage() for r in caplog.records) == 1

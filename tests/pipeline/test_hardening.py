@@ -14,7 +14,10 @@ from tests._mounts import tmpfs
 def test_each_written_place_is_checked_and_named(tmp_path):
     folder = TaskFolder(tmp_path / "out" / "r" / "t")
     check_job_files("all", folder, tmp_path / "out", tmp_path / "out" / ".judge_cache.sqlite")
-    assert folder.path.is_dir() and not list(folder.path.glob(PROBE_PREFIX + "*"))  # the probe is gone
+    assert not (tmp_path / "out").exists()  # nothing made, not even the folder
+    folder.path.mkdir(parents=True)
+    check_job_files("all", folder, tmp_path / "out", tmp_path / "out" / ".judge_cache.sqlite")
+    assert list(folder.path.iterdir()) == [] and not list(tmp_path.glob(PROBE_PREFIX + "*"))  # the probes are gone
     with tmpfs(tmp_path / "ro", "1m", read_only=True) as ro:
         with pytest.raises(StoreError) as e:
             check_job_files("all", folder, tmp_path / "out", ro / "cache.sqlite")
@@ -47,3 +50,20 @@ def test_predictions_keep_their_protocol_when_the_manifest_is_lost(tmp_path):
     assert read_json(folder.manifest)["protocol"] == linspace
     RunManifest(folder, arange).open(overwrite=True)  # discarded on request, recorded anew
     assert not folder.predictions.exists() and read_json(folder.predictions_protocol)["protocol"] == arange
+
+
+def test_a_full_disk_met_outside_evalkits_writers_is_one_line_too(compose, monkeypatch, caplog, tmp_path):
+    import errno
+    import logging
+
+    import evalkit.api
+    from evalkit.cli import run as cli_run
+
+    def full(cfg, log=None):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "weights.bin"))
+
+    monkeypatch.setattr(evalkit.api, "run", full)
+    with caplog.at_level(logging.ERROR, logger="evalkit"):
+        msg = cli_run._job(compose([]))
+    assert msg.startswith(f"DiskFullError: no space left in {tmp_path}: weights.bin could not be written")
+    assert "Traceback" not in "\n".join(r.getMessage() for r in caplog.records)
