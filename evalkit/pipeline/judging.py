@@ -27,11 +27,15 @@ def choose_judge(task: Task, judge_cfg: Any, store: Any) -> Any:
 
 def describe_judge(cfg: Any, info: dict[str, Any], choice: Any = None) -> dict[str, Any]:
     """The manifest's ``judge`` block: model, protocol and prompt, and what was actually sent."""
+    from evalkit.judge.engine import reply_limit
+    from evalkit.judge.protocols import get_protocol
+
     out = {
         "name": cfg.name, "protocol": cfg.protocol, "model_requested": cfg.model,
         "models_returned": info.get("returned_models") or info.get("models_returned"),
         "prompt_version": info.get("prompt_version"), "prompt_hash": info.get("prompt_hash"),
         "aggregation": cfg.aggregation, "temperature": cfg.temperature,
+        "max_reply_bytes": reply_limit(cfg, get_protocol(cfg.protocol)),  # longer replies are unusable
     }
     if choice is not None:
         from evalkit.prompts.judge import describe_sampling, judge_deviations
