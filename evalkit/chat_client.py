@@ -14,8 +14,10 @@ Wraps the official ``openai.AsyncOpenAI`` with the SDK's own retries switched of
 - every retry is one log line (what failed, the attempt count, the wait), so a silent endpoint is
   visible at once; a call given a ``deadline`` (a :func:`time.monotonic` time, e.g. the judge's
   ``judge.item_deadline_s`` per item) gives up when it passes -- each request's timeout is cut to
-  the time left -- and the endpoint is then *unavailable*.  Subclasses (the judge's client) turn both into their own
-  exception types and messages; messages name the endpoint, never the key.
+  the time left -- and the endpoint is then *unavailable*.
+
+Subclasses (the judge's client) turn both into their own exception types and messages; messages
+name the endpoint, never the key.
 """
 
 from __future__ import annotations

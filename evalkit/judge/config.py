@@ -163,6 +163,7 @@ def validate_config(cfg: JudgeConfig) -> None:
     if cfg.sampling not in ("reference", "config"):
         raise ValueError(f"judge.sampling must be 'reference' or 'config', got {cfg.sampling!r}")
     if cfg.max_reply_bytes is not None and cfg.max_reply_bytes < 64:
-        raise ValueError(f"judge.max_reply_bytes must be >= 64 (or null: the protocol's limit), got {cfg.max_reply_bytes}")
+        raise ValueError("judge.max_reply_bytes must be >= 64 (or null: the protocol's limit), "
+                         f"got {cfg.max_reply_bytes}")
     if not cfg.model:
         raise ValueError("judge.model must be set (e.g. judge.model=<served model name>)")

@@ -4,8 +4,9 @@ the code and environment, and what each stage did.
 Invariants: a folder's predictions all come from one protocol (a resumed run must match it, or
 ``run.overwrite`` discards them).  That protocol is also stored with the predictions
 (``predictions.protocol.json``, written before their first batch), and that record is the one
-checked: deleting or replacing ``manifest.json`` can never relabel predictions.  Stage entries written by several ranks of a sharded run are merged,
-never lost (read-merge-write under the folder's manifest lock).
+checked: deleting or replacing ``manifest.json`` can never relabel predictions.  Stage entries
+written by several ranks of a sharded run are merged, never lost (read-merge-write under the
+folder's manifest lock).
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ def test_judge_cache_checks_runaway_replies_lost_manifest_and_a_silent_judge(tmp
         lines = [json.loads(x) for x in (tdir / "judgments.jsonl").read_text().splitlines()]
         assert len(lines) == 4 and {ln["status"] for ln in lines} == {"reply_too_long"}
         assert all(ln["reply_bytes"] > 5_000_000 and len(ln["raw"].encode()) <= 4096 for ln in lines)
-        assert (tdir / "judgments.jsonl").stat().st_size < 100_000 and (out / ".judge_cache.sqlite").stat().st_size < 200_000
+        assert (tdir / "judgments.jsonl").stat().st_size < 100_000
+        assert (out / ".judge_cache.sqlite").stat().st_size < 200_000
         assert runaway.n_requests == 4  # never re-asked
 
         # 3. a corrupt cache: set aside once, rebuilt from judgments.jsonl; another run of the same

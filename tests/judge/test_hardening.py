@@ -97,7 +97,8 @@ def test_a_full_disk_under_the_cache_is_one_line_and_dry_run_reads_a_corrupt_cac
     from tests._mounts import tmpfs
 
     with tmpfs(tmp_path / "disk", "64k") as disk:
-        with JudgeCache(disk / "c.sqlite") as c, pytest.raises(DiskFullError, match=f"no space left in {disk}: c.sqlite"):
+        full = pytest.raises(DiskFullError, match=f"no space left in {disk}: c.sqlite")
+        with JudgeCache(disk / "c.sqlite") as c, full:
             for i in range(10_000):
                 c.put(f"k{i}", {"raw": "x" * 1000})
     bad = tmp_path / "bad.sqlite"
