@@ -146,3 +146,19 @@ def test_ctrl_c_mid_predict_and_mid_judge_is_one_line_and_exit_130(tmp_path):
     assert code == 130 and "Traceback" not in said and said.count("interrupted; rerun the same command") == 1, said
     assert not judgments.exists() or len(_ids(judgments)) == len(set(_ids(judgments)))
     assert _debris(out) == [] and os.path.isfile(out / "j" / "msvd_qa" / "predictions.jsonl")
+
+
+def test_ctrl_c_in_every_evalkit_tool_is_the_same_line_and_exit_130(capsys, monkeypatch):
+    import pytest
+
+    from evalkit.cli import compare, gate, leaderboard, prompts, report, tasks
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    for tool in (compare, gate, leaderboard, prompts, report, tasks):
+        monkeypatch.setattr(tool, "main", interrupted)  # Ctrl-C while parsing, importing or working
+        with pytest.raises(SystemExit) as e:
+            tool.entry()
+        assert e.value.code == 130
+        assert capsys.readouterr().err == f"{tool.PROG}: interrupted; rerun the same command to resume\n"
