@@ -162,3 +162,43 @@ def test_ctrl_c_in_every_evalkit_tool_is_the_same_line_and_exit_130(capsys, monk
             tool.entry()
         assert e.value.code == 130
         assert capsys.readouterr().err == f"{tool.PROG}: interrupted; rerun the same command to resume\n"
+
+
+_HOLD_LEADERBOARD = '''
+import os, time
+from pathlib import Path
+import evalkit.analysis.leaderboard_files as lf
+_build = lf.build_leaderboard
+def _held(*a, **k):  # read the run folders, then stay until the other runs have scored (a slow job)
+    board = _build(*a, **k)
+    waits = [Path(p) for p in os.environ["EVALKIT_TEST_HOLD_UNTIL"].split(os.pathsep)]
+    t0 = time.monotonic()
+    while not all(p.exists() for p in waits) and time.monotonic() - t0 < 120:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    return board
+lf.build_leaderboard = _held
+'''
+
+
+def test_three_runs_finishing_into_one_folder_one_slow_all_end_on_the_leaderboard(tmp_path):
+    out = tmp_path / "out"
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_HOLD_LEADERBOARD)  # only in the slow run's environment
+    with FakeJudgeServer() as model:
+        def start(run, env):
+            return subprocess.Popen([sys.executable, "-m", "evalkit", "task=demo_shapes", *served_model(model.base_url),
+                                     f"output_dir={out}", f"run.name={run}", "run.limit=4", "runner.progress=false",
+                                     "run.report=false"], cwd=tmp_path, env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        others = [out / r / "demo_shapes" / "metrics.json" for r in ("fast1", "fast2")]
+        slow_env = cli_env(EVALKIT_TEST_HOLD_UNTIL=os.pathsep.join(map(str, others)))
+        slow_env["PYTHONPATH"] = os.pathsep.join([str(hook), slow_env["PYTHONPATH"]])
+        procs = [start("slow", slow_env), start("fast1", cli_env()), start("fast2", cli_env())]
+        said = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], said
+    board = (out / "leaderboard.md").read_text()
+    assert all(f"| {r} " in board for r in ("slow", "fast1", "fast2")), board
+    csv = (out / "leaderboard.csv").read_text()
+    assert all(r in csv for r in ("slow", "fast1", "fast2")) and _debris(out) == []
