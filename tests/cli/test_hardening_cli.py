@@ -171,11 +171,12 @@ import evalkit.analysis.leaderboard_files as lf
 _build = lf.build_leaderboard
 def _held(*a, **k):  # read the run folders, then stay until the other runs have scored (a slow job)
     board = _build(*a, **k)
+    Path(os.environ["EVALKIT_TEST_HOLDING"]).touch()
     waits = [Path(p) for p in os.environ["EVALKIT_TEST_HOLD_UNTIL"].split(os.pathsep)]
     t0 = time.monotonic()
     while not all(p.exists() for p in waits) and time.monotonic() - t0 < 120:
         time.sleep(0.05)
-    time.sleep(1.0)
+    time.sleep(3.0)  # unlocked, the other two would write their leaderboards now, and this stale one last
     return board
 lf.build_leaderboard = _held
 '''
@@ -193,9 +194,14 @@ def test_three_runs_finishing_into_one_folder_one_slow_all_end_on_the_leaderboar
                                      "run.report=false"], cwd=tmp_path, env=env, text=True,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         others = [out / r / "demo_shapes" / "metrics.json" for r in ("fast1", "fast2")]
-        slow_env = cli_env(EVALKIT_TEST_HOLD_UNTIL=os.pathsep.join(map(str, others)))
+        holding = tmp_path / "holding"
+        slow_env = cli_env(EVALKIT_TEST_HOLD_UNTIL=os.pathsep.join(map(str, others)), EVALKIT_TEST_HOLDING=str(holding))
         slow_env["PYTHONPATH"] = os.pathsep.join([str(hook), slow_env["PYTHONPATH"]])
-        procs = [start("slow", slow_env), start("fast1", cli_env()), start("fast2", cli_env())]
+        procs = [start("slow", slow_env)]
+        t0 = time.monotonic()
+        while not holding.exists() and procs[0].poll() is None and time.monotonic() - t0 < 200:
+            time.sleep(0.05)  # the slow run has read the run folders (only its own is scored)
+        procs += [start("fast1", cli_env()), start("fast2", cli_env())]
         said = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], said
     board = (out / "leaderboard.md").read_text()
