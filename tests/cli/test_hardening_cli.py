@@ -195,7 +195,8 @@ def test_three_runs_finishing_into_one_folder_one_slow_all_end_on_the_leaderboar
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         others = [out / r / "demo_shapes" / "metrics.json" for r in ("fast1", "fast2")]
         holding = tmp_path / "holding"
-        slow_env = cli_env(EVALKIT_TEST_HOLD_UNTIL=os.pathsep.join(map(str, others)), EVALKIT_TEST_HOLDING=str(holding))
+        slow_env = cli_env(EVALKIT_TEST_HOLD_UNTIL=os.pathsep.join(map(str, others)),
+                           EVALKIT_TEST_HOLDING=str(holding))
         slow_env["PYTHONPATH"] = os.pathsep.join([str(hook), slow_env["PYTHONPATH"]])
         procs = [start("slow", slow_env)]
         t0 = time.monotonic()
