@@ -10,8 +10,14 @@ Wraps the official ``openai.AsyncOpenAI`` with the SDK's own retries switched of
   ``Retry-After``, which also pauses every other request of the client (a shared pause);
 - 401 / 403 / 404, an exhausted quota and exhausted retries make the endpoint *unavailable*
   (:meth:`ChatClient.unavailable_error`); other 4xx reject that one request
-  (:meth:`ChatClient.rejected_error`).  Subclasses (the judge's client) turn both into their own
-  exception types and messages; messages name the endpoint, never the key.
+  (:meth:`ChatClient.rejected_error`);
+- every retry is one log line (what failed, the attempt count, the wait), so a silent endpoint is
+  visible at once; a call given a ``deadline`` (a :func:`time.monotonic` time, e.g. the judge's
+  ``judge.item_deadline_s`` per item) gives up when it passes -- each request's timeout is cut to
+  the time left -- and the endpoint is then *unavailable*.
+
+Subclasses (the judge's client) turn both into their own exception types and messages; messages
+name the endpoint, never the key.
 """
 
 from __future__ import annotations
@@ -197,6 +203,8 @@ class ChatClient:
     #: what to check when the endpoint refuses the key / does not know the path or model
     credentials_hint = "check the API key"
     not_found_hint = "check the base URL (usually ends in /v1) and the model name"
+    #: what sets a call's deadline, for messages
+    deadline_setting = "the call's deadline"
     unavailable_type: type = EndpointUnavailableError
     rejected_type: type = RequestRejectedError
 
@@ -245,6 +253,13 @@ class ChatClient:
         return self.rejected_type(f"{self.what} {self.display} rejected a request ({failure.label})",
                                   status_code=failure.status)
 
+    def _log_retry(self, failure: Failure, attempts: int, wait: float, deadline: Optional[float]) -> None:
+        """One line per retry: what failed, how many attempts so far, when the next one goes."""
+        left = f", {max(0.0, deadline - time.monotonic()):.0f} s left before giving up" if deadline is not None else ""
+        what = f"no answer within {float(self.policy.timeout_s):g} s" if failure.label == "timeout" else failure.label
+        log.warning("%s %s: %s (attempt %d of %d%s); retrying in %.1f s", self.what, self.display, what, attempts,
+                    int(self.policy.max_retries) + 1, left, wait)
+
     # -- sending ---------------------------------------------------------------------------------
     def _check_stop(self) -> None:
         if self._stop is not None and self._stop.is_set():
@@ -280,9 +295,20 @@ class ChatClient:
         return Completion(text=str(text), model=str(model) if model else None,
                           prompt_tokens=p, completion_tokens=c, latency_s=0.0, attempts=0)
 
-    async def complete(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> Completion:
+    def _past(self, deadline: Optional[float], failure: Failure, attempts: int,
+              params: Mapping[str, Any]) -> Optional[Exception]:
+        """The unavailable error of a call whose ``deadline`` has passed (None: time is left)."""
+        if deadline is None or time.monotonic() < deadline:
+            return None
+        late = Failure(failure.kind, f"no usable answer before the deadline ({self.deadline_setting}; "
+                                     f"{failure.label} last)", failure.status)
+        return self.unavailable_error(late, attempts, params)
+
+    async def complete(self, messages: Sequence[Mapping[str, Any]], *, deadline: Optional[float] = None,
+                       **params: Any) -> Completion:
         """Send one chat request (``params``: model, temperature, max_tokens, ...), retrying transient
-        failures (see the module docs)."""
+        failures until ``deadline`` (a :func:`time.monotonic` time; None: retries only) (see the
+        module docs)."""
         if self._client is None or self._sem is None:
             raise RuntimeError(f"{type(self).__name__} must be used inside 'async with'")
         attempts = 0
@@ -297,8 +323,11 @@ class ChatClient:
                 attempts += 1
                 self.stats.requests += 1
                 t0 = time.perf_counter()
+                timeout = float(self.policy.timeout_s)
+                if deadline is not None:  # never wait past the deadline for one answer
+                    timeout = max(0.001, min(timeout, deadline - time.monotonic()))
                 try:
-                    resp = await self._client.chat.completions.create(messages=msgs, **params)
+                    resp = await self._client.chat.completions.create(messages=msgs, timeout=timeout, **params)
                     result = self._record(resp, params.get("model"))
                     result.latency_s = time.perf_counter() - t0
                     result.attempts = attempts
@@ -318,12 +347,19 @@ class ChatClient:
                 raise self.rejected_error(failure)
             if retries_left <= 0:
                 raise self.unavailable_error(failure, attempts, params)
+            late = self._past(deadline, failure, attempts, params)
+            if late is not None:
+                raise late
             retries_left -= 1
             self.stats.retries += 1
             if failure.retry_after is not None:
                 # the server asked everyone to wait: hold back all new requests
-                self._resume_at = max(self._resume_at, time.monotonic() + failure.retry_after)
+                wait = failure.retry_after
+                self._resume_at = max(self._resume_at, time.monotonic() + wait)
             else:
                 retry_index = int(self.policy.max_retries) - retries_left - 1
-                await self._sleep(full_jitter_delay(retry_index, float(self.policy.backoff_base_s),
-                                                    float(self.policy.backoff_max_s), self._rng))
+                wait = full_jitter_delay(retry_index, float(self.policy.backoff_base_s),
+                                         float(self.policy.backoff_max_s), self._rng)
+            self._log_retry(failure, attempts, wait, deadline)
+            if failure.retry_after is None:
+                await self._sleep(wait if deadline is None else max(0.0, min(wait, deadline - time.monotonic())))

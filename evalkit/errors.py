@@ -25,6 +25,11 @@ class StoreError(EvalkitError, RuntimeError):
     """A run folder whose files cannot be used as they are (named in the message)."""
 
 
+class DiskFullError(StoreError):
+    """A write failed for lack of space (ENOSPC, or a quota): the message names the folder and the
+    bytes the write needed; nothing half-written is left behind (:mod:`evalkit.store.files`)."""
+
+
 class EvalFailure(EvalkitError, RuntimeError):
     """The job ran but its outcome fails the run (e.g. too many errored samples)."""
 

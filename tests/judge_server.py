@@ -26,6 +26,9 @@ of the (question, answer, pred) triple and how many requests this item has had s
 first) returning ``(pred, score)``; the markers above still apply. ``noisy_verdicts`` is one:
 the n-th request for an item flips the default verdict on a fixed pattern.
 
+``reply_padding=N`` appends N spaces to every verdict (a runaway server); ``latency_s`` longer than
+the client's timeout makes a judge that never answers.
+
 Every request is recorded (arrival time, path, Authorization header, body,
 the extracted (question, answer, pred) triple, the status sent) so tests can
 count requests per item and check that the key was sent. Set ``api_key`` to
@@ -172,10 +175,12 @@ class FakeJudgeServer:
     """Loopback chat-completions server with programmable faults (see module docs)."""
 
     def __init__(self, *, latency_s: float = 0.0, model: str = "gpt-3.5-turbo-0613",
-                 api_key: Optional[str] = None, verdicts: Optional[VerdictFn] = None) -> None:
+                 api_key: Optional[str] = None, verdicts: Optional[VerdictFn] = None,
+                 reply_padding: int = 0) -> None:
         self.latency_s = latency_s
         self.verdicts = verdicts
         self._request = threading.local()  # per handler thread: how many requests its item has had
+        self.reply_padding = reply_padding  # spaces after every verdict: a runaway server
         self.model = model
         self.api_key = api_key
         self.requests: List[RecordedRequest] = []
@@ -337,7 +342,7 @@ class FakeJudgeServer:
             return code, self._error(code, "injected failure", "injected"), js, (
                 {"Retry-After": "0"} if code == 429 else {})
         self._request.seen = seen  # this handler thread's request: read by _verdict_text
-        return 200, self._completion(self._verdict_text(item, n_users), body), js, {}
+        return 200, self._completion(self._verdict_text(item, n_users) + " " * self.reply_padding, body), js, {}
 
     def _verdict_text(self, item: Optional[Triple], n_users: int) -> str:
         verdict, score = (self.verdicts(item, getattr(self._request, "seen", 1))

@@ -1,7 +1,12 @@
 """The leaderboard's files: ``leaderboard.md`` (returned), ``.csv``, ``.html``, ``.tex``,
 ``leaderboard_deltas.csv`` and ``leaderboard.png`` at the root of an output folder (layout:
 :class:`evalkit.store.OutputFolder`), every file replaced atomically.  The table itself is built by
-:mod:`evalkit.analysis.leaderboard`."""
+:mod:`evalkit.analysis.leaderboard`.
+
+Jobs finishing into one output folder at once each rebuild the whole leaderboard from every run
+folder's ``metrics.json``, one at a time (the folder's ``.leaderboard.lock``): a job writes its
+metrics.json before it waits for the lock, so whichever rebuild comes last sees every run, and no
+slower rebuild can overwrite a newer one with fewer rows."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import pandas as pd
 
 from evalkit.analysis.comparability import NO_REFERENCE, NOT, SNAPSHOT
 from evalkit.analysis.leaderboard import REPORTED, Leaderboard, build_leaderboard
-from evalkit.store import OutputFolder, write_text
+from evalkit.store import OutputFolder, file_lock, write_text
 
 log = logging.getLogger("evalkit.leaderboard")
 
@@ -186,10 +191,18 @@ def write_leaderboard(output_dir: Path, *, formats: Sequence[str] = FORMATS, ref
 
     A bad reference.yaml or an unreadable metrics.json is listed under "Problems" in the output
     instead of failing (this runs at the end of every scoring stage).  Every file is replaced
-    atomically, so concurrent jobs never leave a half-written one.
+    atomically, so concurrent jobs never leave a half-written one, and the whole rebuild holds the
+    folder's leaderboard lock (see the module docstring).
     """
     out = OutputFolder(Path(output_dir))
     out.path.mkdir(parents=True, exist_ok=True)
+    with file_lock(out.leaderboard_lock):
+        return _rebuild(out, formats=formats, reference=reference, reference_dir=reference_dir, plot=plot,
+                        all_reference=all_reference)
+
+
+def _rebuild(out: OutputFolder, *, formats: Sequence[str], reference: bool, reference_dir: Optional[Path],
+             plot: bool, all_reference: bool) -> Path:
     board = build_leaderboard(out.path, reference=reference, reference_dir=reference_dir,
                               all_reference=all_reference)
     png = out.leaderboard("png")

@@ -2,7 +2,8 @@
 into one line on stderr, never a traceback.
 
 Exit codes: 0 success; evalkit-gate: 1 regression, 2 missing baseline, 3 the evaluation failed;
-every analysis command: 4 usage / input error.
+every analysis command: 4 usage / input error; every command (``evalkit`` included): 130 when
+interrupted (Ctrl-C), with one line, :data:`INTERRUPTED`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,25 @@ import sys
 from typing import NoReturn
 
 USAGE_ERROR = 4
+INTERRUPTED_CODE = 130
+#: what every command says on Ctrl-C (finished work is on disk: a rerun resumes from it)
+INTERRUPTED = "interrupted; rerun the same command to resume"
+
+
+def exit_interrupted(prog: str) -> NoReturn:
+    """The end of a command stopped by Ctrl-C: one line on stderr, exit code 130."""
+    print(f"{prog}: {INTERRUPTED}", file=sys.stderr)
+    sys.exit(INTERRUPTED_CODE)
+
+
+def run_entry(prog: str, main) -> NoReturn:
+    """A console script's body: ``sys.exit(main())``, and Ctrl-C anywhere in it (argument parsing,
+    imports included) is :func:`exit_interrupted`."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        exit_interrupted(prog)
+    sys.exit(code)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -36,4 +56,5 @@ def guard(prog: str, fn, *args, **kwargs) -> int:
     except (EvalkitError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
         return fail(prog, str(e))
     except KeyboardInterrupt:
-        return fail(prog, "interrupted", 130)
+        print(f"{prog}: {INTERRUPTED}", file=sys.stderr)
+        return INTERRUPTED_CODE

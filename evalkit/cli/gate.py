@@ -36,7 +36,7 @@ from evalkit.analysis.gate import (
     unusable_pins,
     update_baseline,
 )
-from evalkit.cli.common import OneLineParser, guard
+from evalkit.cli.common import OneLineParser, guard, run_entry
 from evalkit.store import TaskFolder, read_json
 
 PROG = "evalkit-gate"
@@ -209,4 +209,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    run_entry(PROG, main)

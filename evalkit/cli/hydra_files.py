@@ -29,6 +29,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
+from evalkit.cli.log_files import stop_log_file_on_error
 from evalkit.redaction import install_log_redaction, redact_text, scrub
 
 #: Hydra's default ``output_subdir``, used while the config sets it to null
@@ -110,4 +111,10 @@ class RedactHydraFiles(Callback):
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         install_log_redaction()  # Hydra has just configured the job's logging (file and console)
-        write_job_files(config)
+        stop_log_file_on_error()  # a full disk: one line, not a "--- Logging error ---" per record
+        from evalkit.errors import DiskFullError
+
+        try:
+            write_job_files(config)
+        except DiskFullError:
+            pass  # the job's own first write says it, in one line (here Hydra would add a warning's two)

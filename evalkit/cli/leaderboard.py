@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from evalkit.cli.common import OneLineParser, fail, guard
+from evalkit.cli.common import OneLineParser, fail, guard, run_entry
 
 PROG = "evalkit-leaderboard"
 
@@ -50,4 +50,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    run_entry(PROG, main)

@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from evalkit.cli.common import OneLineParser, guard
+from evalkit.cli.common import OneLineParser, guard, run_entry
 from evalkit.prompts.extract import FILE_KINDS, ExtractionError
 
 PROG = "evalkit-prompts"
@@ -109,4 +109,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    run_entry(PROG, main)

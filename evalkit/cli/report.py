@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from evalkit.cli.common import OneLineParser, fail, guard
+from evalkit.cli.common import OneLineParser, fail, guard, run_entry
 
 PROG = "evalkit-report"
 
@@ -37,4 +36,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    run_entry(PROG, main)

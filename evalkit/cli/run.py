@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from evalkit.paths import CONFIG_DIR
 
@@ -52,6 +53,12 @@ def _job(cfg) -> str | None:
         return msg
     except Exception as e:  # noqa: BLE001 - anything else is a bug: its traceback, redacted (Hydra would
         # print it as it is, credentials in a message included); finished work is on disk, other jobs go on
+        from evalkit.store.files import disk_full, is_disk_full
+
+        if is_disk_full(e) and getattr(e, "filename", None):  # a full disk met outside evalkit's writers
+            msg = f"DiskFullError: {disk_full(Path(e.filename).parent, None, Path(e.filename).name)}"
+            log.error(msg)
+            return msg
         import traceback
 
         from evalkit.redaction import redact_text
@@ -147,7 +154,12 @@ def main() -> None:
         if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
             sys.exit("evalkit: hydra/launcher=slurm|local needs Hydra's submitit launcher: pip install -e \".[slurm]\"")
     app = hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")(_job)
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C: finished work is on disk (the jobs' files are written as they go)
+        from evalkit.cli.common import exit_interrupted
+
+        exit_interrupted("evalkit")
     if FAILURES:
         from evalkit.redaction import redact_text
 

@@ -8,11 +8,10 @@ some task's files are not found (so scripts can check a layout).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from evalkit.cli.common import OneLineParser, guard
+from evalkit.cli.common import OneLineParser, guard, run_entry
 
 PROG = "evalkit-tasks"
 
@@ -63,4 +62,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    run_entry(PROG, main)

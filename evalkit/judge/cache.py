@@ -127,9 +127,16 @@ class JudgeCache:
     def put(self, key: str, value: Mapping[str, Any]) -> bool:
         """Store ``value`` unless ``key`` exists; True if this call inserted it."""
         text = json.dumps(dict(value), ensure_ascii=False, sort_keys=True)
-        cur = self._conn().execute(
-            "INSERT OR IGNORE INTO verdicts (key, value, created_at) VALUES (?, ?, ?)",
-            (key, text, time.time()))
+        try:
+            cur = self._conn().execute(
+                "INSERT OR IGNORE INTO verdicts (key, value, created_at) VALUES (?, ?, ?)",
+                (key, text, time.time()))
+        except sqlite3.OperationalError as e:
+            if "full" in str(e):  # "database or disk is full"
+                from evalkit.store.files import disk_full
+
+                raise disk_full(self.path.parent, len(text.encode("utf-8", "surrogatepass")), self.path.name) from None
+            raise
         return cur.rowcount == 1
 
     def __len__(self) -> int:

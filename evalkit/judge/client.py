@@ -27,6 +27,7 @@ class JudgeClient(ChatClient):
 
     what = "judge endpoint"
     not_found_hint = "check judge.base_url (usually ends in /v1) and judge.model"
+    deadline_setting = "judge.item_deadline_s"
     unavailable_type = JudgeUnavailableError
     rejected_type = JudgeRequestError
 
@@ -42,10 +43,11 @@ class JudgeClient(ChatClient):
         self.cfg = cfg
 
     async def complete(self, messages: Sequence[Mapping[str, Any]],  # type: ignore[override]
-                       sampling: Optional[Mapping[str, Any]] = None) -> Completion:
+                       sampling: Optional[Mapping[str, Any]] = None, *,
+                       deadline: Optional[float] = None) -> Completion:
         """Send one chat request to the judge model.  ``sampling``: the sampling arguments to send,
         exactly (an empty mapping sends none, so the API's defaults apply); None sends the config's
-        ``temperature`` and ``max_tokens``."""
+        ``temperature`` and ``max_tokens``.  ``deadline``: when to give up (see :class:`ChatClient`)."""
         if sampling is None:
             sampling = {"temperature": float(self.cfg.temperature), "max_tokens": int(self.cfg.max_tokens)}
-        return await super().complete(messages, model=self.cfg.model, **dict(sampling))
+        return await super().complete(messages, deadline=deadline, model=self.cfg.model, **dict(sampling))

@@ -62,7 +62,8 @@ class JudgeConfig:
     concurrency: int = 16
     max_retries: int = 8                    # transport retries: 429/5xx/timeouts/connection errors
     parse_retries: int = 2                  # re-asks when a reply cannot be parsed
-    timeout_s: float = 60.0
+    timeout_s: float = 60.0                 # one request
+    item_deadline_s: float = 300.0          # one item, retries and re-asks included: then the judge is unavailable
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     temperature: float = 0.0
@@ -75,6 +76,9 @@ class JudgeConfig:
     # video QA none, so the API's defaults apply) | config (temperature/max_tokens above: a deviation).
     sampling: str = "reference"
     cache_path: Optional[str] = None        # default: <output_dir>/.judge_cache.sqlite (one per output folder)
+    # Longest judge reply used (UTF-8 bytes); a longer one is unusable, stored cut to this size with its
+    # full size (`reply_bytes`). None: the protocol's own limit (4096 for verdict protocols).
+    max_reply_bytes: Optional[int] = None
     dry_run: bool = False
     # Verdicts drawn per item (judge noise, evalkit.judge.noise): 1 = the paper's protocol; k > 1 asks the same
     # request k times, each draw with its own cache entry (repeat 0 is the verdict the headline uses).
@@ -150,8 +154,8 @@ def validate_config(cfg: JudgeConfig) -> None:
         raise ValueError("judge.concurrency must be >= 1")
     if cfg.max_retries < 0 or cfg.parse_retries < 0:
         raise ValueError("judge.max_retries and judge.parse_retries must be >= 0")
-    if cfg.timeout_s <= 0:
-        raise ValueError("judge.timeout_s must be > 0")
+    if cfg.timeout_s <= 0 or cfg.item_deadline_s <= 0:
+        raise ValueError("judge.timeout_s and judge.item_deadline_s must be > 0")
     if cfg.backoff_base_s < 0 or cfg.backoff_max_s < 0:
         raise ValueError("judge backoff settings must be >= 0")
     if cfg.aggregation not in ("strict", "paper"):
@@ -163,5 +167,8 @@ def validate_config(cfg: JudgeConfig) -> None:
         raise ValueError(f"judge.sampling must be 'reference' or 'config', got {cfg.sampling!r}")
     if isinstance(cfg.repeats, bool) or not isinstance(cfg.repeats, int) or cfg.repeats < 1:
         raise ValueError(f"judge.repeats must be an integer >= 1 (verdicts drawn per item), got {cfg.repeats!r}")
+    if cfg.max_reply_bytes is not None and cfg.max_reply_bytes < 64:
+        raise ValueError("judge.max_reply_bytes must be >= 64 (or null: the protocol's limit), "
+                         f"got {cfg.max_reply_bytes}")
     if not cfg.model:
         raise ValueError("judge.model must be set (e.g. judge.model=<served model name>)")

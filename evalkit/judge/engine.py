@@ -3,11 +3,13 @@
 Judgment line schema (one JSON object per item, written as each finishes)::
 
     id, question, answer, pred        -- the item
-    status        "ok" | "parse_error" | "score_out_of_range" (protocol-defined)
+    status        "ok" | "parse_error" | "score_out_of_range" (protocol-defined) | "reply_too_long"
+                  (a reply over judge.max_reply_bytes: unusable, never re-asked)
     verdict       protocol-defined dict; video_chatgpt_qa:
                   {"pred": "yes"|"no", "pred_raw": str, "score": int, "score_raw": number}
                   (partial for failures)
-    raw           the judge's last reply text
+    raw           the judge's last reply text (a reply over the byte limit: its first bytes)
+    reply_bytes   only on "reply_too_long" lines: the full size of that reply, in UTF-8 bytes
     replies       every reply text obtained for the verdict, first to last (re-asks included)
     error         why parsing failed, else null
     protocol, prompt_version, prompt_hash
@@ -51,6 +53,7 @@ from typing import Any, Awaitable, Dict, Iterable, List, Optional, Sequence, Tup
 
 from evalkit.judge.aggregate import aggregate_all_modes
 from evalkit.judge.cache import JudgeCache
+from evalkit.judge.cache_repair import corruption, open_cache
 from evalkit.judge.client import ClientStats, JudgeAborted, JudgeClient
 from evalkit.judge.config import JudgeConfig, JudgeItem, coerce_config, is_enabled, validate_config
 from evalkit.judge.cost import cost_usd, estimate_prompt_tokens, total_cost_usd
@@ -124,6 +127,7 @@ def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: s
         latency_s=outcome.get("latency_s"), tokens=outcome.get("tokens") or {"prompt": 0, "completion": 0},
         attempts=outcome.get("attempts", 0), parse_attempts=outcome.get("parse_attempts", 0), cached=cached,
         judged_at=outcome.get("judged_at"), extra=item.extra, repeat=getattr(item, "repeat", 0),
+        reply_bytes=outcome.get("reply_bytes"),
     ).to_line()
 
 
@@ -137,6 +141,23 @@ def _run(coro: Awaitable[T]) -> T:
         return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
 
 
+REPLY_TOO_LONG = "reply_too_long"
+
+
+def reply_limit(cfg: JudgeConfig, protocol: JudgeProtocol) -> int:
+    """The reply byte limit: ``judge.max_reply_bytes``, else the protocol's."""
+    return int(cfg.max_reply_bytes) if cfg.max_reply_bytes is not None else int(protocol.max_reply_bytes)
+
+
+def cap_reply(text: str, limit: int) -> Tuple[str, Optional[int]]:
+    """``(text, None)`` when ``text`` fits in ``limit`` UTF-8 bytes, else (its first ``limit`` bytes
+    -- whole characters --, its full size)."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text, None
+    return data[:limit].decode("utf-8", "ignore"), len(data)
+
+
 async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeConfig,
                      item: JudgeItem) -> Dict[str, Any]:
     """Ask the judge about one item, re-asking up to ``parse_retries`` times."""
@@ -147,13 +168,22 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
     status, verdict, error, text, model = "parse_error", {}, None, "", None
     replies: List[str] = []
     tries = 0
+    limit = reply_limit(cfg, protocol)
+    too_long: Optional[int] = None
+    deadline = time.monotonic() + float(cfg.item_deadline_s)  # the item's whole time, re-asks included
     for tries in range(1, int(cfg.parse_retries) + 2):
-        comp = await client.complete(conversation, protocol.sampling_args(cfg, tries))
+        comp = await client.complete(conversation, protocol.sampling_args(cfg, tries), deadline=deadline)
         attempts += comp.attempts
         prompt_toks += comp.prompt_tokens
         completion_toks += comp.completion_tokens
         text, model = comp.text, comp.model or model
+        text, too_long = cap_reply(text, limit)
         replies.append(text)
+        if too_long is not None:  # a runaway reply: unusable, and never asked again
+            status, verdict = REPLY_TOO_LONG, {}
+            error = f"reply of {too_long} bytes is over judge.max_reply_bytes={limit}; stored truncated"
+            log.warning("judge reply for item %s: %s", item.id, error)
+            break
         try:
             verdict, status, error = protocol.parse(text), "ok", None
             break
@@ -168,7 +198,7 @@ async def _judge_one(client: JudgeClient, protocol: JudgeProtocol, cfg: JudgeCon
         "prompt_hash": protocol.prompt_hash, "requested_model": cfg.model,
         "returned_model": model, "latency_s": round(time.perf_counter() - t0, 6),
         "tokens": {"prompt": prompt_toks, "completion": completion_toks},
-        "attempts": attempts, "parse_attempts": tries, "judged_at": _now_iso(),
+        "attempts": attempts, "parse_attempts": tries, "judged_at": _now_iso(), "reply_bytes": too_long,
     }
 
 
@@ -274,7 +304,11 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
     for it in todo:
         firsts.setdefault(_item_key(it, cfg, protocol), it)
     hits: Dict[str, Any] = {}
-    if Path(cache_path).exists():
+    why = corruption(Path(cache_path))
+    if why is not None:  # a real run sets it aside and rebuilds it from the judgments
+        log.warning("judge cache %s could not be read (%s): counted as empty here; a run sets it aside and "
+                    "rebuilds it from the judgments.jsonl files", cache_path, why)
+    elif Path(cache_path).exists():
         with JudgeCache(Path(cache_path)) as cache:
             hits = cache.get_many(firsts.keys())
     missing = [it for k, it in firsts.items() if k not in hits]
@@ -325,8 +359,8 @@ def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
                         wall=time.perf_counter() - t_start, dry=report)
 
     state = _RunState()
+    cache = open_cache(cache_path, judgments_path)  # a corrupt one: set aside, rebuilt from the judgments
     writer = JudgmentsWriter(judgments_path).open()
-    cache = JudgeCache(cache_path)
     counts = {"resumed": 0, "cache_hits": 0, "changed": 0}
     args = (items, cfg, protocol, judgments_path, cache_path, state, counts, t_start)
     try:

@@ -94,6 +94,7 @@ class LlavaBenchPairwise(JudgeProtocol):
     version = "llava-bench-pair-v1"
     templates = {"system": _LB_SYSTEM, "user": _LB_USER, "repair": _LB_REPAIR}
     expected_completion_tokens = 160
+    max_reply_bytes = 16384  # two scores and a written explanation
 
     def key_material(self, item: JudgeItem) -> Dict[str, Any]:
         return {"question": item.question, "answer": item.answer, "pred": item.pred,

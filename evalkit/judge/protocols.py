@@ -39,6 +39,9 @@ class JudgeProtocol(ABC):
     templates: Mapping[str, str] = {}
     #: rough size of a valid reply, for dry-run cost estimates
     expected_completion_tokens: int = 16
+    #: longest reply used (UTF-8 bytes) unless ``judge.max_reply_bytes`` says otherwise: a verdict is
+    #: a few dozen bytes, so a reply past this is a runaway server, stored truncated and unusable
+    max_reply_bytes: int = 4096
 
     @property
     def prompt_hash(self) -> str:

@@ -95,6 +95,8 @@ def paper_value(line: Mapping[str, Any]) -> Tuple[Any, Optional[str], int]:
     """``(value, reason, index)`` of the first reply of ``line`` the reference would accept
     (``value`` is :data:`UNUSABLE` with the last reply's reason when none is)."""
     reason: Optional[str] = "no_reply"
+    if line.get("status") == "reply_too_long":  # cut at the byte limit: never read as a verdict
+        return UNUSABLE, "reply_too_long", -1
     for i, reply in enumerate(line_replies(line)):
         value, reason = reference_value(reply)
         if value is not UNUSABLE:

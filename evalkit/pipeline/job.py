@@ -22,6 +22,7 @@ from evalkit.manifest import now_iso
 from evalkit.pipeline.error_rate import check_predictions
 from evalkit.pipeline.judging import judge
 from evalkit.pipeline.plan import Plan, build_plan
+from evalkit.pipeline.preflight import check_job_files
 from evalkit.pipeline.predict import note_repairs, predict
 from evalkit.pipeline.run_manifest import RunManifest
 from evalkit.pipeline.scoring import Scored, score
@@ -61,6 +62,9 @@ class Job:
         for note in self.plan.notes:
             self.log(f"[{self.plan.task.name}] {note}")
         self.manifest = RunManifest(self.plan.folder, self.plan.protocol)
+        plan = self.plan  # every file the job will write is writable: checked before data is read or a model loads
+        check_job_files(plan.stage, plan.folder, plan.output.path,
+                        plan.cache_path() if plan.judged and not plan.judge.dry_run else None)
 
     def run(self) -> JobResult:
         plan = self.plan

@@ -21,12 +21,16 @@ Log = Callable[[str], None]
 
 def describe_judge(cfg: JudgeConfig, info: dict[str, Any], choice: Optional[JudgeChoice] = None) -> dict[str, Any]:
     """The manifest's ``judge`` block: model, protocol and prompt, and what was actually sent."""
+    from evalkit.judge.engine import reply_limit
+    from evalkit.judge.protocols import get_protocol
+
     out = {
         "name": cfg.name, "protocol": cfg.protocol, "model_requested": cfg.model,
         "models_returned": info.get("returned_models") or info.get("models_returned"),
         "prompt_version": info.get("prompt_version"), "prompt_hash": info.get("prompt_hash"),
         "aggregation": cfg.aggregation, "temperature": cfg.temperature,
         "repeats": getattr(cfg, "repeats", 1),
+        "max_reply_bytes": reply_limit(cfg, choice.protocol if choice is not None else get_protocol(cfg.protocol)),  # longer replies are unusable
     }
     if choice is not None:
         from evalkit.prompts.judge import describe_sampling, judge_deviations

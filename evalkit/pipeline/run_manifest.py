@@ -2,8 +2,11 @@
 the code and environment, and what each stage did.
 
 Invariants: a folder's predictions all come from one protocol (a resumed run must match it, or
-``run.overwrite`` discards them); stage entries written by several ranks of a sharded run are merged,
-never lost (read-merge-write under the folder's manifest lock).
+``run.overwrite`` discards them).  That protocol is also stored with the predictions
+(``predictions.protocol.json``, written before their first batch), and that record is the one
+checked: deleting or replacing ``manifest.json`` can never relabel predictions.  Stage entries
+written by several ranks of a sharded run are merged, never lost (read-merge-write under the
+folder's manifest lock).
 """
 
 from __future__ import annotations
@@ -53,6 +56,15 @@ def diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
+def recorded_protocol(folder: TaskFolder, manifest: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The protocol of the folder's predictions: the record kept with them, else (a folder written
+    before that record existed) the manifest's; None when neither says."""
+    kept = read_json(folder.predictions_protocol)
+    if kept and isinstance(kept.get("protocol"), dict):
+        return kept["protocol"]
+    return (manifest or {}).get("protocol")
+
+
 class RunManifest:
     """``manifest.json`` of one task folder, held in memory and saved after every stage."""
 
@@ -65,17 +77,22 @@ class RunManifest:
         """Load the folder's manifest (refusing predictions made under another protocol unless
         ``overwrite``, which deletes them), record ``fields_`` and the environment, and save."""
         old = read_json(self.folder.manifest)
-        if old and old.get("protocol") and old["protocol"] != self.protocol and not overwrite:
-            if self.folder.predictions.exists() or self.folder.shard_files():
-                changes = "; ".join(diff(old["protocol"], self.protocol)[:8])
+        recorded = recorded_protocol(self.folder, old)
+        if recorded is not None and recorded != self.protocol:
+            if not overwrite and (self.folder.predictions.exists() or self.folder.shard_files()):
+                changes = "; ".join(diff(recorded, self.protocol)[:8])
                 raise ConfigError(
                     f"{self.folder.path} holds predictions made under a different protocol ({changes}). "
                     "Use another run.name, or run.overwrite=true to discard them."
                 )
-        if old and old.get("protocol") != self.protocol and overwrite:
-            for p in [self.folder.predictions, self.folder.judgments, self.folder.metrics, *self.folder.shard_files()]:
-                p.unlink(missing_ok=True)
-            old = None
+            if overwrite:
+                for p in [self.folder.predictions, self.folder.judgments, self.folder.metrics,
+                          *self.folder.shard_files()]:
+                    p.unlink(missing_ok=True)
+                old = None
+        if recorded != self.protocol or not self.folder.predictions_protocol.exists():
+            # before the first batch: the predictions' own record (a folder without any is adopted)
+            write_json(self.folder.predictions_protocol, {"protocol": self.protocol, "recorded": now_iso()})
         self.data = old or {"created": now_iso(), "stages": {}}
         self.data.update(evalkit_manifest_version=1, protocol=self.protocol,
                          protocol_id=stable_hash(self.protocol)[:16], **fields_, git=git_info(),

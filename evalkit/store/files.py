@@ -8,34 +8,71 @@ Invariants (every writer of evalkit's files goes through these):
   returns; a process killed mid-append leaves at most one unterminated last line, which
   :func:`repair_jsonl_tail` completes (when it is a whole JSON object) or cuts, and which
   :func:`read_jsonl` ignores;
+* a failed write (a full disk, a read-only folder) leaves nothing behind: the temporary file of a
+  replace is removed, an append is cut back to the file's size before it; a full disk is a
+  :class:`~evalkit.errors.DiskFullError` naming the folder and the bytes the write needed;
 * every line is valid UTF-8 JSON that decodes to the object written, whatever its strings hold
   (lone surrogates and other text that UTF-8 cannot carry are written as ``\\u`` escapes).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-from evalkit.errors import StoreError
+from evalkit.errors import DiskFullError, StoreError
 
 log = logging.getLogger("evalkit.store")
 
 
 # ---- whole files ------------------------------------------------------------------------------
 
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an OSError saying the device (or the user's quota) has no space left."""
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE
+
+
+def free_bytes(folder: Path) -> Optional[int]:
+    """Bytes free for writing in ``folder``'s file system (None when it cannot be asked)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def disk_full(folder: Path, needed: Optional[int], what: str = "") -> DiskFullError:
+    """The one-line error of a write of ``needed`` bytes (None: unknown) into ``folder`` that found
+    no space."""
+    free = free_bytes(folder)
+    has = f" ({free:,} free)" if free is not None else ""
+    size = f"needs {needed:,} bytes" if needed is not None else "could not be written"
+    return DiskFullError(f"no space left in {folder}: {what or 'a file'} {size}{has}; free some space "
+                         "(or use another output_dir) and rerun the same command to resume (finished work is kept)")
+
+
 def _replace_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:  # a full disk, a kill signal turned exception (Ctrl-C): no debris
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise disk_full(path.parent, len(data), path.name) from None
+        raise
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -92,11 +129,29 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
         return 0
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    with open(path, "ab", buffering=0) as f:
+        append_whole(f, data, path, fsync=True)
     return data.count(b"\n")
+
+
+def append_whole(f: Any, data: bytes, path: Path, *, fsync: bool = False) -> None:
+    """Append ``data`` to the unbuffered file ``f`` (opened ``"ab", buffering=0`` on ``path``) in
+    full, or not at all: a failed write (a full disk) cuts the file back to its size before it."""
+    start = os.fstat(f.fileno()).st_size
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[f.write(view):]
+        if fsync:
+            os.fsync(f.fileno())
+    except BaseException as e:
+        try:
+            os.ftruncate(f.fileno(), start)
+        except OSError:  # pragma: no cover - the cut itself failed; repair_jsonl_tail cuts it on reopening
+            log.warning("%s: could not cut back a failed append", path)
+        if is_disk_full(e):
+            raise disk_full(path.parent, len(data), path.name) from None
+        raise
 
 
 def _is_object(raw: bytes) -> bool:

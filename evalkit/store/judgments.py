@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import IO, Any, Dict, List, Mapping, Optional
 
 from evalkit.errors import StoreError
-from evalkit.store.files import encode_line, read_jsonl, repair_jsonl_tail
+from evalkit.store.files import append_whole, encode_line, read_jsonl, repair_jsonl_tail
 from evalkit.store.locks import FileLock, Timeout, file_lock
 
 #: statuses that do not settle an item (it is judged again on the next run)
 NON_FINAL_STATUSES = frozenset({"request_error", "transport_error", "pending"})
+
+
+_WRITTEN_WHEN_SET = ("repeat", "reply_bytes")  # fields a line holds only when they are set
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class JudgmentLine:
     judged_at: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
     repeat: Optional[int] = None  # the judge's draw (judge.repeats); None: a line written before draws (draw 0)
+    reply_bytes: Optional[int] = None  # the full size of a reply cut at judge.max_reply_bytes
     unknown: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -59,8 +63,9 @@ class JudgmentLine:
 
     def to_line(self) -> Dict[str, Any]:
         line = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "unknown"}
-        if line["repeat"] is None:  # an older line stays as it was written
-            del line["repeat"]
+        for name in _WRITTEN_WHEN_SET:  # absent unless set: an older line stays as it was written
+            if line[name] is None:
+                del line[name]
         line.update(self.unknown)
         return line
 
@@ -134,15 +139,14 @@ class JudgmentsWriter:
         self._lock = lock
         self._created = not self.path.exists()
         repair_jsonl_tail(self.path)
-        self._fh = open(self.path, "ab")
+        self._fh = open(self.path, "ab", buffering=0)  # unbuffered: a failed line is cut back at once
         return self
 
     def write(self, line: Mapping[str, Any]) -> None:
         """Append one line and flush it to the OS."""
         if self._fh is None:
             raise RuntimeError("JudgmentsWriter is not open")
-        self._fh.write(encode_line(dict(line)))
-        self._fh.flush()
+        append_whole(self._fh, encode_line(dict(line)), self.path)
 
     def close(self) -> None:
         """fsync, close and unlock; a file this writer created but never wrote is removed."""

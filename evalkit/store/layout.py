@@ -4,11 +4,14 @@
 
     <output_dir>/
         leaderboard.{md,csv,html,tex,png}, leaderboard_deltas.csv
+        .leaderboard.lock                       held while they are rebuilt from every metrics.json
         .judge_cache.sqlite                     judge verdicts, shared by every run below
         .hydra/                                 Hydra's own logs (hidden: never read as a run)
         .trackers/wandb/                        W&B's local run files (tracker=wandb, unless tracker.wandb.dir)
         <run>/<task>/                           one TaskFolder
             predictions.jsonl                   one line per sample (or predictions.shard-<i>-of-<n>.jsonl per rank)
+            predictions.protocol.json           the protocol those predictions were made under (written before
+                                                the first batch; kept with them, whatever happens to manifest.json)
             judgments.jsonl                     one line per judged sample
             metrics.json, manifest.json, report.html
             thumbnails.jsonl                    small frame strips kept from prediction, for report.html
@@ -33,6 +36,7 @@ PREDICTIONS = "predictions.jsonl"
 JUDGMENTS = "judgments.jsonl"
 METRICS = "metrics.json"
 MANIFEST = "manifest.json"
+PREDICTIONS_PROTOCOL = "predictions.protocol.json"
 REPORT = "report.html"
 THUMBNAILS = "thumbnails.jsonl"
 JUDGE_CACHE = ".judge_cache.sqlite"
@@ -103,6 +107,11 @@ class TaskFolder:
 
     def shard_files(self) -> list[Path]:
         return sorted(p for p in self.path.glob("predictions.shard-*-of-*.jsonl") if _SHARD.match(p.name))
+
+    @property
+    def predictions_protocol(self) -> Path:
+        """The protocol the folder's predictions (every rank's) were made under."""
+        return self.path / PREDICTIONS_PROTOCOL
 
     @property
     def judgments(self) -> Path:
@@ -180,6 +189,11 @@ class OutputFolder:
 
     def leaderboard(self, ext: str) -> Path:
         return self.path / f"{LEADERBOARD_STEM}.{ext}"
+
+    @property
+    def leaderboard_lock(self) -> Path:
+        """Held while the leaderboard files are rebuilt, so the last rebuild sees every run."""
+        return self.path / f".{LEADERBOARD_STEM}.lock"
 
     @property
     def leaderboard_deltas(self) -> Path:
