@@ -40,10 +40,17 @@ def test_repeats_draw_k_verdicts_and_report_the_spread(compose, tmp_path, monkey
     assert sorted(ln["repeat"] for ln in lines) == [0] * 12 + [1] * 12 + [2] * 12
     assert len({ln["key"] for ln in lines if ln["repeat"] == 1} & {ln["key"] for ln in lines if ln["repeat"] == 0}) == 0
 
-    # by hand: draw k of an item is the fake's noisy verdict at its (k+1)-th request
-    items = [(ln["question"], ln["answer"], ln["pred"]) for ln in lines if ln["repeat"] == 0]
-    verdicts = [[noisy_verdicts(it, k + 1)[0] == "yes" for k in range(3)] for it in items]
+    # by hand, from the lines: an item's three draws are the fake's answers to its three requests (in
+    # whatever order the concurrent requests arrived), and the noise block is computed over them
+    said = {(ln["id"], ln["repeat"]): ln["verdict"]["pred"] == "yes" for ln in lines}
+    ids = [ln["id"] for ln in lines if ln["repeat"] == 0]
+    for ln in (x for x in lines if x["repeat"] == 0):
+        item = (ln["question"], ln["answer"], ln["pred"])
+        assert sorted(said[ln["id"], k] for k in range(3)) == sorted(noisy_verdicts(item, k + 1)[0] == "yes"
+                                                                     for k in range(3))
+    verdicts = [[said[i, k] for k in range(3)] for i in ids]
     acc = [sum(v[k] for v in verdicts) / 12 for k in range(3)]
+    assert len(set(acc)) > 1  # the fake's noise shows in the draws
     met = json.loads((tdir / "metrics.json").read_text())
     noise = met["judge_noise"]
     assert noise["repeats"] == 3 and noise["n_items_all_draws"] == 12 and not noise["deterministic"]
