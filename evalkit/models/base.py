@@ -85,6 +85,12 @@ class ModelAdapter(ABC):
         """``runner.batch_size`` when the configuration leaves it unset (null)."""
         return 4
 
+    def memory_probe(self, batch: list[GenerationInput]) -> bool:
+        """For ``runner.batch_size=auto`` on a device with its own memory: run the most memory-hungry
+        step of generating ``batch`` together (prompt and all ``max_new_tokens``), raising
+        ``torch.OutOfMemoryError`` when it does not fit.  False: no device memory to probe."""
+        return False
+
     def samples(self) -> bool:
         """Does generation draw random numbers (sampling)?  Then run.seed is part of the protocol."""
         return False

@@ -184,6 +184,32 @@ class VideoLlavaAdapter(ModelAdapter):
         """Each input on its own: full prompt, media and prefill per row (left-padded batch)."""
         import torch
 
+        inputs = self._model_inputs(batch)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, **self._gen_kwargs())
+        return self._decode(out[:, inputs["input_ids"].shape[1]:])
+
+    def memory_probe(self, batch: list[GenerationInput]) -> bool:
+        """One forward over each prompt followed by ``max_new_tokens`` more positions, with the cache on:
+        the whole generation's key/value states plus prefill activations over all of it (more than
+        any decode step holds), so a batch that passes fits the real generation."""
+        import torch
+
+        if self.runs_on_local_cpu():
+            return False
+        inputs = self._model_inputs(batch)
+        extra = int(self.cfg.max_new_tokens or 1024)
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        filler = ids.new_full((ids.shape[0], extra), self.processor.tokenizer.pad_token_id)
+        inputs["input_ids"] = torch.cat([ids, filler], dim=1)
+        inputs["attention_mask"] = torch.cat([mask, torch.ones_like(filler)], dim=1)
+        with torch.inference_mode():
+            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        del out, inputs
+        return True
+
+    def _model_inputs(self, batch: list[GenerationInput]) -> dict[str, Any]:
+        """The processor's tensors for ``batch`` (left-padded), on the model's device and dtype."""
         prompts = [self.prompt_for(x) for x in batch]
         videos = [x.media for x in batch if x.modality == "video"]
         images = [x.media for x in batch if x.modality == "image"]
@@ -193,11 +219,8 @@ class VideoLlavaAdapter(ModelAdapter):
         if images:
             kwargs["images"] = images
         inputs = self.processor(**kwargs)
-        inputs = {k: (v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device))
-                  for k, v in inputs.items()}
-        with torch.inference_mode():
-            out = self.model.generate(**inputs, **self._gen_kwargs())
-        return self._decode(out[:, inputs["input_ids"].shape[1]:])
+        return {k: (v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device))
+                for k, v in inputs.items()}
 
     def context_length(self) -> Optional[int]:
         if self.model is None:
