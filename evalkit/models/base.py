@@ -91,6 +91,13 @@ class ModelAdapter(ABC):
         ``torch.OutOfMemoryError`` when it does not fit.  False: no device memory to probe."""
         return False
 
+    def refill_engine(self) -> Any:
+        """An engine for in-flight refill (:class:`evalkit.models.refill.RefillEngine`), or raise
+        :class:`evalkit.models.refill.RefillUnavailable` saying why this adapter cannot refill exactly."""
+        from evalkit.models.refill import RefillUnavailable
+
+        raise RefillUnavailable(f"the {self.registry_name} adapter has no step-wise decoding")
+
     def samples(self) -> bool:
         """Does generation draw random numbers (sampling)?  Then run.seed is part of the protocol."""
         return False

@@ -47,6 +47,10 @@ class RunnerConfig:
     # once, and the adapter prefills the common prompt prefix (visual tokens included) once. Exact:
     # greedy outputs equal the per-question path's.  false = every question on its own.
     share_prefix: bool = True
+    # In-flight refill: a row that finishes leaves the batch and the next question takes its place at
+    # the next decode step (greedy; exact, see evalkit.models.refill).  Where the adapter or the
+    # decoding settings cannot refill exactly, the run uses static batches and the manifest says why.
+    refill: bool = False
     shard_rank: int = 0  # rank i of num_shards: whole media groups per rank, assigned deterministically
     num_shards: int = 1
     progress: bool = True
@@ -72,6 +76,7 @@ class RunStats:
     threads: dict[str, Any] = field(default_factory=dict)  # the effective thread settings
     prefix_sharing: Optional[dict[str, Any]] = None  # the adapter's counters, when it shares prefixes
     batch_size: dict[str, Any] = field(default_factory=dict)  # how the batch size was chosen; OOM events
+    refill: dict[str, Any] = field(default_factory=dict)  # on/off (and why), the engine's counters
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,7 +84,7 @@ class RunStats:
             "errors": self.errors, "seconds": round(self.seconds, 3),
             "samples_per_s": round((self.predicted + self.errors) / self.seconds, 3) if self.seconds else None,
             "media_groups": self.media_groups, "media_decoded": self.media_decoded, "threads": self.threads,
-            "prefix_sharing": self.prefix_sharing, "batch_size": self.batch_size,
+            "prefix_sharing": self.prefix_sharing, "batch_size": self.batch_size, "refill": self.refill,
         }
 
 
@@ -242,6 +247,7 @@ class Runner:
         import uuid
 
         self.sizer = self.choose_batch_size(todo, spec)
+        engine = self._refill_engine(stats)
         plan = self.thread_plan()
         torch_before = self.model.cpu_threads()
         if plan.torch_threads is not None:
@@ -253,7 +259,7 @@ class Runner:
         sharing_before = self.model.sharing_stats()
         start = time.perf_counter()
         try:
-            stats.media_decoded = self._run_batches(todo, spec, store, stats, plan, desc, start, on_loaded)
+            stats.media_decoded = self._run_batches(todo, spec, store, stats, plan, desc, start, on_loaded, engine)
         finally:
             if torch_before is not None and plan.torch_threads is not None:
                 self.model.set_cpu_threads(torch_before)
@@ -263,9 +269,28 @@ class Runner:
             stats.prefix_sharing = _counter_delta(sharing_before, self.model.sharing_stats())
         return stats
 
+    def _refill_engine(self, stats: RunStats) -> Any:
+        """The adapter's refill engine when ``runner.refill`` is on and it can refill exactly; else None,
+        with the reason recorded (never a silent fallback)."""
+        if not self.cfg.refill:
+            stats.refill = {"on": False, "reason": "runner.refill=false"}
+            return None
+        from evalkit.models.refill import RefillUnavailable
+
+        try:
+            engine = self.model.refill_engine()
+        except RefillUnavailable as e:
+            stats.refill = {"on": False, "reason": str(e)}
+            import logging
+
+            logging.getLogger("evalkit").warning("runner.refill: static batches instead (%s)", e)
+            return None
+        stats.refill = {"on": True}
+        return engine
+
     def _run_batches(self, todo: list[Sample], spec: MediaSpec, store: PredictionStore, stats: RunStats,
                      plan: ThreadPlan, desc: str, start: float,
-                     on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None) -> int:
+                     on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None, engine: Any = None) -> int:
         """Decode ahead, generate, store each batch; return how many media were decoded."""
         from tqdm.auto import tqdm
 
@@ -276,8 +301,26 @@ class Runner:
         def load(s: Sample) -> LoadedSample:
             return load_media(s, spec, decoder_threads=plan.decoder_threads)
 
+        def stored(records: list[dict[str, Any]]) -> None:
+            self._count(records, stats)
+            bar.update(len(records))
+            elapsed = time.perf_counter() - start
+            bar.set_postfix(samples_per_s=f"{(stats.predicted + stats.errors) / elapsed:.2f}", errors=stats.errors,
+                            refresh=False)
+
         with ThreadPoolExecutor(max_workers=plan.decode_workers, thread_name_prefix="decode") as pool:
             loader = SharedMediaLoader(pool, load, todo)
+            if engine is not None:
+                from evalkit.runner.inflight import InflightLoop
+
+                loop = InflightLoop(self, engine, loader, todo, max(self.sizer.size, 4) * (plan.prefetch_batches + 1), store,
+                                    stored, on_loaded)
+                try:
+                    loop.run()
+                finally:
+                    stats.refill.update(engine.stats(), engine_failures=loop.engine_failures)
+                bar.close()
+                return loader.decodes
             pending: deque[list[Any]] = deque()
             batches = _Batches(todo, self.sizer)
 
@@ -307,11 +350,7 @@ class Runner:
                 store.append(ordered)
                 if not ahead:
                     submit_next()
-                self._count(ordered, stats)
-                bar.update(len(ordered))
-                elapsed = time.perf_counter() - start
-                bar.set_postfix(samples_per_s=f"{(stats.predicted + stats.errors) / elapsed:.2f}", errors=stats.errors,
-                                refresh=False)
+                stored(ordered)
         bar.close()
         return loader.decodes
 
