@@ -109,11 +109,12 @@ class RefillDecoder:
     def _choose(self, logits: Any, rows: list[_Row]) -> list[int]:
         import torch
 
-        logits = logits.float()
-        for i, r in enumerate(rows):
-            if len(r.tokens) < r.min_new and self.eos_ids:
-                logits[i, sorted(self.eos_ids)] = -float("inf")
-        return torch.argmax(logits, dim=-1).tolist()
+        with torch.inference_mode():
+            early = [i for i, r in enumerate(rows) if len(r.tokens) < r.min_new]
+            if early and self.eos_ids:
+                logits = logits.float().clone()
+                logits[torch.tensor(early)[:, None], torch.tensor(sorted(self.eos_ids))[None, :]] = -float("inf")
+            return torch.argmax(logits, dim=-1).tolist()
 
     def _advance(self, rows: list[_Row], tokens: list[int]) -> list[bool]:
         """Append each row's token; True where the row is finished."""

@@ -30,8 +30,12 @@ class VariedLengths(VideoLlavaAdapter):
         finally:
             self.cfg.max_new_tokens = 9
 
+    def _gen_kwargs(self):
+        return {**super()._gen_kwargs(), "min_new_tokens": min(2, self.cfg.max_new_tokens)}
+
     def refill_limits(self, item):
-        return 0, _limit(item.sample_id)
+        n = _limit(item.sample_id)
+        return min(2, n), n  # min_new_tokens as generate applies it (EOS suppressed before)
 
 
 @pytest.mark.parametrize("bs,share", [(3, True), (16, True), (4, False)])
