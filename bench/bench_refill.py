@@ -4,7 +4,7 @@ The tiny random Video-LLaVA of ``bench_shared_prefix`` (the real model's visual 
 frames, 2,056 visual tokens per clip), real H.264 clips decoded by the runner, MSVD-like groups of
 questions per clip.  Random weights would stop anywhere, so each sample's answer length is forced:
 most answers are short (2-6 tokens) and one question in six rambles (``--long`` tokens), as a
-model's answers do under the paper's 1,024-token limit.
+model's answers do under the paper's 1,024-token limit (decode steps then dominate, as for a 7B model on a GPU).
 
 * static (``runner.refill=false``): ``generate`` with a logits processor that forces EOS for each
   row at its own length (the batch runs until its longest row's EOS);
@@ -46,7 +46,7 @@ def answer_length(sample_id: str, long: int) -> int:
 class ForcedLengthAdapter(VideoLlavaAdapter):
     """Every sample's answer ends at ``answer_length`` tokens, statically or with refill."""
 
-    long = 48
+    long = 160
 
     def generate(self, batch):
         self._targets = [answer_length(x.sample_id, self.long) for x in batch]
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--long", type=int, default=48, help="tokens of a rambling answer")
+    ap.add_argument("--long", type=int, default=160, help="tokens of a rambling answer")
     ap.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best of)")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "_work" / "refill")
     args = ap.parse_args(argv)

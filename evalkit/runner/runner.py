@@ -28,7 +28,7 @@ from evalkit.runner.batch_size import (AUTO, MAX_AUTO_BATCH, BatchSizer, free_de
 from evalkit.runner.grouping import group_key, rank_samples
 from evalkit.runner.loading import LoadedSample, load_media
 from evalkit.runner.shared_media import SharedMediaLoader
-from evalkit.runner.threads import ThreadPlan, plan_threads
+from evalkit.runner.threads import DecodeSlots, ThreadPlan, ThreadTuner, plan_threads
 from evalkit.samples import MediaSpec, Sample
 from evalkit.store.predictions import PredictionStore
 
@@ -47,6 +47,9 @@ class RunnerConfig:
     # once, and the adapter prefills the common prompt prefix (visual tokens included) once. Exact:
     # greedy outputs equal the per-question path's.  false = every question on its own.
     share_prefix: bool = True
+    # Threads follow the work: with a model on this CPU and the auto plan, the split of the cores between
+    # decoding and the model is measured during the run and the fastest kept (evalkit.runner.threads).
+    adaptive_threads: bool = True
     # In-flight refill: a row that finishes leaves the batch and the next question takes its place at
     # the next decode step (greedy; exact, see evalkit.models.refill).  Where the adapter or the
     # decoding settings cannot refill exactly, the run uses static batches and the manifest says why.
@@ -253,14 +256,18 @@ class Runner:
         if plan.torch_threads is not None:
             self.model.set_cpu_threads(plan.torch_threads)
         stats.threads = {**plan.as_dict(), "torch_threads": self.model.cpu_threads()}  # what is in effect
+        tuner = self._tuner(plan)
         stats.media_groups = len({group_key(s) for s in todo})
         # A run-unique tag in every share key: the adapter never reuses a prefix from another run.
         self._share_tag = f"{uuid.uuid4().hex[:12]}|{spec.num_frames}|{spec.sampler}|{spec.frame_order}|{spec.seed}|"
         sharing_before = self.model.sharing_stats()
         start = time.perf_counter()
         try:
-            stats.media_decoded = self._run_batches(todo, spec, store, stats, plan, desc, start, on_loaded, engine)
+            stats.media_decoded = self._run_batches(todo, spec, store, stats, plan, desc, start, on_loaded, engine,
+                                                    tuner)
         finally:
+            if tuner is not None:
+                stats.threads["adaptive"] = tuner.as_dict()
             if torch_before is not None and plan.torch_threads is not None:
                 self.model.set_cpu_threads(torch_before)
             stats.batch_size = self.sizer.as_dict()
@@ -268,6 +275,14 @@ class Runner:
         if self.cfg.share_prefix:
             stats.prefix_sharing = _counter_delta(sharing_before, self.model.sharing_stats())
         return stats
+
+    def _tuner(self, plan: ThreadPlan) -> Optional[ThreadTuner]:
+        """The adaptive split of the cores, when the model computes on this CPU under the auto plan."""
+        if not (self.cfg.adaptive_threads and plan.source == "auto" and plan.model_on_cpu and plan.cores >= 2
+                and plan.prefetch_batches > 0):
+            return None
+        window = max(2 * self.sizer.size, 12) if self.sizer is not None else 12
+        return ThreadTuner(plan.cores, DecodeSlots(plan.decode_workers), self.model.set_cpu_threads, window)
 
     def _refill_engine(self, stats: RunStats) -> Any:
         """The adapter's refill engine when ``runner.refill`` is on and it can refill exactly; else None,
@@ -290,7 +305,8 @@ class Runner:
 
     def _run_batches(self, todo: list[Sample], spec: MediaSpec, store: PredictionStore, stats: RunStats,
                      plan: ThreadPlan, desc: str, start: float,
-                     on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None, engine: Any = None) -> int:
+                     on_loaded: Optional[Callable[[list[LoadedSample]], None]] = None, engine: Any = None,
+                     tuner: Optional[ThreadTuner] = None) -> int:
         """Decode ahead, generate, store each batch; return how many media were decoded."""
         from tqdm.auto import tqdm
 
@@ -299,16 +315,22 @@ class Runner:
                    mininterval=1.0)
 
         def load(s: Sample) -> LoadedSample:
-            return load_media(s, spec, decoder_threads=plan.decoder_threads)
+            if tuner is None:
+                return load_media(s, spec, decoder_threads=plan.decoder_threads)
+            with tuner.slots:  # as many decodes at once as the tuner's split allows
+                return load_media(s, spec, decoder_threads=plan.decoder_threads)
 
         def stored(records: list[dict[str, Any]]) -> None:
             self._count(records, stats)
+            if tuner is not None:
+                tuner.progress(len(records))
             bar.update(len(records))
             elapsed = time.perf_counter() - start
             bar.set_postfix(samples_per_s=f"{(stats.predicted + stats.errors) / elapsed:.2f}", errors=stats.errors,
                             refresh=False)
 
-        with ThreadPoolExecutor(max_workers=plan.decode_workers, thread_name_prefix="decode") as pool:
+        workers = plan.cores if tuner is not None else plan.decode_workers  # the tuner limits them (slots)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
             loader = SharedMediaLoader(pool, load, todo)
             if engine is not None:
                 from evalkit.runner.inflight import InflightLoop
