@@ -125,19 +125,41 @@ class ThreadTuner:
     Every measurement and switch is recorded (``stages.predict.threads.adaptive``)."""
 
     def __init__(self, cores: int, slots: DecodeSlots, set_torch_threads: Any, window: int,
-                 recheck: int = 8, clock: Any = time.perf_counter) -> None:
-        self._clock = clock
-        self.splits = candidate_splits(cores)
+                 recheck: int = 8, clock: Any = time.perf_counter, host_load: Any = None) -> None:
+        self._clock, self._host_load = clock, host_load or (lambda: os.getloadavg()[0])
+        self.cores, self.splits = cores, candidate_splits(cores)
         self.slots, self._set_torch, self.window, self.recheck = slots, set_torch_threads, max(1, window), recheck
-        self._queue = list(range(len(self.splits)))  # splits still to measure in this round
         self._rates: dict[int, float] = {}
-        self.current = self._queue.pop(0)
-        self._steady_left = 0
+        self._skip: dict[int, int] = {}  # rounds a split sits out after losing badly (doubling each time)
+        self._penalty: dict[int, int] = {}
         self.history: list[dict[str, Any]] = []
+        self.current = 0
+        self._queue = self._round(range(1, len(self.splits)))  # splits still to measure in this round
+        self._steady_left = 0
         self._start: Optional[float] = None
         self._count = 0
         self._last_best = 0.0  # its rate (a reference for cutting the next round's trials short)
         self._apply()
+
+    def _round(self, candidates: Any) -> list[int]:
+        """The splits to try next: not those sitting out, and none that oversubscribes the cores while
+        other processes keep them busy (OpenMP threads then wait at every barrier: measured here,
+        torch on both cores of a busy 2-core machine ran 10x slower)."""
+        current = self.splits[self.current]
+        others = self._host_load() - current.torch_threads - current.decode_workers
+        busy = others > self.cores / 2
+        out = []
+        for i in candidates:
+            split = self.splits[i]
+            if self._skip.get(i, 0) > 0:
+                self._skip[i] -= 1
+                self.history.append({"skipped": split.name, "why": "lost badly before"})
+            elif busy and split.torch_threads + split.decode_workers > self.cores:
+                why = f"host busy: load of other processes {others:.1f} on {self.cores} cores"
+                self.history.append({"skipped": split.name, "why": why})
+            else:
+                out.append(i)
+        return out
 
     def _apply(self) -> None:
         split = self.splits[self.current]
@@ -172,12 +194,15 @@ class ThreadTuner:
             self._steady_left -= 1
             if self._steady_left > 0:
                 return
-            self._queue = [i for i in range(len(self.splits)) if i != self.current]
+            self._queue = self._round(i for i in range(len(self.splits)) if i != self.current)
         if self._queue:  # measuring a round
             self.current = self._queue.pop(0)
         else:  # a round ended: keep the fastest until the next round
             best = max(self._rates, key=lambda i: self._rates[i])
             self.history.append({"chose": self.splits[best].name})
+            for i, r in self._rates.items():  # a split at under half the best sits out 1, 2, 4 ... rounds
+                if r < self._rates[best] / 2:
+                    self._penalty[i] = self._skip[i] = 2 * self._penalty.get(i, 0) or 1
             self._last_best = self._rates[best]
             self.current, self._steady_left, self._rates = best, self.recheck, {}
         self._apply()

@@ -32,7 +32,8 @@ def _drive(tuner, clock, speed, samples):
 def test_tuner_keeps_the_fastest_split_and_applies_it(clock):
     applied = []
     slots = DecodeSlots(1)
-    tuner = ThreadTuner(4, slots, applied.append, window=10, recheck=3, clock=clock)
+    tuner = ThreadTuner(4, slots, applied.append, window=10, recheck=3, clock=clock,
+                        host_load=lambda: 0.0)
     assert [s.name for s in tuner.splits] == ["split", "model-first", "decode-first"]
     assert applied == [3]  # starts with the static plan: torch on cores - 1
     tuner.progress(0)  # first result: the window starts (start-up excluded)
@@ -54,3 +55,19 @@ def test_candidate_splits_use_every_core():
     for cores in (2, 3, 8):
         for s in candidate_splits(cores):
             assert 1 <= s.torch_threads <= cores and 1 <= s.decode_workers <= cores
+
+
+def test_busy_host_skips_oversubscribing_splits_and_bad_splits_sit_out(clock):
+    load = [9.0]
+    tuner = ThreadTuner(2, DecodeSlots(1), lambda n: None, window=5, recheck=2, clock=clock, host_load=lambda: load[0])
+    # 2 cores, other processes busy: torch on both cores + a decoder (3 threads) is not tried
+    assert {h["skipped"] for h in tuner.history} == {"model-first", "decode-first"}
+    tuner.progress(0)
+    _drive(tuner, clock, {"split": 10.0, "model-first": 1.0, "decode-first": 1.0}, 5)
+    assert tuner.history[-1] == {"chose": "split"}
+    load[0] = 0.5  # the host is quiet again: the next round tries them
+    _drive(tuner, clock, {"split": 10.0, "model-first": 1.0, "decode-first": 12.0}, 40)
+    tried = [h["split"] for h in tuner.history if "split" in h]
+    assert "model-first" in tried and tuner.splits[tuner.current].name == "decode-first"
+    # model-first lost badly (10x slower): it sits out the next round
+    assert any(h.get("skipped") == "model-first" and h["why"] == "lost badly before" for h in tuner.history)
