@@ -57,6 +57,15 @@ def latest_peer_run() -> Path:
     return runs[-1]
 
 
+def describe(h: dict) -> str:
+    """One entry of the tuner's history, short."""
+    if "split" in h:
+        return f"{h['split']} {h['samples_per_s']:.1f}/s"
+    if "chose" in h:
+        return f"-> {h['chose']}"
+    return f"{h['skipped']} skipped ({h['why']})"
+
+
 def ab(model, samples, work: Path, label: str, repeat: int) -> dict[bool, float]:
     """Static plan vs adaptive, interleaved; best samples/s of each; predictions must agree."""
     best = {False: 0.0, True: 0.0}
@@ -72,8 +81,7 @@ def ab(model, samples, work: Path, label: str, repeat: int) -> dict[bool, float]
     print(f"  static plan (adaptive_threads=false): {best[False]:7.2f} samples/s  [torch "
           f"{threads[False]['torch_threads']}, decode workers {threads[False]['decode_workers']}]")
     print(f"  adaptive    (adaptive_threads=true):  {best[True]:7.2f} samples/s  [measured: "
-          + ", ".join(f"{h['split']} {h['samples_per_s']:.1f}/s" if "split" in h else f"-> {h['chose']}"
-                      for h in chosen[:8]) + "]")
+          + ", ".join(describe(h) for h in chosen[:9]) + "]")
     print(f"  adaptive / static: {best[True] / best[False]:.2f}x   identical predictions: {preds[False] == preds[True]}")
     return best
 

@@ -131,6 +131,44 @@ class FixedLengthAdapter(VideoLlavaAdapter):
         return {**super()._gen_kwargs(), "min_new_tokens": self.cfg.max_new_tokens}
 
 
+def report_agreement(preds: dict, results: dict, sizes: list[int], dtype: str, n: int) -> None:
+    """Print (and add to ``results``) how often the fp16 greedy outputs of two runs agree."""
+    distinct = len(set(preds[(sizes[0], False, False)].values()))
+    results["distinct_predictions_batch_%d" % sizes[0]] = distinct
+    print(f"agreement of {dtype} greedy outputs (fraction of identical predictions; "
+          f"{distinct} distinct predictions among {n} at batch {sizes[0]}):")
+
+    def agree(a, b) -> float:
+        return sum(preds[a][k] == preds[b][k] for k in preds[a]) / len(preds[a])
+
+    base = sizes[0]
+    results["agreement"] = []
+    for bs in sizes:
+        row = {"batch_size": bs, "shared_vs_per_question": agree((bs, True, False), (bs, False, False)),
+               "per_question_vs_batch_%d" % base: agree((bs, False, False), (base, False, False)),
+               "shared_vs_per_question_batch_%d" % base: agree((bs, True, False), (base, False, False))}
+        if (bs, True, True) in preds:
+            row["refill_vs_per_question_batch_%d" % base] = agree((bs, True, True), (base, False, False))
+        results["agreement"].append(row)
+        print(f"  batch {bs:>2}: shared vs per-question {row['shared_vs_per_question']:.3f}; per-question batch "
+              f"{bs} vs {base}: {row['per_question_vs_batch_%d' % base]:.3f}; shared batch {bs} vs per-question "
+              f"batch {base}: {row['shared_vs_per_question_batch_%d' % base]:.3f}"
+              + (f"; refill batch {bs} vs per-question batch {base}: "
+                 f"{row['refill_vs_per_question_batch_%d' % base]:.3f}" if (bs, True, True) in preds else ""))
+    auto = agree(("auto", True, False), (base, False, False))
+    results["agreement_auto_vs_per_question_batch_%d" % base] = auto
+    print(f"  batch auto: shared vs per-question batch {base}: {auto:.3f}")
+
+    def rate(bs, share, refill):
+        return next(x["samples_per_s"] for x in results["runs"]
+                    if (x["batch_size"], x["share_prefix"], x["refill"]) == (bs, share, refill))
+
+    for bs in sizes:
+        print(f"  speed-up from sharing at batch {bs}: {rate(bs, True, False) / rate(bs, False, False):.2f}x"
+              + (f"; refill vs static (shared) at batch {bs}: {rate(bs, True, True) / rate(bs, True, False):.2f}x"
+                 if bs > 1 else ""))
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -209,40 +247,7 @@ def main(argv=None) -> int:
                                     "peak_gpu_gib": peak if cuda else None, "errors": len(errors),
                                     "threads": stats.threads, "prefix_sharing": stats.prefix_sharing,
                                     "batch_size_choice": chosen, "refill_stats": stats.refill})
-    distinct = len(set(preds[(sizes[0], False, False)].values()))
-    results["distinct_predictions_batch_%d" % sizes[0]] = distinct
-    print(f"agreement of {str(dtype).replace('torch.', '')} greedy outputs (fraction of identical predictions; "
-          f"{distinct} distinct predictions among {len(samples)} at batch {sizes[0]}):")
-
-    def agree(a, b) -> float:
-        return sum(preds[a][k] == preds[b][k] for k in preds[a]) / len(preds[a])
-
-    base = sizes[0]
-    results["agreement"] = []
-    for bs in sizes:
-        row = {"batch_size": bs, "shared_vs_per_question": agree((bs, True, False), (bs, False, False)),
-               "per_question_vs_batch_%d" % base: agree((bs, False, False), (base, False, False)),
-               "shared_vs_per_question_batch_%d" % base: agree((bs, True, False), (base, False, False))}
-        if (bs, True, True) in preds:
-            row["refill_vs_per_question_batch_%d" % base] = agree((bs, True, True), (base, False, False))
-        results["agreement"].append(row)
-        print(f"  batch {bs:>2}: shared vs per-question {row['shared_vs_per_question']:.3f}; per-question batch "
-              f"{bs} vs {base}: {row['per_question_vs_batch_%d' % base]:.3f}; shared batch {bs} vs per-question "
-              f"batch {base}: {row['shared_vs_per_question_batch_%d' % base]:.3f}"
-              + (f"; refill batch {bs} vs per-question batch {base}: "
-                 f"{row['refill_vs_per_question_batch_%d' % base]:.3f}" if (bs, True, True) in preds else ""))
-    auto = agree(("auto", True, False), (base, False, False))
-    results["agreement_auto_vs_per_question_batch_%d" % base] = auto
-    print(f"  batch auto: shared vs per-question batch {base}: {auto:.3f}")
-
-    def rate(bs, share, refill):
-        return next(x["samples_per_s"] for x in results["runs"]
-                    if (x["batch_size"], x["share_prefix"], x["refill"]) == (bs, share, refill))
-
-    for bs in sizes:
-        print(f"  speed-up from sharing at batch {bs}: {rate(bs, True, False) / rate(bs, False, False):.2f}x"
-              + (f"; refill vs static (shared) at batch {bs}: {rate(bs, True, True) / rate(bs, True, False):.2f}x"
-                 if bs > 1 else ""))
+    report_agreement(preds, results, sizes, str(dtype).replace("torch.", ""), len(samples))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))
