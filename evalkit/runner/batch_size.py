@@ -6,7 +6,8 @@
   ``torch.OutOfMemoryError``; the batch size is the last one that fitted (the failed size halved).
 * **Model on this CPU**: memory is not the limit, the rate is.  The run's first batches are the
   trials -- sizes 1, 2, 4, ... -- each a real batch whose predictions are kept; the size doubles while
-  the model's samples/s grows by at least :data:`RATE_GAIN`, and the best one measured is kept.
+  the model's samples/s (over :data:`TRIAL_BATCHES` batches, after one warm-up batch) grows by at
+  least :data:`RATE_GAIN`, and the best one measured is kept.
 * **Anything else** (a served endpoint): the adapter's preferred batch size.
 
 Whatever the size, a CUDA out-of-memory in the middle of the run halves the batch and retries it
@@ -27,6 +28,7 @@ AUTO = "auto"
 MAX_AUTO_BATCH = 64  # upper bound of the memory probe
 MAX_RATE_TRIAL = 32  # upper bound of the CPU rate trials
 RATE_GAIN = 1.10  # a larger CPU batch must be this much faster to be tried further
+TRIAL_BATCHES = 2  # batches measured per size in the CPU rate trials
 
 
 def parse_batch_size(value: Any) -> Union[int, str]:
@@ -73,6 +75,8 @@ class BatchSizer:
     oom_events: list[dict[str, Any]] = field(default_factory=list)
     deciding: bool = False  # CPU rate trials still running
     _best: tuple[float, int] = (0.0, 1)
+    _warm: bool = False
+    _acc: tuple[int, float, int] = (0, 0.0, 0)  # rows, seconds, batches of the size on trial
     _cap: int = MAX_RATE_TRIAL
 
     @classmethod
@@ -85,11 +89,21 @@ class BatchSizer:
         return cls(1, AUTO, "rate trials", deciding=samples > 1, _cap=max(1, min(MAX_RATE_TRIAL, samples)))
 
     def note_trial(self, batch: int, seconds: float) -> None:
-        """One trial batch of ``batch`` samples took ``seconds`` of model time."""
+        """One trial batch of ``batch`` samples took ``seconds`` of model time.  The run's first batch
+        is a warm-up (lazy initialisation, caches) and not counted; each size is measured over
+        :data:`TRIAL_BATCHES` batches (a shared host makes single batches noisy)."""
         if not self.deciding or batch != self.size:
             return
-        rate = batch / max(seconds, 1e-9)
-        self.trials.append({"batch": batch, "samples_per_s": round(rate, 3)})
+        if not self._warm:
+            self._warm = True
+            return
+        rows, secs, n = self._acc
+        self._acc = (rows + batch, secs + seconds, n + 1)
+        if n + 1 < TRIAL_BATCHES:
+            return
+        rate = self._acc[0] / max(self._acc[1], 1e-9)
+        self._acc = (0, 0.0, 0)
+        self.trials.append({"batch": batch, "batches": TRIAL_BATCHES, "samples_per_s": round(rate, 3)})
         if rate > self._best[0]:
             grew = rate >= self._best[0] * RATE_GAIN
             self._best = (rate, batch)
