@@ -10,7 +10,11 @@
 * with ``share_prefix`` the adapter is told which inputs share a medium (``share_key``), so it can
   prefill their common prompt prefix once;
 * a sample whose media cannot be read becomes an error record; a batch whose generation
-  fails is retried one sample at a time so one bad sample cannot sink its neighbours.
+  fails is retried one sample at a time so one bad sample cannot sink its neighbours;
+* ``batch_size=auto`` finds the batch size, and an out-of-memory halves it and retries the batch
+  (:mod:`evalkit.runner.batch_size`); with ``refill`` finished rows are replaced mid-batch
+  (:mod:`evalkit.runner.inflight`); with a model on this CPU the split of the cores between
+  decoding and the model follows the measured rates (:class:`evalkit.runner.threads.ThreadTuner`).
 """
 
 from __future__ import annotations
