@@ -10,8 +10,12 @@ Random weights may emit EOS at any step, so every question generates exactly
 
 Through the real runner (decoding of generated H.264 clips included), on an MSVD-shaped set
 (``--videos`` x ``--questions``), for batch sizes 1/8/16/32, with and without
-``runner.share_prefix``, it prints samples/s, peak GPU memory, and the agreement of the fp16
-greedy outputs (share vs per-question at the same batch size; batch N vs batch 1 per path).
+``runner.share_prefix``, then with in-flight refill (``runner.refill=true``, shared) at each batch
+size above 1, then with ``runner.batch_size=auto`` (the memory probe on the longest prompt: the
+probes and the size found are printed), it prints samples/s, peak GPU memory, and the agreement of
+the fp16 greedy outputs (share vs per-question at the same batch size; batch N vs batch 1 per path;
+refill and auto vs per-question batch 1).  With ``--new-tokens`` fixed for every row, refill has
+no rows ending early to replace: its figure here is its overhead, not its gain (bench_refill.py).
 
     python bench/gpu_check.py                       # on a GPU: a few minutes on an H200
     python bench/gpu_check.py --json $OUT/gpu_check.json
@@ -127,6 +131,44 @@ class FixedLengthAdapter(VideoLlavaAdapter):
         return {**super()._gen_kwargs(), "min_new_tokens": self.cfg.max_new_tokens}
 
 
+def report_agreement(preds: dict, results: dict, sizes: list[int], dtype: str, n: int) -> None:
+    """Print (and add to ``results``) how often the fp16 greedy outputs of two runs agree."""
+    distinct = len(set(preds[(sizes[0], False, False)].values()))
+    results["distinct_predictions_batch_%d" % sizes[0]] = distinct
+    print(f"agreement of {dtype} greedy outputs (fraction of identical predictions; "
+          f"{distinct} distinct predictions among {n} at batch {sizes[0]}):")
+
+    def agree(a, b) -> float:
+        return sum(preds[a][k] == preds[b][k] for k in preds[a]) / len(preds[a])
+
+    base = sizes[0]
+    results["agreement"] = []
+    for bs in sizes:
+        row = {"batch_size": bs, "shared_vs_per_question": agree((bs, True, False), (bs, False, False)),
+               "per_question_vs_batch_%d" % base: agree((bs, False, False), (base, False, False)),
+               "shared_vs_per_question_batch_%d" % base: agree((bs, True, False), (base, False, False))}
+        if (bs, True, True) in preds:
+            row["refill_vs_per_question_batch_%d" % base] = agree((bs, True, True), (base, False, False))
+        results["agreement"].append(row)
+        print(f"  batch {bs:>2}: shared vs per-question {row['shared_vs_per_question']:.3f}; per-question batch "
+              f"{bs} vs {base}: {row['per_question_vs_batch_%d' % base]:.3f}; shared batch {bs} vs per-question "
+              f"batch {base}: {row['shared_vs_per_question_batch_%d' % base]:.3f}"
+              + (f"; refill batch {bs} vs per-question batch {base}: "
+                 f"{row['refill_vs_per_question_batch_%d' % base]:.3f}" if (bs, True, True) in preds else ""))
+    auto = agree(("auto", True, False), (base, False, False))
+    results["agreement_auto_vs_per_question_batch_%d" % base] = auto
+    print(f"  batch auto: shared vs per-question batch {base}: {auto:.3f}")
+
+    def rate(bs, share, refill):
+        return next(x["samples_per_s"] for x in results["runs"]
+                    if (x["batch_size"], x["share_prefix"], x["refill"]) == (bs, share, refill))
+
+    for bs in sizes:
+        print(f"  speed-up from sharing at batch {bs}: {rate(bs, True, False) / rate(bs, False, False):.2f}x"
+              + (f"; refill vs static (shared) at batch {bs}: {rate(bs, True, True) / rate(bs, True, False):.2f}x"
+                 if bs > 1 else ""))
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -172,51 +214,40 @@ def main(argv=None) -> int:
                                                                         PredictionStore(tmp / "warm.jsonl"))
         print(f"set: {videos} videos x {questions} questions (3-s 320x240 H.264 clips, decoded by the runner); "
               f"{args.new_tokens} new tokens per question; cpu cores {os.cpu_count()}")
-        print(f"{'batch':>5} {'share_prefix':>12} {'samples/s':>10} {'peak GPU GiB':>13} {'prefills':>9}")
-        for bs in sizes:
-            for share in (False, True):
-                out = tmp / f"p_{bs}_{share}.jsonl"
-                if cuda:
-                    torch.cuda.synchronize()
-                    torch.cuda.reset_peak_memory_stats()
-                t = time.perf_counter()
-                stats = Runner(adapter, RunnerConfig(batch_size=bs, share_prefix=share, progress=False)).run(
-                    samples, MediaSpec(), PredictionStore(out))
-                if cuda:
-                    torch.cuda.synchronize()
-                dt = time.perf_counter() - t
-                peak = torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else float("nan")
-                recs = PredictionStore(out).records()
-                errors = [r["error"] for r in recs if "error" in r]
-                if errors:
-                    print(f"  errors at batch {bs}, share {share}: {errors[:2]}")
-                preds[(bs, share)] = {r["id"]: r.get("pred") for r in recs}
-                prefills = (stats.prefix_sharing or {}).get("prefills", "-")
-                print(f"{bs:>5} {str(share):>12} {len(samples) / dt:>10.2f} {peak:>13.1f} {prefills!s:>9}")
-                results["runs"].append({"batch_size": bs, "share_prefix": share, "samples_per_s": len(samples) / dt,
-                                        "peak_gpu_gib": peak if cuda else None, "errors": len(errors),
-                                        "threads": stats.threads, "prefix_sharing": stats.prefix_sharing})
-    distinct = len(set(preds[(sizes[0], False)].values()))
-    results["distinct_predictions_batch_%d" % sizes[0]] = distinct
-    print(f"agreement of {str(dtype).replace('torch.', '')} greedy outputs (fraction of identical predictions; "
-          f"{distinct} distinct predictions among {len(samples)} at batch {sizes[0]}):")
-
-    def agree(a, b) -> float:
-        return sum(preds[a][k] == preds[b][k] for k in preds[a]) / len(preds[a])
-
-    base = sizes[0]
-    results["agreement"] = []
-    for bs in sizes:
-        row = {"batch_size": bs, "shared_vs_per_question": agree((bs, True), (bs, False)),
-               "per_question_vs_batch_%d" % base: agree((bs, False), (base, False)),
-               "shared_vs_per_question_batch_%d" % base: agree((bs, True), (base, False))}
-        results["agreement"].append(row)
-        print(f"  batch {bs:>2}: shared vs per-question {row['shared_vs_per_question']:.3f}; per-question batch "
-              f"{bs} vs {base}: {row['per_question_vs_batch_%d' % base]:.3f}; shared batch {bs} vs per-question "
-              f"batch {base}: {row['shared_vs_per_question_batch_%d' % base]:.3f}")
-    for bs in sizes:
-        r = {x["share_prefix"]: x["samples_per_s"] for x in results["runs"] if x["batch_size"] == bs}
-        print(f"  speed-up from sharing at batch {bs}: {r[True] / r[False]:.2f}x")
+        print(f"{'batch':>7} {'share_prefix':>12} {'refill':>6} {'samples/s':>10} {'peak GPU GiB':>13} {'prefills':>9}")
+        runs = [(bs, share, False) for bs in sizes for share in (False, True)]
+        runs += [(bs, True, True) for bs in sizes if bs > 1]  # in-flight refill, shared prefixes
+        runs += [("auto", True, False)]  # batch size found by the memory probe
+        for bs, share, refill in runs:
+            out = tmp / f"p_{bs}_{share}_{refill}.jsonl"
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            t = time.perf_counter()
+            stats = Runner(adapter, RunnerConfig(batch_size=bs, share_prefix=share, refill=refill,
+                                                 progress=False)).run(samples, MediaSpec(), PredictionStore(out))
+            if cuda:
+                torch.cuda.synchronize()
+            dt = time.perf_counter() - t
+            peak = torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else float("nan")
+            recs = PredictionStore(out).records()
+            errors = [r["error"] for r in recs if "error" in r]
+            if errors:
+                print(f"  errors at batch {bs}, share {share}, refill {refill}: {errors[:2]}")
+            preds[(bs, share, refill)] = {r["id"]: r.get("pred") for r in recs}
+            prefills = (stats.prefix_sharing or {}).get("prefills", "-")
+            chosen = stats.batch_size
+            label = f"auto={chosen['final']}" if bs == "auto" else str(bs)
+            extra = (f"  refill: {stats.refill.get('mean_rows_per_step')} rows/step" if refill else "") + (
+                f"  {chosen['basis']}: {chosen.get('probes') or chosen.get('trials')}" if bs == "auto" else "")
+            print(f"{label:>7} {str(share):>12} {str(refill):>6} {len(samples) / dt:>10.2f} {peak:>13.1f} "
+                  f"{prefills!s:>9}{extra}")
+            results["runs"].append({"batch_size": bs, "share_prefix": share, "refill": refill,
+                                    "samples_per_s": len(samples) / dt,
+                                    "peak_gpu_gib": peak if cuda else None, "errors": len(errors),
+                                    "threads": stats.threads, "prefix_sharing": stats.prefix_sharing,
+                                    "batch_size_choice": chosen, "refill_stats": stats.refill})
+    report_agreement(preds, results, sizes, str(dtype).replace("torch.", ""), len(samples))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))

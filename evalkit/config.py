@@ -80,7 +80,7 @@ class RunnerSection(RunnerConfig):
     accelerate, else rank 0 of 1 -- and whose batch size may be left unset, meaning the model
     adapter's (decided by :func:`evalkit.pipeline.plan.build_plan`)."""
 
-    batch_size: Optional[int] = None  # type: ignore[assignment]
+    batch_size: Any = None  # an int or "auto" (RunnerConfig checks it once resolved)
     shard_rank: Optional[int] = None  # type: ignore[assignment]
     num_shards: Optional[int] = None  # type: ignore[assignment]
 

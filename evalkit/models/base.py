@@ -85,6 +85,19 @@ class ModelAdapter(ABC):
         """``runner.batch_size`` when the configuration leaves it unset (null)."""
         return 4
 
+    def memory_probe(self, batch: list[GenerationInput]) -> bool:
+        """For ``runner.batch_size=auto`` on a device with its own memory: run the most memory-hungry
+        step of generating ``batch`` together (prompt and all ``max_new_tokens``), raising
+        ``torch.OutOfMemoryError`` when it does not fit.  False: no device memory to probe."""
+        return False
+
+    def refill_engine(self) -> Any:
+        """An engine for in-flight refill (:class:`evalkit.models.refill.RefillEngine`), or raise
+        :class:`evalkit.models.refill.RefillUnavailable` saying why this adapter cannot refill exactly."""
+        from evalkit.models.refill import RefillUnavailable
+
+        raise RefillUnavailable(f"the {self.registry_name} adapter has no step-wise decoding")
+
     def samples(self) -> bool:
         """Does generation draw random numbers (sampling)?  Then run.seed is part of the protocol."""
         return False

@@ -132,6 +132,20 @@ class SharedPrefixGenerator:
         """New token ids for each row (greedy), or NotShareable."""
         import torch
 
+        input_ids, mask, cache, start = self.prepare(rows, room_after=int(gen_kwargs.get("max_new_tokens") or 0))
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                                      **{self._cache_name: cache}, **gen_kwargs)
+        self.stats.rows += len(rows)
+        return [seq.tolist() for seq in out[:, start:]]
+
+    def prepare(self, rows: Sequence[Row], room_after: int) -> tuple[Any, Any, Any, int]:
+        """Steps 1-3 for ``rows``: (input ids, attention mask, the cache holding each row's prefix,
+        the column where the prompts end); the model continues from the cache with the columns after
+        the cached ones.  ``room_after``: cache positions reserved past the prompts.  NotShareable
+        when the rows cannot take the shared path."""
+        import torch
+
         for row in rows:
             if row.modality not in self._placeholder or row.prompt.count(self._placeholder[row.modality]) != 1:
                 raise NotShareable("prompt must hold exactly one media placeholder")
@@ -174,7 +188,7 @@ class SharedPrefixGenerator:
             entry = self._entries.get(pk[0])
             if entry is not None:  # a copy, so the batch's prefill tensors can be freed
                 entry.prefixes[pk[1]] = [(k.clone(), v.clone()) for k, v in kv_of[pk]]
-        # 4. one generate() over the batch, continuing from the assembled cache
+        # 4. the batch's ids and mask; generation continues from the assembled cache
         n = len(rows)
         plen = [len(pk[1]) for pk in prefix_of]
         suffixes = [row_ids[p:] for row_ids, p in zip(ids, splits)]
@@ -188,12 +202,8 @@ class SharedPrefixGenerator:
             if suf:
                 input_ids[i, lp + ls - len(suf):] = torch.tensor(suf, dtype=torch.long)
                 mask[i, lp + ls - len(suf):] = 1
-        cache = self._assemble(prefix_of, kv_of, lp, room=ls + int(gen_kwargs.get("max_new_tokens") or 0))
-        with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                                      **{self._cache_name: cache}, **gen_kwargs)
-        self.stats.rows += n
-        return [seq.tolist() for seq in out[:, lp + ls:]]
+        cache = self._assemble(prefix_of, kv_of, lp, room=ls + room_after)
+        return input_ids, mask, cache, lp + ls
 
     def _remember(self, key: str, entry: _MediaEntry) -> None:
         self._entries[key] = entry

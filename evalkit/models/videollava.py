@@ -9,7 +9,7 @@ from evalkit.errors import ConfigError
 from evalkit.models.base import MODELS, GenerationInput, ModelAdapter, ModelConfig
 from evalkit.models.prompts import TRANSFORMERS_DOC, ChatTemplate, builtin_template, check_template_name
 from evalkit.models.reference_video import VIDEO_PREPROCESS, ReferenceVideoProcessor
-from evalkit.models.shared_prefix import NotShareable, SharedPrefixGenerator, rows_from
+from evalkit.models.shared_prefix import NotShareable, SharedPrefixGenerator, _cache_kwarg, rows_from
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -189,6 +189,85 @@ class VideoLlavaAdapter(ModelAdapter):
         """Each input on its own: full prompt, media and prefill per row (left-padded batch)."""
         import torch
 
+        inputs = self._model_inputs(batch)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, **self._gen_kwargs())
+        return self._decode(out[:, inputs["input_ids"].shape[1]:])
+
+    def refill_engine(self) -> Any:
+        """Greedy decoding with in-flight refill (evalkit.models.refill); shared-medium rows continue
+        from their cached prefix, the others are prefilled per question."""
+        from evalkit.models.refill import RefillDecoder, RefillEngine, RefillUnavailable, greedy_refusal
+
+        if self.model is None or self.processor is None:
+            raise RuntimeError("model adapter used before load()")
+        reason = greedy_refusal(self.model.generation_config, self._gen_kwargs())
+        if reason is not None:
+            raise RefillUnavailable(reason)
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
+        decoder = RefillDecoder(self.model, eos_ids, _cache_kwarg(self.model), self.refill_limits)
+        return RefillEngine(decoder, self._refill_prefill, lambda tokens: self._decode([tokens])[0])
+
+    def refill_limits(self, item: GenerationInput) -> tuple[int, int]:
+        """(min_new_tokens, max_new_tokens) of one row in the refill loop."""
+        gen = self._gen_kwargs()
+        return int(gen.get("min_new_tokens") or 0), int(gen["max_new_tokens"])
+
+    def _refill_prefill(self, batch: list[GenerationInput]) -> Any:
+        """Prompt states of new rows: after their medium's cached prefix when they share one (no
+        prefix recomputed), else the whole prompt with its pixels."""
+        import torch
+
+        from evalkit.models.refill import Prefilled
+
+        rows = rows_from(batch, self.prompt_for)
+        cache = None
+        if rows is not None and self.sharing is not None:
+            try:
+                ids, mask, cache, _ = self.sharing.prepare(rows, room_after=0)
+                self.sharing.stats.rows += len(rows)
+            except NotShareable as e:
+                self.sharing.note_fallback(str(e))
+        if cache is not None:
+            kw: dict[str, Any] = {}
+            done = cache.layers[0].keys.shape[2]
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, done:]
+            ids = ids[:, done:]
+        else:
+            kw = self._model_inputs(batch)
+            ids, mask = kw.pop("input_ids"), kw.pop("attention_mask")
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1,
+                             **({_cache_kwarg(self.model): cache} if cache is not None else {}), **kw)
+        states = getattr(out, "cache", None)
+        states = out.past_key_values if states is None else states
+        layers = [(layer.keys, layer.values) for layer in states.layers]
+        return Prefilled(layers, mask, out.logits[:, -1, :])
+
+    def memory_probe(self, batch: list[GenerationInput]) -> bool:
+        """One forward over each prompt followed by ``max_new_tokens`` more positions, with the cache on:
+        the whole generation's key/value states plus prefill activations over all of it (more than
+        any decode step holds), so a batch that passes fits the real generation."""
+        import torch
+
+        if self.runs_on_local_cpu():
+            return False
+        inputs = self._model_inputs(batch)
+        extra = int(self.cfg.max_new_tokens or 1024)
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        filler = ids.new_full((ids.shape[0], extra), self.processor.tokenizer.pad_token_id)
+        inputs["input_ids"] = torch.cat([ids, filler], dim=1)
+        inputs["attention_mask"] = torch.cat([mask, torch.ones_like(filler)], dim=1)
+        with torch.inference_mode():
+            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        del out, inputs
+        return True
+
+    def _model_inputs(self, batch: list[GenerationInput]) -> dict[str, Any]:
+        """The processor's tensors for ``batch`` (left-padded), on the model's device and dtype."""
         prompts = [self.prompt_for(x) for x in batch]
         videos = [x.media for x in batch if x.modality == "video"]
         images = [x.media for x in batch if x.modality == "image"]
@@ -198,11 +277,8 @@ class VideoLlavaAdapter(ModelAdapter):
         if images:
             kwargs["images"] = images
         inputs = self.processor(**kwargs)
-        inputs = {k: (v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device))
-                  for k, v in inputs.items()}
-        with torch.inference_mode():
-            out = self.model.generate(**inputs, **self._gen_kwargs())
-        return self._decode(out[:, inputs["input_ids"].shape[1]:])
+        return {k: (v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device))
+                for k, v in inputs.items()}
 
     def context_length(self) -> Optional[int]:
         if self.model is None:

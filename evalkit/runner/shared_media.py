@@ -57,6 +57,10 @@ class PendingSample:
     def __init__(self, loader: SharedMediaLoader, sample: Sample, key: str, fut: Future[LoadedSample]) -> None:
         self._loader, self.sample, self._key, self._fut = loader, sample, key, fut
 
+    def ready(self) -> bool:
+        """Is the medium decoded (so :meth:`result` will not wait)?"""
+        return self._fut.done()
+
     def result(self) -> LoadedSample:
         got = self._fut.result()
         self._loader._handed_out(self._key)

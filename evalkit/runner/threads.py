@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 # Upper bound on auto decode workers on big hosts.
 MAX_AUTO_WORKERS = 32
+# ThreadTuner: a trial window ends early once it has taken this many times what the best split
+# measured so far would need for the whole window.
+TRIAL_CUT = 1.5
 
 
 def available_cores() -> int:
@@ -71,3 +75,139 @@ def plan_threads(num_workers: Optional[int], model_on_cpu: bool, *, batch_size: 
     ahead = max(prefetch_batches, math.ceil(workers / max(1, batch_size))) if prefetch_batches > 0 else 0
     return ThreadPlan(cores, False, workers, decoder_threads=False, torch_threads=None, prefetch_batches=ahead,
                       source="auto")
+
+
+class DecodeSlots:
+    """How many decodes may run at once (changed while the run goes on; the pool has room for all)."""
+
+    def __init__(self, limit: int) -> None:
+        import threading
+
+        self._cond = threading.Condition()
+        self._limit, self._busy = limit, 0
+
+    def set_limit(self, limit: int) -> None:
+        with self._cond:
+            self._limit = max(1, limit)
+            self._cond.notify_all()
+
+    def __enter__(self) -> "DecodeSlots":
+        with self._cond:
+            self._cond.wait_for(lambda: self._busy < self._limit)
+            self._busy += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    decode_workers: int
+    torch_threads: int
+
+
+def candidate_splits(cores: int) -> list[Split]:
+    """The ways a model on this CPU and the decoders can share ``cores`` (>= 2) that the tuner tries."""
+    return [Split("split", 1, cores - 1),  # one core decodes, the others compute (the static plan)
+            Split("model-first", 1, cores),  # the model takes every core; one decoder squeezes in
+            Split("decode-first", cores, max(1, cores // 2))]  # decoding is the bottleneck
+
+
+class ThreadTuner:
+    """Threads follow the work (model on this CPU, auto plan, >= 2 cores): each split of the cores
+    (:func:`candidate_splits`) runs for a window of ``window`` samples and the fastest end-to-end
+    (samples per wall second: decode waits included) is kept; every ``recheck`` windows the others
+    are tried again, so a run whose work changes (longer answers, bigger videos) moves with it.
+    Every measurement and switch is recorded (``stages.predict.threads.adaptive``)."""
+
+    def __init__(self, cores: int, slots: DecodeSlots, set_torch_threads: Any, window: int,
+                 recheck: int = 8, clock: Any = time.perf_counter, host_load: Any = None) -> None:
+        self._clock, self._host_load = clock, host_load or (lambda: os.getloadavg()[0])
+        self.cores, self.splits = cores, candidate_splits(cores)
+        self.slots, self._set_torch, self.window, self.recheck = slots, set_torch_threads, max(1, window), recheck
+        self._rates: dict[int, float] = {}
+        self._skip: dict[int, int] = {}  # rounds a split sits out after losing badly (doubling each time)
+        self._penalty: dict[int, int] = {}
+        self.history: list[dict[str, Any]] = []
+        self.current = 0
+        self._queue = self._round(range(1, len(self.splits)))  # splits still to measure in this round
+        self._steady_left = 0
+        self._start: Optional[float] = None
+        self._count = 0
+        self._last_best = 0.0  # its rate (a reference for cutting the next round's trials short)
+        self._apply()
+
+    def _round(self, candidates: Any) -> list[int]:
+        """The splits to try next: not those sitting out, and none that oversubscribes the cores while
+        other processes keep them busy (OpenMP threads then wait at every barrier: measured here,
+        torch on both cores of a busy 2-core machine ran 10x slower)."""
+        current = self.splits[self.current]
+        others = self._host_load() - current.torch_threads - current.decode_workers
+        busy = others > self.cores / 2
+        out = []
+        for i in candidates:
+            split = self.splits[i]
+            if self._skip.get(i, 0) > 0:
+                self._skip[i] -= 1
+                self.history.append({"skipped": split.name, "why": "lost badly before"})
+            elif busy and split.torch_threads + split.decode_workers > self.cores:
+                why = f"host busy: load of other processes {others:.1f} on {self.cores} cores"
+                self.history.append({"skipped": split.name, "why": why})
+            else:
+                out.append(i)
+        return out
+
+    def _apply(self) -> None:
+        split = self.splits[self.current]
+        self.slots.set_limit(split.decode_workers)
+        self._set_torch(split.torch_threads)
+
+    def progress(self, samples: int) -> None:
+        """``samples`` more samples are stored."""
+        now = self._clock()
+        if self._start is None:  # the first window starts at the first result (start-up excluded)
+            self._start, self._count = now, 0
+            return
+        self._count += samples
+        elapsed = now - self._start
+        # a window ends after `window` samples, or early once it is clearly slower than the best split
+        # measured (a split that oversubscribes a busy machine can be several times slower)
+        best = max(self._rates.values(), default=self._last_best)
+        cut = best > 0 and elapsed > TRIAL_CUT * self.window / best
+        if self._count < self.window and not cut:
+            return
+        rate = self._count / max(elapsed, 1e-9)
+        if self._steady_left > 0:
+            self._last_best = rate  # the kept split, as fast as it is now
+        self.history.append({"split": self.splits[self.current].name, "samples": self._count,
+                             "samples_per_s": round(rate, 3)})
+        self._rates[self.current] = rate
+        self._start, self._count = now, 0
+        self._next()
+
+    def _next(self) -> None:
+        if self._steady_left > 0:  # running the chosen split; its last window is its rate in the next round
+            self._steady_left -= 1
+            if self._steady_left > 0:
+                return
+            self._queue = self._round(i for i in range(len(self.splits)) if i != self.current)
+        if self._queue:  # measuring a round
+            self.current = self._queue.pop(0)
+        else:  # a round ended: keep the fastest until the next round
+            best = max(self._rates, key=lambda i: self._rates[i])
+            self.history.append({"chose": self.splits[best].name})
+            for i, r in self._rates.items():  # a split at under half the best sits out 1, 2, 4 ... rounds
+                if r < self._rates[best] / 2:
+                    self._penalty[i] = self._skip[i] = 2 * self._penalty.get(i, 0) or 1
+            self._last_best = self._rates[best]
+            self.current, self._steady_left, self._rates = best, self.recheck, {}
+        self._apply()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"splits": [asdict(s) for s in self.splits], "window_samples": self.window,
+                "recheck_windows": self.recheck, "history": self.history,
+                "final": self.splits[self.current].name}

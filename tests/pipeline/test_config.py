@@ -52,7 +52,13 @@ def test_unknown_field_rejected_by_hydra(compose):
 
 def test_wrong_type_rejected(compose):
     with pytest.raises((ConfigCompositionException, ValidationError)):
-        compose(["runner.batch_size=many"])
+        compose(["runner.num_workers=many"])
+    # batch_size takes an integer or "auto": checked when the runner section is resolved, named
+    from evalkit.pipeline.launch import resolve_runner
+
+    with pytest.raises(ConfigError, match="runner.batch_size must be a positive integer or 'auto', got 'many'"):
+        resolve_runner(compose(["runner.batch_size=many"]).runner)
+    assert resolve_runner(compose(["runner.batch_size=auto"]).runner)[0].batch_size == "auto"
 
 
 def test_task_fields_are_typed_by_hydra(compose):
