@@ -56,9 +56,13 @@ def test_wrong_type_rejected(compose):
     # batch_size takes an integer or "auto": checked when the runner section is resolved, named
     from evalkit.pipeline.launch import resolve_runner
 
+    def resolve(value):  # as the plan does: the section's batch size when set
+        section = compose([f"runner.batch_size={value}"]).runner
+        return resolve_runner(section, batch_size=section.batch_size)
+
     with pytest.raises(ConfigError, match="runner.batch_size must be a positive integer or 'auto', got 'many'"):
-        resolve_runner(compose(["runner.batch_size=many"]).runner)
-    assert resolve_runner(compose(["runner.batch_size=auto"]).runner)[0].batch_size == "auto"
+        resolve("many")
+    assert resolve("auto")[0].batch_size == "auto"
 
 
 def test_task_fields_are_typed_by_hydra(compose):
