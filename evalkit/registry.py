@@ -2,7 +2,7 @@
 
 Each registry is defined next to what it holds (tasks in ``evalkit.tasks.base``, model adapters in
 ``evalkit.models.base``, judge protocols in ``evalkit.judge.protocols``, frame samplers in
-``evalkit.media.sampling``, prompt templates in ``evalkit.models.prompts``, task instructions in
+``evalkit.media.sampling``, prompt templates in ``evalkit.prompts.conversation``, task instructions in
 ``evalkit.tasks.instructions``, VQA scorers in ``evalkit.metrics.vqa``).  Things register
 themselves explicitly where they are defined (``@REG.register("name")`` or
 ``REG.register("name", obj)``), and every registry names the modules that hold its built-ins:

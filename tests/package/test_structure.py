@@ -128,7 +128,7 @@ REGISTRIES = {
     "evalkit.judge.protocols:JUDGE_PROTOCOLS": ["llava_bench_pairwise", "mm_vet_grade", "mmbench_choice",
                                                 "video_chatgpt_qa"],
     "evalkit.media.sampling:SAMPLERS": ["uniform_arange", "uniform_linspace"],
-    "evalkit.models.prompts:PROMPT_TEMPLATES": None,  # at least one
+    "evalkit.prompts.conversation:PROMPT_TEMPLATES": None,  # at least one
     "evalkit.tasks.instructions:INSTRUCTIONS": ["letter_direct", "letter_direct_cn", "none", "short_answer",
                                                 "vizwiz_unanswerable"],
 }
