@@ -162,5 +162,6 @@ class ModelAdapter(ABC):
 
 MODELS: Registry[type[ModelAdapter]] = Registry("model", builtins=(
     "evalkit.models.videollava",
+    "evalkit.models.hf_chat",
     "evalkit.models.openai_chat",
 ))

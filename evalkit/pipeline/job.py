@@ -25,6 +25,7 @@ from evalkit.pipeline.run_manifest import RunManifest, protocol_of
 from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_prompts
 from evalkit.pipeline.seeding import seed_everything
 from evalkit.pipeline.selection import sample_scope, select_samples
+from evalkit.models.hf_chat import apply_model_frames
 from evalkit.prompts.answer import configure_answer
 from evalkit.prompts.store import PromptStore
 from evalkit.runner.loading import LoadedSample
@@ -43,6 +44,7 @@ class Job:
         self.stage: str = cfg.stage
         self.task: Task = build_task(cfg.task)
         self.model = build_model(cfg.model)
+        apply_model_frames(self.task, self.model, self.log)  # a model preset's frame count (recorded)
         # this process's shard (and device) from the overrides, else from torchrun/accelerate's RANK/WORLD_SIZE
         self.runner_cfg: RunnerConfig
         self.runner_cfg, launch = resolve_runner(OmegaConf.to_object(cfg.runner),
