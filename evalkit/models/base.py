@@ -126,7 +126,8 @@ class ModelAdapter(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What to record in the manifest about the model and its decoding protocol."""
-        return {"adapter": self.registry_name, "pretrained": self.cfg.pretrained}
+        return {"adapter": self.registry_name, "pretrained": self.cfg.pretrained,
+                "shared_prefix": self.prefix_sharing().as_dict()}
 
     def runs_on_local_cpu(self) -> bool:
         """Does generation compute on this machine's CPU (so decoding competes with it for cores)?"""
@@ -139,6 +140,13 @@ class ModelAdapter(ABC):
     def set_cpu_threads(self, n: int) -> None:
         """Let the model compute with ``n`` threads on this CPU (the runner fits them to the host);
         an adapter keeps a count its user configured."""
+
+    def prefix_sharing(self) -> Any:
+        """Whether and how this adapter shares the prompt prefix of questions about one medium
+        (an :class:`evalkit.models.shared_prefix.PrefixSharing`, recorded as ``shared_prefix``)."""
+        from evalkit.models.shared_prefix import PrefixSharing
+
+        return PrefixSharing(False, fallback="this adapter sends every question on its own")
 
     def sharing_stats(self) -> Optional[dict[str, Any]]:
         """Counters of shared-prefix generation (None when the adapter does not share prefixes)."""
@@ -160,7 +168,7 @@ class ModelAdapter(ABC):
         return None
 
 
-MODELS: Registry[type[ModelAdapter]] = Registry("model", builtins=(
+MODELS: Registry[type[ModelAdapter]] = Registry("model", plugins="evalkit.models", builtins=(
     "evalkit.models.videollava",
     "evalkit.models.hf_chat",
     "evalkit.models.openai_chat",

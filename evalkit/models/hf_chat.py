@@ -28,10 +28,13 @@ from typing import Any, ClassVar, Optional
 from evalkit.errors import ConfigError
 from evalkit.models.base import MODELS, GenerationInput
 from evalkit.models.hf_base import HFAdapter, HFConfig
-from evalkit.models.shared_prefix import SharingStats
+from evalkit.models.shared_prefix import PrefixSharing, SharingStats
 
 NO_SHARING = ("exact prefix sharing is not implemented for this family yet: every question runs its own "
               "prefill (per-question path)")
+# Qwen2.5-VL's M-RoPE gives every media token a 3-D position; the shared path continues 1-D positions.
+NO_SHARING_MROPE = ("not shared: Qwen2.5-VL's 3-D (M-RoPE) positions are not continued by the shared path; "
+                    "every question runs its own prefill (per-question path)")
 
 
 @dataclass
@@ -103,9 +106,13 @@ class ChatTemplateAdapter(HFAdapter):
 
     def generate(self, batch: list[GenerationInput]) -> list[str]:
         if any(x.share_key is not None for x in batch):
+            reason = str(self.prefix_sharing().fallback)
             self.sharing.fallback_batches += 1
-            self.sharing.fallback_reasons[NO_SHARING] = self.sharing.fallback_reasons.get(NO_SHARING, 0) + 1
+            self.sharing.fallback_reasons[reason] = self.sharing.fallback_reasons.get(reason, 0) + 1
         return super().generate(batch)
+
+    def prefix_sharing(self) -> PrefixSharing:
+        return PrefixSharing(False, fallback=NO_SHARING)
 
     def sharing_stats(self) -> Optional[dict[str, Any]]:
         return self.sharing.as_dict()
@@ -125,7 +132,6 @@ class ChatTemplateAdapter(HFAdapter):
             media_preprocess={"processor": type(self.processor).__name__ if self.processor is not None else None,
                               "num_frames": self.cfg.num_frames, "settings_source": self.cfg.settings_source,
                               "images": self.image_handling},
-            shared_prefix={"supported": False, "fallback": NO_SHARING},
         )
         return self.describe_checkpoint(d)
 
@@ -147,9 +153,8 @@ class Qwen25VLAdapter(ChatTemplateAdapter):
     model_class = "Qwen2_5_VLForConditionalGeneration"
     image_handling = "Qwen2.5-VL's dynamic resolution (multiples of 28 within min/max pixels) keeps the aspect ratio"
 
-    def __init__(self, cfg: HFChatConfig) -> None:
-        super().__init__(cfg)
-        self.videos_without_fps = 0
+    def prefix_sharing(self) -> PrefixSharing:
+        return PrefixSharing(False, fallback=NO_SHARING_MROPE)
 
     def video_kwargs(self, videos: list[GenerationInput]) -> dict[str, Any]:
         """``video_metadata`` per video: the rate of the frames handed over (frames / the seconds

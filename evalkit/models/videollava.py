@@ -11,7 +11,7 @@ from typing import Any, Optional
 from evalkit.models.base import MODELS, GenerationInput
 from evalkit.models.hf_base import HFAdapter, HFConfig, local_checkpoint_fingerprint  # noqa: F401 (re-export)
 from evalkit.models.reference_video import VIDEO_PREPROCESS, ReferenceVideoProcessor
-from evalkit.models.shared_prefix import NotShareable, SharedPrefixGenerator, rows_from
+from evalkit.models.shared_prefix import NotShareable, PrefixSharing, SharedPrefixGenerator, rows_from
 from evalkit.prompts.conversation import TRANSFORMERS_DOC, ChatTemplate, builtin_template, check_template_name
 
 
@@ -52,6 +52,10 @@ class VideoLlavaAdapter(HFAdapter):
             processor.video_processor = ReferenceVideoProcessor(self.cfg.video_preprocess, size, lambda: self.seed)
         super().attach(model, processor, device, dtype)
         self.sharing = SharedPrefixGenerator(self.model, self.processor, self.device, self.dtype)
+
+    def prefix_sharing(self) -> PrefixSharing:
+        return PrefixSharing(True, mechanism="prefix (through the last media token) prefilled once per medium, "
+                             "cache repeated per question, padding between prefix and question")
 
     def sharing_stats(self) -> Optional[dict[str, Any]]:
         return self.sharing.stats.as_dict() if self.sharing is not None else None
@@ -142,8 +146,5 @@ class VideoLlavaAdapter(HFAdapter):
             video_preprocess=(self.processor.video_processor.describe()
                               if isinstance(getattr(self.processor, "video_processor", None), ReferenceVideoProcessor)
                               else {"mode": "hf", "processor": "transformers VideoLlavaVideoProcessor"}),
-            shared_prefix={"supported": True, "mechanism": "prefix (through the last media token) prefilled once "
-                           "per medium, cache repeated per question, padding between prefix and question",
-                           "greedy_only": True},
         )
         return self.describe_checkpoint(d)

@@ -79,6 +79,13 @@ def test_qwen_gets_the_frames_real_rate_and_refuses_an_unknown_one(ckpts, tmp_pa
     assert m.video_kwargs([x]) == {"video_metadata": [{"total_num_frames": 4, "fps": pytest.approx(2.5)}]}
     with pytest.raises(ValueError, match="sample b: the video's frame rate is unknown"):
         m.generate([GenerationInput("b", "what colour ?", "video", frames, frame_indices=[0, 1, 2, 3])])
+    # the shared path continues 1-D positions: it refuses M-RoPE rather than share approximately
+    from evalkit.models.shared_prefix import NotShareable, Row, SharedPrefixGenerator
+
+    gen = SharedPrefixGenerator(m.model, m.processor, m.device, m.dtype)
+    with pytest.raises(NotShareable, match="M-RoPE"):
+        gen.generate([Row(m.prompt_for(x), "video", frames, "k")], m.gen_kwargs())
+    assert "M-RoPE" in m.describe()["shared_prefix"]["fallback"]
 
 
 def _lines(path):
