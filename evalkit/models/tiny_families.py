@@ -121,7 +121,9 @@ def family_config(family: str, architecture: dict[str, Any], tokenizer: Any):
     cfg = copy.deepcopy(architecture["config"])
     ids = {k: tokenizer.convert_tokens_to_ids(t) for k, t in
            (("image", tokenizer.image_token), ("video", tokenizer.video_token))}
-    cfg["text_config"].update(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+    # a real-size architecture keeps its vocabulary rows (the word tokenizer uses the first ones)
+    vocab = max(len(tokenizer), int(cfg["text_config"].get("vocab_size", 0)))
+    cfg["text_config"].update(vocab_size=vocab, bos_token_id=tokenizer.bos_token_id,
                               eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     if family == "qwen2_5_vl":
         return tf.Qwen2_5_VLConfig(**cfg, image_token_id=ids["image"], video_token_id=ids["video"],
@@ -137,16 +139,16 @@ MODEL_CLASSES = {"llava_next_video": "LlavaNextVideoForConditionalGeneration",
 
 
 def build_family_model(family: str, architecture: dict[str, Any], tokenizer: Any, *, seed: int = 0,
-                       init_std: float | None = None, dtype: Any = None):
-    """A randomly initialised model of ``family`` (``init_std``: redraw weight matrices with it)."""
+                       init_std: float | None = None, dtype: Any = None, device: Any = "cpu"):
+    """A randomly initialised model of ``family`` (``init_std``: redraw weight matrices with it),
+    built directly on ``device`` in ``dtype`` (a 7B model initialised on the CPU takes minutes)."""
     import torch
     import transformers as tf
 
     config = family_config(family, architecture, tokenizer)
     torch.manual_seed(seed)
-    model = getattr(tf, MODEL_CLASSES[family])(config)
-    if dtype is not None:
-        model = model.to(dtype)
+    with torch.device(device):
+        model = getattr(tf, MODEL_CLASSES[family])._from_config(config, dtype=dtype or torch.float32)
     if init_std is not None:
         with torch.no_grad():
             for param in model.parameters():
