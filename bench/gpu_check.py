@@ -21,8 +21,9 @@ greedy outputs (share vs per-question at the same batch size; batch N vs batch 1
 ``--family llava_next_video | llava_onevision | qwen2_5_vl`` builds that family instead, from
 ``bench/<family>_7b_architecture.json`` (``--tiny``: evalkit.models.tiny_families' toy size), through
 evalkit's own adapter for it, with the frame count of its preset (``configs/model/<family>.yaml``).
-These families declare no shared-prefix path yet, so their ``share_prefix`` rows run the
-per-question path (the run's fallback counter says so) and measure batching only.
+LLaVA-NeXT-Video and LLaVA-OneVision share video prefixes exactly (as Video-LLaVA); Qwen2.5-VL
+declares no shared path (M-RoPE), so its ``share_prefix`` rows run the per-question path (the
+run's fallback counter says so) and the script prints the reason instead of a speed-up.
 """
 
 from __future__ import annotations

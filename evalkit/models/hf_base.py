@@ -9,8 +9,9 @@ fits the CPU threads, and records all of it.  A family subclass says only what d
 * :meth:`HFAdapter.prompt_for` -- the prompt string of one input;
 * :meth:`HFAdapter.processor_inputs` -- the processor call for a batch;
 * :meth:`HFAdapter.answer_template` -- which answer prompt runs (see :mod:`evalkit.prompts.answer`);
-* :meth:`HFAdapter.shared_prefix` -- whether and how it shares a prefix between questions about
-  one medium (:mod:`evalkit.models.shared_prefix`).
+* :meth:`HFAdapter.prefix_sharing` -- whether it shares the prompt prefix of questions about one
+  medium (:mod:`evalkit.models.shared_prefix`); the base then runs the shared path for batches the
+  runner marked, and the per-question path for the rest, counting every fallback with its reason.
 
 Video-LLaVA (:mod:`evalkit.models.videollava`) and the chat-template families
 (:mod:`evalkit.models.hf_chat`) are such subclasses.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
 from evalkit.models.base import GenerationInput, ModelAdapter, ModelConfig
+from evalkit.models.shared_prefix import NotShareable, SharedPrefixGenerator, SharingStats, rows_from
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -83,6 +85,8 @@ class HFAdapter(ModelAdapter):
         self.processor: Any = None
         self.device: Any = None
         self.dtype: Any = None
+        self.sharing: Optional[SharedPrefixGenerator] = None
+        self.unshared = SharingStats()  # fallbacks of an adapter that declares no shared path
 
     # -- loading ---------------------------------------------------------------------------------
     def _hub_kwargs(self) -> dict[str, Any]:
@@ -122,6 +126,8 @@ class HFAdapter(ModelAdapter):
             tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
         self.processor, self.device, self.dtype = processor, device, dtype
         self.model = model.to(device).eval()
+        if self.prefix_sharing().supported:
+            self.sharing = SharedPrefixGenerator(self.model, self.processor, self.device, self.dtype)
 
     # -- CPU -------------------------------------------------------------------------------------
     def runs_on_local_cpu(self) -> bool:
@@ -173,7 +179,34 @@ class HFAdapter(ModelAdapter):
     def generate(self, batch: list[GenerationInput]) -> list[str]:
         if self.model is None or self.processor is None:
             raise RuntimeError("model adapter used before load()")
-        return self.generate_per_question(self.prepared(batch))
+        batch = self.prepared(batch)
+        # Inputs the runner marked as sharing a medium: prefill each prompt prefix once (greedy,
+        # one beam; exact by construction, see evalkit.models.shared_prefix).
+        rows = rows_from(batch, self.prompt_for)
+        if rows is not None:
+            shared = self.generate_shared(rows)
+            if shared is not None:
+                return shared
+        return self.generate_per_question(batch)
+
+    def generate_shared(self, rows: list[Any]) -> Optional[list[str]]:
+        """The shared path's texts, or None (the fallback counted with its reason)."""
+        if self.sharing is None:
+            reason = str(self.prefix_sharing().fallback)
+            self.unshared.fallback_batches += 1
+            self.unshared.fallback_reasons[reason] = self.unshared.fallback_reasons.get(reason, 0) + 1
+            return None
+        if self.cfg.do_sample or self.cfg.num_beams != 1:
+            self.sharing.note_fallback("sampling or beam search")
+            return None
+        try:
+            return self.decode(self.sharing.generate(rows, self.gen_kwargs()))
+        except NotShareable as e:
+            self.sharing.note_fallback(str(e))
+            return None
+
+    def sharing_stats(self) -> Optional[dict[str, Any]]:
+        return (self.sharing.stats if self.sharing is not None else self.unshared).as_dict()
 
     def generate_per_question(self, batch: list[GenerationInput]) -> list[str]:
         """Each input on its own: full prompt, media and prefill per row (left-padded batch)."""

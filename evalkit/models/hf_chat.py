@@ -15,9 +15,10 @@ with the generation prompt opened.  What the run records about each:
   them for LLaVA-1.5 (``generation.image_pad`` false, with the reason);
 * Qwen2.5-VL's temporal positions: the frames' rate, from the decoded frame indices and the
   file's fps (``video_metadata``), as its processor would otherwise assume 24 fps;
-* shared-prefix generation: not implemented for these families; a batch the runner marked as
-  sharing a medium runs through the per-question path and is counted, with the reason, in the
-  run's sharing statistics (``shared_prefix`` in the manifest says so up front).
+* shared-prefix generation: exact for the videos of LLaVA-NeXT-Video and LLaVA-OneVision (1-D
+  positions: the same path as Video-LLaVA's); their any-resolution images, and every Qwen2.5-VL
+  batch (3-D M-RoPE positions), run the per-question path, each fallback counted with its reason
+  in the run's sharing statistics (``shared_prefix`` in the manifest says so up front).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, ClassVar, Optional
 from evalkit.errors import ConfigError
 from evalkit.models.base import MODELS, GenerationInput
 from evalkit.models.hf_base import HFAdapter, HFConfig
-from evalkit.models.shared_prefix import PrefixSharing, SharingStats
+from evalkit.models.shared_prefix import PrefixSharing
 
 NO_SHARING = ("exact prefix sharing is not implemented for this family yet: every question runs its own "
               "prefill (per-question path)")
@@ -57,7 +58,6 @@ class ChatTemplateAdapter(HFAdapter):
         super().__init__(cfg)
         if cfg.num_frames is not None and int(cfg.num_frames) < 1:
             raise ConfigError(f"model.num_frames must be >= 1 or null (the task's), got {cfg.num_frames}")
-        self.sharing = SharingStats()
 
     # -- the answer prompt: the checkpoint's chat template ------------------------------------------
     def answer_template(self, paper: Any, store: Any) -> Any:
@@ -104,18 +104,8 @@ class ChatTemplateAdapter(HFAdapter):
             kwargs["images"] = images
         return self.processor(**kwargs)
 
-    def generate(self, batch: list[GenerationInput]) -> list[str]:
-        if any(x.share_key is not None for x in batch):
-            reason = str(self.prefix_sharing().fallback)
-            self.sharing.fallback_batches += 1
-            self.sharing.fallback_reasons[reason] = self.sharing.fallback_reasons.get(reason, 0) + 1
-        return super().generate(batch)
-
     def prefix_sharing(self) -> PrefixSharing:
         return PrefixSharing(False, fallback=NO_SHARING)
-
-    def sharing_stats(self) -> Optional[dict[str, Any]]:
-        return self.sharing.as_dict()
 
     # -- record --------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -136,16 +126,28 @@ class ChatTemplateAdapter(HFAdapter):
         return self.describe_checkpoint(d)
 
 
+#: LLaVA-NeXT-Video and LLaVA-OneVision place tokens with 1-D positions: the shared path is exact for videos
+SHARED_VIDEO = PrefixSharing(True, mechanism="video prompts: prefix (through the last media token) prefilled once "
+                             "per video, cache repeated per question, padding between prefix and question; images "
+                             "(any-resolution tiles) run per question, counted as fallbacks")
+
+
 @MODELS.register("llava_next_video")
 class LlavaNextVideoAdapter(ChatTemplateAdapter):
     model_class = "LlavaNextVideoForConditionalGeneration"
     image_handling = "LLaVA-NeXT's any-resolution tiling (image_grid_pinpoints) keeps the aspect ratio"
+
+    def prefix_sharing(self) -> PrefixSharing:
+        return SHARED_VIDEO
 
 
 @MODELS.register("llava_onevision")
 class LlavaOnevisionAdapter(ChatTemplateAdapter):
     model_class = "LlavaOnevisionForConditionalGeneration"
     image_handling = "LLaVA-OneVision's any-resolution tiling (anyres_max_9) keeps the aspect ratio"
+
+    def prefix_sharing(self) -> PrefixSharing:
+        return SHARED_VIDEO
 
 
 @MODELS.register("qwen2_5_vl")

@@ -248,6 +248,8 @@ class SharedPrefixGenerator:
                 tensors = self._process_one(rows[first_row[key]])[0]
             if "pixel_values_videos" in tensors:
                 videos.append(tensors["pixel_values_videos"])
+            elif "image_sizes" in tensors:  # any-resolution tiles: the prefill would need each image's size
+                raise NotShareable("images with any-resolution tiles (image_sizes)")
             else:
                 images.append(tensors["pixel_values_images"] if "pixel_values_images" in tensors
                               else tensors["pixel_values"])

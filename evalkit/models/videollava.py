@@ -1,7 +1,7 @@
 """Video-LLaVA through transformers (``VideoLlavaForConditionalGeneration``): a small
 :class:`~evalkit.models.hf_base.HFAdapter` subclass.  What is Video-LLaVA's own: the paper's
 conversation templates (imported, :mod:`evalkit.prompts.conversation`), the reference video
-transform option, and exact shared-prefix generation."""
+transform option; it declares exact shared-prefix generation (run by the base)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Optional
 from evalkit.models.base import MODELS, GenerationInput
 from evalkit.models.hf_base import HFAdapter, HFConfig, local_checkpoint_fingerprint  # noqa: F401 (re-export)
 from evalkit.models.reference_video import VIDEO_PREPROCESS, ReferenceVideoProcessor
-from evalkit.models.shared_prefix import NotShareable, PrefixSharing, SharedPrefixGenerator, rows_from
+from evalkit.models.shared_prefix import PrefixSharing
 from evalkit.prompts.conversation import TRANSFORMERS_DOC, ChatTemplate, builtin_template, check_template_name
 
 
@@ -43,7 +43,6 @@ class VideoLlavaAdapter(HFAdapter):
         if cfg.video_preprocess not in VIDEO_PREPROCESS:
             raise ValueError(f"model.video_preprocess must be one of {', '.join(VIDEO_PREPROCESS)}, "
                              f"got {cfg.video_preprocess!r}")
-        self.sharing: Optional[SharedPrefixGenerator] = None
 
     def attach(self, model: Any, processor: Any, device: Any, dtype: Any) -> None:
         if self.cfg.video_preprocess != "hf":  # the original repository's transform, at the checkpoint's crop size
@@ -51,14 +50,10 @@ class VideoLlavaAdapter(HFAdapter):
             size = crop["height"] if crop is not None and crop["height"] else 224
             processor.video_processor = ReferenceVideoProcessor(self.cfg.video_preprocess, size, lambda: self.seed)
         super().attach(model, processor, device, dtype)
-        self.sharing = SharedPrefixGenerator(self.model, self.processor, self.device, self.dtype)
 
     def prefix_sharing(self) -> PrefixSharing:
         return PrefixSharing(True, mechanism="prefix (through the last media token) prefilled once per medium, "
                              "cache repeated per question, padding between prefix and question")
-
-    def sharing_stats(self) -> Optional[dict[str, Any]]:
-        return self.sharing.stats.as_dict() if self.sharing is not None else None
 
     # -- the answer prompt: the paper's conversations ---------------------------------------------
     def answer_template(self, paper: Any, store: Any) -> Any:
@@ -87,23 +82,6 @@ class VideoLlavaAdapter(HFAdapter):
         if images:
             kwargs["images"] = images
         return self.processor(**kwargs)
-
-    def generate(self, batch: list[GenerationInput]) -> list[str]:
-        if self.model is None or self.processor is None:
-            raise RuntimeError("model adapter used before load()")
-        batch = self.prepared(batch)
-        # Inputs the runner marked as sharing a medium: prefill each prompt prefix once (greedy,
-        # one beam; exact by construction, see evalkit.models.shared_prefix).
-        rows = rows_from(batch, self.prompt_for)
-        if rows is not None and self.sharing is not None:
-            if self.cfg.do_sample or self.cfg.num_beams != 1:
-                self.sharing.note_fallback("sampling or beam search")
-            else:
-                try:
-                    return self.decode(self.sharing.generate(rows, self.gen_kwargs()))
-                except NotShareable as e:
-                    self.sharing.note_fallback(str(e))
-        return self.generate_per_question(batch)
 
     def prompt_tokens(self, text: str, modality: str, num_frames: int = 1) -> Optional[int]:
         """Tokens of the rendered prompt (as the processor tokenizes it) plus the tokens its

@@ -63,8 +63,19 @@ def test_batch_4_equals_batch_1_and_the_checkpoint_template_is_recorded(family, 
     assert setup.generation["image_pad"] is False and "aspect ratio" in setup.generation["image_pad_note"]
     img = [GenerationInput(f"i{i}", q, "image", images[i % 2]) for i, q in enumerate(qs)]
     assert m.generate(img) == [m.generate([x])[0] for x in img]
-    d = m.describe()
-    assert d["shared_prefix"]["supported"] is False and "per-question" in d["shared_prefix"]["fallback"]
+    # questions the runner marked as sharing a medium: the shared path where declared, equal outputs
+    shared = [GenerationInput(x.sample_id, x.text, x.modality, x.media, share_key=f"{x.modality}{i % 2}",
+                              frame_indices=x.frame_indices, video_fps=x.video_fps) for i, x in enumerate(vid + img)]
+    assert m.generate(shared) == together + [m.generate([x])[0] for x in img]
+    d, stats = m.describe(), m.sharing_stats()
+    if family == "qwen2_5_vl":  # M-RoPE: declared unsupported, the fallback counted with its reason
+        assert d["shared_prefix"]["supported"] is False and "M-RoPE" in d["shared_prefix"]["fallback"]
+        assert stats["rows"] == 0 and stats["fallback_batches"] == 1
+    else:  # videos shared exactly; any-resolution images fall back, counted
+        assert d["shared_prefix"]["supported"] is True
+        assert stats["rows"] == 0 and stats["fallback_batches"] == 1  # a mixed batch with tiled images
+        assert m.generate(shared[:4]) == together and m.sharing_stats()["rows"] == 4
+        assert m.sharing_stats()["prefills"] == 2
     assert d["local_checkpoint"]["fingerprint"] and d["padding_side"] == "left"
 
 
@@ -85,7 +96,6 @@ def test_qwen_gets_the_frames_real_rate_and_refuses_an_unknown_one(ckpts, tmp_pa
     gen = SharedPrefixGenerator(m.model, m.processor, m.device, m.dtype)
     with pytest.raises(NotShareable, match="M-RoPE"):
         gen.generate([Row(m.prompt_for(x), "video", frames, "k")], m.gen_kwargs())
-    assert "M-RoPE" in m.describe()["shared_prefix"]["fallback"]
 
 
 def _lines(path):
@@ -113,8 +123,12 @@ def test_each_family_runs_msvd_qa_and_an_image_task_through_the_evalkit_override
         assert "empty" in recs["q2"]["error"] and all("pred" in recs[i] for i in ("q0", "q1", "q3", "q4"))
         assert all(len(r["frame_indices"]) == 4 for r in recs.values() if "pred" in r)  # model.num_frames
         manifest = json.loads((tdir / "manifest.json").read_text())
-        text = json.dumps(manifest)
-        assert "checkpoint chat template" in text and '"supported": false' in text, family
+        assert "checkpoint chat template" in json.dumps(manifest["answer_prompt"]), family
+        sharing = manifest["stages"]["predict"]["prefix_sharing"]
+        if family == "qwen2_5_vl":  # declared unsupported (M-RoPE): every marked batch fell back, counted
+            assert manifest["model"]["shared_prefix"]["supported"] is False and sharing["fallback_batches"] > 0
+        else:  # the videos' questions went through the exact shared path
+            assert manifest["model"]["shared_prefix"]["supported"] is True and sharing["rows"] > 0, sharing
         evaluate(["task=vqav2", f"task.data_root={vqa}", "task.question_jsonl=llava_vqav2_mscoco_val2014.jsonl",
                   "task.image_dir=val2014", "task.annotation_file=v2_mscoco_val2014_annotations.json",
                   "task.split=val2014", "runner.batch_size=4", *common], log=lambda _m: None)
