@@ -70,7 +70,7 @@ class ChatTemplateAdapter(HFAdapter):
             raise ConfigError(f"model {self.cfg.pretrained}: its processor has no chat template "
                               "(chat_template.jinja beside processor_config.json); the "
                               f"{self.registry_name} adapter prompts through it")
-        return checkpoint_choice(f"{self.registry_name}: checkpoint chat template", template, paper)
+        return checkpoint_choice(f"{self.registry_name} chat template", template, paper)
 
     def pads_images(self, paper_pad: bool) -> tuple[bool, Optional[str]]:
         if not paper_pad:
@@ -112,7 +112,7 @@ class ChatTemplateAdapter(HFAdapter):
         d = super().describe()
         setup = self.answer_setup
         d.update(
-            prompt_template=setup.answer_prompt["template"] if setup else "checkpoint chat template",
+            prompt_template=setup.answer_prompt["template"] if setup else f"{self.registry_name} chat template",
             prompt_template_hash=setup.answer_prompt["hash"] if setup else None,
             prompt_example=self.prompt_for(GenerationInput("", "{question}", "video")),
             generation={"do_sample": self.cfg.do_sample, "num_beams": self.cfg.num_beams,

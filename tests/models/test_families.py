@@ -123,7 +123,8 @@ def test_each_family_runs_msvd_qa_and_an_image_task_through_the_evalkit_override
         assert "empty" in recs["q2"]["error"] and all("pred" in recs[i] for i in ("q0", "q1", "q3", "q4"))
         assert all(len(r["frame_indices"]) == 4 for r in recs.values() if "pred" in r)  # model.num_frames
         manifest = json.loads((tdir / "manifest.json").read_text())
-        assert "checkpoint chat template" in json.dumps(manifest["answer_prompt"]), family
+        assert manifest["answer_prompt"]["template"] == f"{family} chat template", family
+        assert manifest["answer_prompt"]["source"] == "checkpoint" and manifest["answer_prompt"]["paper"] is False
         sharing = manifest["stages"]["predict"]["prefix_sharing"]
         if family == "qwen2_5_vl":  # declared unsupported (M-RoPE): every marked batch fell back, counted
             assert manifest["model"]["shared_prefix"]["supported"] is False and sharing["fallback_batches"] > 0
@@ -138,3 +139,16 @@ def test_each_family_runs_msvd_qa_and_an_image_task_through_the_evalkit_override
         evaluate(["task=msvd_qa", f"task.data_root={video}", "model=qwen2_5_vl",
                   f"model.pretrained={ckpts['qwen2_5_vl']}", "model.max_new_tokens=2", "model.num_frames=2",
                   f"output_dir={tmp_path / 'strict'}", "runner.progress=false"], log=lambda _m: None)
+
+
+def test_the_leaderboard_names_where_family_protocols_differ():
+    from evalkit.analysis.comparability import NOT, RunProtocol, between_runs
+
+    llava = RunProtocol(task="vqav2", video=False, template="vicuna_v1", template_source="reference",
+                        template_hash="a", image_pad=True)
+    qwen = RunProtocol(task="vqav2", video=False, template="qwen2_5_vl chat template",
+                       template_source="checkpoint", template_hash="b", image_pad=False)
+    verdict = between_runs(llava, qwen)
+    assert verdict.level == NOT
+    assert "image padding to a square False vs True" in verdict.reasons
+    assert any(r.startswith("prompt differs: qwen2_5_vl chat template (checkpoint)") for r in verdict.reasons)
