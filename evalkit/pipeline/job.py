@@ -26,7 +26,7 @@ from evalkit.pipeline.run_warnings import RunWarnings, data_warnings, flag_promp
 from evalkit.pipeline.seeding import seed_everything
 from evalkit.pipeline.selection import sample_scope, select_samples
 from evalkit.models.hf_chat import apply_model_frames
-from evalkit.prompts.answer import configure_answer
+from evalkit.prompts.answer import configure_answer, spec_as_run
 from evalkit.prompts.store import PromptStore
 from evalkit.runner.loading import LoadedSample
 from evalkit.runner.runner import Runner, RunnerConfig, prediction_record
@@ -187,7 +187,7 @@ class Job:
             samples = self._flag_prompts(samples, store.done_ids)
             unusable += self._record_unusable(store, runner.pending(samples, store)[1])
             seed_everything(self.run_cfg.seed)
-        spec = self.task.media_spec()
+        spec = spec_as_run(self.task.media_spec(), self.answer)  # image_pad: as the adapter pads
         thumbs = None
         if self.run_cfg.report:  # the report's thumbnails, from the frames decoded for prediction
             from evalkit.pipeline.thumbnails import ThumbnailWriter

@@ -162,3 +162,11 @@ def _image_pad(model: Any, paper: Optional[PaperAnswer]) -> dict[str, Any]:
     wanted = bool(paper.image_pad) if paper else False
     pads, note = model.pads_images(wanted)
     return {"image_pad": bool(pads), **({"image_pad_note": note} if note else {})}
+
+
+def spec_as_run(spec: Any, setup: AnswerSetup) -> Any:
+    """The task's :class:`~evalkit.samples.MediaSpec` with ``image_pad`` as the adapter decided
+    (what the report's thumbnails show: the image as the model saw it)."""
+    import dataclasses
+
+    return dataclasses.replace(spec, image_pad=bool(setup.generation.get("image_pad")))

@@ -152,3 +152,17 @@ def test_the_leaderboard_names_where_family_protocols_differ():
     assert verdict.level == NOT
     assert "image padding to a square False vs True" in verdict.reasons
     assert any(r.startswith("prompt differs: qwen2_5_vl chat template (checkpoint)") for r in verdict.reasons)
+
+
+def test_a_checkpoint_without_a_chat_template_is_one_clear_line(ckpts, tmp_path):
+    import shutil
+
+    from evalkit.config import build_model
+    from evalkit.errors import ConfigError
+
+    bare = shutil.copytree(ckpts["llava_onevision"], tmp_path / "bare")
+    for p in bare.glob("chat_template*"):
+        p.unlink()
+    m = build_model({"adapter": "llava_onevision", "name": "x", "pretrained": str(bare)})
+    with pytest.raises(ConfigError, match="its processor has no chat template"):
+        configure_answer(m, None, _store(tmp_path))
