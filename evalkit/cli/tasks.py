@@ -53,6 +53,7 @@ def _run(argv: Optional[Sequence[str]]) -> int:
     if data_dir is not None:
         n_found = sum(bool(e.found) for e in entries)
         print(f"\n{n_found} of {len(entries)} tasks have their files under {data_dir}")
+        _print_plugins()
         return 0 if n_found == len(entries) else 1
     print(f"\n{len(entries)} tasks. Run one: evalkit task=NAME data_dir=PATH (`evalkit demo` needs no data)")
     _print_plugins()

@@ -53,6 +53,8 @@ class ChatTemplateAdapter(HFAdapter):
     cfg: HFChatConfig
     # how the processor treats image aspect ratio (the reason images are not padded to a square)
     image_handling: ClassVar[str] = "the processor resizes images itself"
+    # whether and how it shares a prefix (evalkit.models.shared_prefix); a family with 1-D positions may declare it
+    declared_sharing: ClassVar[PrefixSharing] = PrefixSharing(False, fallback=NO_SHARING)
 
     def __init__(self, cfg: HFChatConfig) -> None:
         super().__init__(cfg)
@@ -105,7 +107,7 @@ class ChatTemplateAdapter(HFAdapter):
         return self.processor(**kwargs)
 
     def prefix_sharing(self) -> PrefixSharing:
-        return PrefixSharing(False, fallback=NO_SHARING)
+        return self.declared_sharing
 
     # -- record --------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -137,26 +139,21 @@ class LlavaNextVideoAdapter(ChatTemplateAdapter):
     model_class = "LlavaNextVideoForConditionalGeneration"
     image_handling = "LLaVA-NeXT's any-resolution tiling (image_grid_pinpoints) keeps the aspect ratio"
 
-    def prefix_sharing(self) -> PrefixSharing:
-        return SHARED_VIDEO
+    declared_sharing = SHARED_VIDEO
 
 
 @MODELS.register("llava_onevision")
 class LlavaOnevisionAdapter(ChatTemplateAdapter):
     model_class = "LlavaOnevisionForConditionalGeneration"
     image_handling = "LLaVA-OneVision's any-resolution tiling (anyres_max_9) keeps the aspect ratio"
-
-    def prefix_sharing(self) -> PrefixSharing:
-        return SHARED_VIDEO
+    declared_sharing = SHARED_VIDEO
 
 
 @MODELS.register("qwen2_5_vl")
 class Qwen25VLAdapter(ChatTemplateAdapter):
     model_class = "Qwen2_5_VLForConditionalGeneration"
     image_handling = "Qwen2.5-VL's dynamic resolution (multiples of 28 within min/max pixels) keeps the aspect ratio"
-
-    def prefix_sharing(self) -> PrefixSharing:
-        return PrefixSharing(False, fallback=NO_SHARING_MROPE)
+    declared_sharing = PrefixSharing(False, fallback=NO_SHARING_MROPE)
 
     def video_kwargs(self, videos: list[GenerationInput]) -> dict[str, Any]:
         """``video_metadata`` per video: the rate of the frames handed over (frames / the seconds
