@@ -55,8 +55,8 @@ class ForcedLengthAdapter(VideoLlavaAdapter):
         finally:
             self._targets = None
 
-    def _gen_kwargs(self):
-        gen = super()._gen_kwargs()
+    def gen_kwargs(self):
+        gen = super().gen_kwargs()
         targets = getattr(self, "_targets", None)
         if targets:  # static batches: EOS forced for each row at its length
             from transformers import LogitsProcessorList

@@ -61,8 +61,8 @@ FRAMES, WIDTH, HEIGHT = 90, 320, 240  # 3-s clips at 30 fps
 class FixedLengthAdapter(VideoLlavaAdapter):
     """Video-LLaVA generating exactly ``max_new_tokens`` tokens (EOS suppressed until then)."""
 
-    def _gen_kwargs(self):
-        return {**super()._gen_kwargs(), "min_new_tokens": self.cfg.max_new_tokens}
+    def gen_kwargs(self):
+        return {**super().gen_kwargs(), "min_new_tokens": self.cfg.max_new_tokens}
 
 
 class SleepModel(ModelAdapter):

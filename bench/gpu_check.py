@@ -20,6 +20,14 @@ no rows ending early to replace: its figure here is its overhead, not its gain (
     python bench/gpu_check.py                       # on a GPU: a few minutes on an H200
     python bench/gpu_check.py --json $OUT/gpu_check.json
     python bench/gpu_check.py --tiny                # CPU smoke test of this script at toy size
+    python bench/gpu_check.py --family qwen2_5_vl   # another family at its real size (see below)
+
+``--family llava_next_video | llava_onevision | qwen2_5_vl`` builds that family instead, from
+``bench/<family>_7b_architecture.json`` (``--tiny``: evalkit.models.tiny_families' toy size), through
+evalkit's own adapter for it, with the frame count of its preset (``configs/model/<family>.yaml``).
+LLaVA-NeXT-Video and LLaVA-OneVision share video prefixes exactly (as Video-LLaVA); Qwen2.5-VL
+declares no shared path (M-RoPE), so its ``share_prefix`` rows run the per-question path (the
+run's fallback counter says so) and the script prints the reason instead of a speed-up.
 """
 
 from __future__ import annotations
@@ -127,8 +135,47 @@ def build_model(cfg: dict, device, dtype, init_std=None):
 class FixedLengthAdapter(VideoLlavaAdapter):
     """The real adapter on a prebuilt model, generating exactly ``max_new_tokens`` tokens."""
 
-    def _gen_kwargs(self):
-        return {**super()._gen_kwargs(), "min_new_tokens": self.cfg.max_new_tokens}
+    def gen_kwargs(self):
+        return {**super().gen_kwargs(), "min_new_tokens": self.cfg.max_new_tokens}
+
+
+FAMILY_NAMES = ("video_llava", "llava_next_video", "llava_onevision", "qwen2_5_vl")
+
+
+def video_llava_adapter(args, device, dtype):
+    """(adapter, parameters, what, MediaSpec): Video-LLaVA-7B's architecture (or --tiny)."""
+    cfg = architecture(args.tiny)
+    init_std = args.init_std if args.init_std is not None else (0.2 if args.tiny else None)
+    model = build_model(cfg, device, dtype, init_std)
+    adapter = FixedLengthAdapter(VideoLlavaConfig(pretrained="random-init", max_new_tokens=args.new_tokens,
+                                                  dtype=str(dtype).replace("torch.", "")))
+    adapter.attach(model, build_processor(cfg), device, dtype)
+    return adapter, sum(p.numel() for p in model.parameters()), "Video-LLaVA-7B architecture", MediaSpec()
+
+
+def family_adapter(family, args, device, dtype):
+    """(adapter, parameters, what, MediaSpec) for a chat-template family, random at its real size."""
+    from omegaconf import OmegaConf
+
+    from evalkit.models.base import MODELS
+    from evalkit.models.hf_chat import HFChatConfig
+    from evalkit.models.tiny_families import (TINY_ARCHITECTURES, build_family_model, build_family_processor,
+                                              build_family_tokenizer)
+
+    arch = (TINY_ARCHITECTURES[family] if args.tiny
+            else json.loads(Path(__file__).with_name(f"{family}_7b_architecture.json").read_text()))
+    tokenizer = build_family_tokenizer(family, QUESTIONS)
+    init_std = args.init_std if args.init_std is not None else (0.2 if args.tiny else None)
+    model = build_family_model(family, arch, tokenizer, init_std=init_std, dtype=dtype, device=device)
+    cls = MODELS.get(family)
+    fixed = type(f"FixedLength{cls.__name__}", (cls,), {
+        "gen_kwargs": lambda self: {**cls.gen_kwargs(self), "min_new_tokens": self.cfg.max_new_tokens}})
+    adapter = fixed(HFChatConfig(pretrained="random-init", max_new_tokens=args.new_tokens,
+                                 dtype=str(dtype).replace("torch.", "")))
+    adapter.attach(model, build_family_processor(family, arch, tokenizer), device, dtype)
+    frames = OmegaConf.load(ROOT / "configs" / "model" / f"{family}.yaml").get("num_frames") or 8
+    return (adapter, sum(p.numel() for p in model.parameters()), f"{family} 7B architecture",
+            MediaSpec(num_frames=int(frames)))
 
 
 def report_agreement(preds: dict, results: dict, sizes: list[int], dtype: str, n: int) -> None:
@@ -174,6 +221,8 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", action="store_true", help="toy-size model on the CPU (tests this script)")
+    ap.add_argument("--family", choices=FAMILY_NAMES, default="video_llava",
+                    help="which architecture (default video_llava; the others from bench/<family>_7b_architecture.json)")
     ap.add_argument("--videos", type=int, default=None, help="default 4 (--tiny: 2)")
     ap.add_argument("--questions", type=int, default=None, help="per video; default 16 (--tiny: 5)")
     ap.add_argument("--batch-sizes", default=None, help="default 1,8,16,32 (--tiny: 1,4)")
@@ -191,26 +240,23 @@ def main(argv=None) -> int:
         return 2
     device = torch.device("cuda" if cuda else "cpu")
     dtype = torch.float16 if cuda else torch.float32
-    cfg = architecture(args.tiny)
     t0 = time.perf_counter()
-    init_std = args.init_std if args.init_std is not None else (0.2 if args.tiny else None)
-    model = build_model(cfg, device, dtype, init_std)
-    processor = build_processor(cfg)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: Video-LLaVA-7B architecture{' (tiny)' if args.tiny else ''}, random init, {n_params / 1e9:.2f} B "
+    if args.family == "video_llava":
+        adapter, n_params, what, spec = video_llava_adapter(args, device, dtype)
+    else:
+        adapter, n_params, what, spec = family_adapter(args.family, args, device, dtype)
+    print(f"model: {what}{' (tiny)' if args.tiny else ''}, random init, {n_params / 1e9:.2f} B "
           f"parameters, {str(dtype).replace('torch.', '')} on {torch.cuda.get_device_name() if cuda else 'cpu'}; "
-          f"built in {time.perf_counter() - t0:.0f} s")
-    adapter = FixedLengthAdapter(VideoLlavaConfig(pretrained="random-init", max_new_tokens=args.new_tokens,
-                                                  dtype=str(dtype).replace("torch.", "")))
-    adapter.attach(model, processor, device, dtype)
-    results = {"device": torch.cuda.get_device_name() if cuda else "cpu", "parameters": n_params,
+          f"built in {time.perf_counter() - t0:.0f} s; {spec.num_frames} frames per video")
+    results = {"family": args.family, "device": torch.cuda.get_device_name() if cuda else "cpu",
+               "parameters": n_params, "num_frames": spec.num_frames,
                "videos": videos, "questions_per_video": questions, "new_tokens": args.new_tokens, "runs": []}
     preds: dict[tuple[int, bool], dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         samples = make_set(tmp, "gpu_check", [questions] * videos)
         # warm-up (CUDA context, kernels, decoder) -- not timed
-        Runner(adapter, RunnerConfig(batch_size=2, progress=False)).run(samples[:2], MediaSpec(),
+        Runner(adapter, RunnerConfig(batch_size=2, progress=False)).run(samples[:2], spec,
                                                                         PredictionStore(tmp / "warm.jsonl"))
         print(f"set: {videos} videos x {questions} questions (3-s 320x240 H.264 clips, decoded by the runner); "
               f"{args.new_tokens} new tokens per question; cpu cores {os.cpu_count()}")
@@ -225,7 +271,7 @@ def main(argv=None) -> int:
                 torch.cuda.reset_peak_memory_stats()
             t = time.perf_counter()
             stats = Runner(adapter, RunnerConfig(batch_size=bs, share_prefix=share, refill=refill,
-                                                 progress=False)).run(samples, MediaSpec(), PredictionStore(out))
+                                                 progress=False)).run(samples, spec, PredictionStore(out))
             if cuda:
                 torch.cuda.synchronize()
             dt = time.perf_counter() - t

@@ -132,6 +132,7 @@ def register_configs() -> None:
             store.store(group="schema/task", name=name, node=cls.config_cls)
         for name, cls in MODELS.items():
             store.store(group="schema/model", name=name, node=cls.config_cls)
+        _store_plugin_presets(store, TASKS, MODELS)
         _registered = done
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
@@ -139,6 +140,14 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("data_path", _data_path)
     if not OmegaConf.has_resolver("launcher_rank"):
         OmegaConf.register_new_resolver("launcher_rank", _launcher_rank)
+
+
+def _store_plugin_presets(store: Any, tasks: Any, models: Any) -> None:
+    """A plugin's task or model gets a ready config, ``task=<name>`` / ``model=<name>`` (its config
+    class's defaults with ``adapter`` and ``name`` set), so it runs without a YAML of its own."""
+    for group, registry in (("task", tasks), ("model", models)):
+        for name in registry.plugin_names():
+            store.store(group=group, name=name, node=registry.get(name).config_cls(adapter=name, name=name))
 
 
 def _launcher_rank() -> str:

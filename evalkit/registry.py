@@ -2,12 +2,14 @@
 
 Each registry is defined next to what it holds (tasks in ``evalkit.tasks.base``, model adapters in
 ``evalkit.models.base``, judge protocols in ``evalkit.judge.protocols``, frame samplers in
-``evalkit.media.sampling``, prompt templates in ``evalkit.models.prompts``, task instructions in
+``evalkit.media.sampling``, prompt templates in ``evalkit.prompts.conversation``, task instructions in
 ``evalkit.tasks.instructions``, VQA scorers in ``evalkit.metrics.vqa``).  Things register
 themselves explicitly where they are defined (``@REG.register("name")`` or
 ``REG.register("name", obj)``), and every registry names the modules that hold its built-ins:
 the first lookup imports them, so any registry used from any entry point in a fresh interpreter
-finds every built-in, whatever was imported before.
+finds every built-in, whatever was imported before.  A registry with ``plugins=GROUP`` then loads
+that Python entry-point group's plugins (:mod:`evalkit.plugins`); :meth:`Registry.origin` says
+where each name came from.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Named objects of one kind (classes, functions or instances)."""
 
-    def __init__(self, kind: str, builtins: Sequence[str] = ()) -> None:
+    def __init__(self, kind: str, builtins: Sequence[str] = (), plugins: str = "") -> None:
         self.kind = kind
         self._builtins = tuple(builtins)
-        self._loaded = not self._builtins
+        self._plugin_group = plugins
+        self._loaded = not self._builtins and not plugins
         self._items: dict[str, T] = {}
+        self._plugins: dict[str, Any] = {}  # name -> evalkit.plugins.Plugin
 
     @overload
     def register(self, name: str) -> Callable[[T], T]: ...
@@ -61,6 +65,32 @@ class Registry(Generic[T]):
         self._loaded = True  # before importing: a built-in module may look itself up while loading
         for module in self._builtins:
             importlib.import_module(module)
+        if self._plugin_group:
+            self._load_plugins()
+
+    def _load_plugins(self) -> None:
+        from evalkit.plugins import PluginError, installed, load
+
+        for plugin, ep in installed(self._plugin_group):
+            obj = load(plugin, ep)
+            if self._items.get(plugin.name) is not obj:
+                if plugin.name in self._items:
+                    raise PluginError(f"plugin {plugin.name} (package {plugin.distribution}, entry point "
+                                      f"{plugin.value!r}) takes a {self.kind} name evalkit already has; rename "
+                                      f"its entry point in {plugin.distribution}'s {self._plugin_group} group")
+                self.register(plugin.name, obj)
+            self._plugins[plugin.name] = plugin
+
+    def origin(self, name: str) -> str:
+        """Where ``name`` comes from: "evalkit" or "plugin <package> (<module:attr>)"."""
+        self._load()
+        plugin = self._plugins.get(name)
+        return f"plugin {plugin.distribution} ({plugin.value})" if plugin else "evalkit"
+
+    def plugin_names(self) -> list[str]:
+        """Names added by installed plugins."""
+        self._load()
+        return sorted(self._plugins)
 
     def get(self, name: str) -> T:
         self._load()

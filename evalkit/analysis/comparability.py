@@ -56,6 +56,7 @@ class RunProtocol:
     template_hash: Optional[str] = None
     temperature: Optional[float] = None
     max_new_tokens: Optional[int] = None
+    image_pad: Optional[bool] = None              # images padded to a square by the adapter (image sets)
     split: Optional[str] = None
     task_protocol: Mapping[str, Any] = field(default_factory=dict)
     n_samples: Optional[int] = None
@@ -99,6 +100,7 @@ class RunProtocol:
             template=answer.get("template") or tr.prompt_template(), template_source=answer.get("source"),
             template_hash=answer.get("hash"),
             temperature=gen.get("temperature"), max_new_tokens=gen.get("max_new_tokens"),
+            image_pad=None if video else gen.get("image_pad"),
             split=(proto.get("task_config") or {}).get("split"),
             task_protocol={k: v for k, v in tproto.items() if k != "media"},
             n_samples=counts.get("selected", counts.get("samples")),
@@ -253,7 +255,8 @@ def between_runs(a: RunProtocol, b: RunProtocol) -> Verdict:
     for name, va, vb in (("frames", a.frames, b.frames), ("sampler", a.sampler, b.sampler),
                          ("video preprocessing", a.video_preprocess, b.video_preprocess),
                          ("temperature", a.temperature, b.temperature),
-                         ("max_new_tokens", a.max_new_tokens, b.max_new_tokens), ("split", a.split, b.split)):
+                         ("max_new_tokens", a.max_new_tokens, b.max_new_tokens), ("split", a.split, b.split),
+                         ("image padding to a square", a.image_pad, b.image_pad)):
         if va != vb:
             reasons.append(f"{name} {vb} vs {va}")
     if (a.template, a.template_hash) != (b.template, b.template_hash):

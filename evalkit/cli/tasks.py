@@ -52,9 +52,28 @@ def _run(argv: Optional[Sequence[str]]) -> int:
     if data_dir is not None:
         n_found = sum(bool(e.found) for e in entries)
         print(f"\n{n_found} of {len(entries)} tasks have their files under {data_dir}")
+        _print_plugins()
         return 0 if n_found == len(entries) else 1
     print(f"\n{len(entries)} tasks. Run one: evalkit task=NAME data_dir=PATH (`evalkit demo` needs no data)")
+    _print_plugins()
     return 0
+
+
+def _print_plugins() -> None:
+    """Installed plugins (entry points evalkit.models / evalkit.tasks / evalkit.judges), one line each."""
+    from evalkit.judge.protocols import JUDGE_PROTOCOLS
+    from evalkit.models.base import MODELS
+    from evalkit.plugins import GROUPS
+    from evalkit.tasks.base import TASKS
+
+    lines = [f"  {kind} {name}: {registry.origin(name)}, run with {use.format(name)}"
+             for kind, registry, use in (("model", MODELS, "model={}"), ("task", TASKS, "task={}"),
+                                         ("judge protocol", JUDGE_PROTOCOLS, "a task whose judge_protocol is {}"))
+             for name in registry.plugin_names()]
+    groups = ", ".join(GROUPS.values())
+    print(f"\nplugins ({groups}):" if lines else f"\nno plugins installed (entry point groups: {groups})")
+    for line in lines:
+        print(line)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

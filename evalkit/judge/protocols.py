@@ -179,7 +179,8 @@ class VideoChatGPTQA(JudgeProtocol):
 
 
 JUDGE_PROTOCOLS: Registry[JudgeProtocol] = Registry(
-    "judge protocol", builtins=("evalkit.judge.protocols", "evalkit.judge.image_protocols"))
+    "judge protocol", builtins=("evalkit.judge.protocols", "evalkit.judge.image_protocols"),
+    plugins="evalkit.judges")
 JUDGE_PROTOCOLS.register(VideoChatGPTQA.name, VideoChatGPTQA())
 
 

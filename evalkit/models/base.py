@@ -37,6 +37,16 @@ class GenerationInput:
     # Inputs with equal share_key carry the same medium (set by the runner with runner.share_prefix);
     # an adapter may compute their common prompt prefix once.  None: nothing shared.
     share_key: Optional[str] = None
+    # A video's decoded frame indices, and the fps of the file they came from (None: unknown or
+    # not a video): timestamps are index / fps.  Models with temporal positions (Qwen2.5-VL) need them.
+    frame_indices: Optional[list[int]] = None
+    video_fps: Optional[float] = None
+
+    def timestamps(self) -> Optional[list[float]]:
+        """Seconds into the video of each frame, when the indices and the file's fps are known."""
+        if self.frame_indices is None or not self.video_fps:
+            return None
+        return [i / self.video_fps for i in self.frame_indices]
 
 
 class ModelUnavailableError(EvalkitError, RuntimeError):
@@ -55,9 +65,6 @@ class GenerationFailed:
 class ModelAdapter(ABC):
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
     registry_name: ClassVar[str]
-    # Does this adapter render a conversation template (evalkit.models.prompts) around the task's
-    # text?  Served models apply their server's own chat template instead.
-    uses_chat_template: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig) -> None:
         self.cfg = cfg
@@ -67,6 +74,29 @@ class ModelAdapter(ABC):
     def set_answer_setup(self, setup: Any) -> None:
         """The task's answer template and generation settings, resolved for this run."""
         self.answer_setup = setup
+
+    def answer_template(self, paper: Any, store: Any) -> Any:
+        """Which answer prompt runs for a task whose paper protocol is ``paper``
+        (:class:`evalkit.samples.PaperAnswer` or None): an :class:`evalkit.prompts.answer.TemplateChoice`.
+        The default is a served model's: its server applies a chat template evalkit does not see."""
+        from evalkit.prompts.answer import server_choice
+
+        return server_choice(paper)
+
+    def pads_images(self, paper_pad: bool) -> tuple[bool, Optional[str]]:
+        """Does this adapter pad images to a square (centred, CLIP-mean fill) when the task's paper
+        protocol asks for it (``paper_pad``)?  Returns (pads, why not or None).  Default: as the
+        paper says; an adapter whose processor owns the aspect ratio declines, saying so."""
+        return paper_pad, None
+
+    def image_for_model(self, image: Any) -> Any:
+        """The image as this adapter feeds it: padded to a square when the run's answer setup says
+        so (recorded as ``generation.image_pad``), else unchanged."""
+        if image is None or self.answer_setup is None or not self.answer_setup.generation.get("image_pad"):
+            return image
+        from evalkit.media.image import pad_to_square
+
+        return pad_to_square(image)
 
     @abstractmethod
     def load(self) -> None:
@@ -109,7 +139,8 @@ class ModelAdapter(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What to record in the manifest about the model and its decoding protocol."""
-        return {"adapter": self.registry_name, "pretrained": self.cfg.pretrained}
+        return {"adapter": self.registry_name, "pretrained": self.cfg.pretrained,
+                "shared_prefix": self.prefix_sharing().as_dict()}
 
     def runs_on_local_cpu(self) -> bool:
         """Does generation compute on this machine's CPU (so decoding competes with it for cores)?"""
@@ -122,6 +153,13 @@ class ModelAdapter(ABC):
     def set_cpu_threads(self, n: int) -> None:
         """Let the model compute with ``n`` threads on this CPU (the runner fits them to the host);
         an adapter keeps a count its user configured."""
+
+    def prefix_sharing(self) -> Any:
+        """Whether and how this adapter shares the prompt prefix of questions about one medium
+        (an :class:`evalkit.models.shared_prefix.PrefixSharing`, recorded as ``shared_prefix``)."""
+        from evalkit.models.shared_prefix import PrefixSharing
+
+        return PrefixSharing(False, fallback="this adapter sends every question on its own")
 
     def sharing_stats(self) -> Optional[dict[str, Any]]:
         """Counters of shared-prefix generation (None when the adapter does not share prefixes)."""
@@ -143,7 +181,8 @@ class ModelAdapter(ABC):
         return None
 
 
-MODELS: Registry[type[ModelAdapter]] = Registry("model", builtins=(
+MODELS: Registry[type[ModelAdapter]] = Registry("model", plugins="evalkit.models", builtins=(
     "evalkit.models.videollava",
+    "evalkit.models.hf_chat",
     "evalkit.models.openai_chat",
 ))

@@ -118,7 +118,7 @@ class OpenAIChatAdapter(ModelAdapter):
         if item.modality == "video" and item.media is not None:
             images = list(item.media)  # (frames, H, W, 3) -> one image per frame, in order
         elif item.modality == "image" and item.media is not None:
-            images = [item.media]
+            images = [self.image_for_model(item.media)]
         content: list[dict[str, Any]] = [{"type": "text", "text": item.text}]
         for im in images:
             part: dict[str, Any] = {"url": self._data_url(im)}

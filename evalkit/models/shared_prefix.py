@@ -27,6 +27,11 @@ question of the group continue from them.  It is exact by construction at the to
 
 Only greedy decoding with one beam is shared (sampling would draw its random numbers in another
 order; beams would need the cache expanded per beam); anything else uses the per-question path.
+Positions must be 1-D (``cumsum - 1`` of the mask): a model with 3-D multimodal positions (M-RoPE,
+Qwen2-VL / Qwen2.5-VL) is refused (:class:`NotShareable`), never shared approximately.
+
+Each adapter declares what it does (:class:`PrefixSharing`, recorded as ``shared_prefix`` in the
+manifest): supported and how, or not supported and what runs instead, and why.
 """
 
 from __future__ import annotations
@@ -47,6 +52,29 @@ PREFIX_CACHE_ENTRIES = 2
 
 class NotShareable(Exception):
     """This batch cannot take the shared path (the caller uses the per-question path)."""
+
+
+@dataclass(frozen=True)
+class PrefixSharing:
+    """An adapter's declared shared-prefix capability (``ModelAdapter.prefix_sharing``)."""
+
+    supported: bool
+    mechanism: Optional[str] = None  # how the prefix is shared, when supported
+    fallback: Optional[str] = None  # what runs instead, and why, when not supported
+    greedy_only: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.supported:
+            return {"supported": True, "mechanism": self.mechanism, "greedy_only": self.greedy_only}
+        return {"supported": False, "fallback": self.fallback}
+
+
+def uses_3d_positions(model: Any) -> bool:
+    """Does the model place tokens with 3-D multimodal rotary positions (M-RoPE)?"""
+    config = getattr(model, "config", None)
+    text = getattr(config, "text_config", None) or config
+    rope = getattr(text, "rope_parameters", None) or getattr(text, "rope_scaling", None) or {}
+    return isinstance(rope, dict) and "mrope_section" in rope
 
 
 @dataclass
@@ -99,6 +127,7 @@ class SharedPrefixGenerator:
         self._placeholder = {"video": processor.video_token, "image": processor.image_token}
         self._media_ids = {processor.video_token_id, processor.image_token_id}
         self._cache_name = _cache_kwarg(model)
+        self._mrope = uses_3d_positions(model)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -146,6 +175,8 @@ class SharedPrefixGenerator:
         when the rows cannot take the shared path."""
         import torch
 
+        if self._mrope:
+            raise NotShareable("3-D (M-RoPE) positions: the shared path continues 1-D positions")
         for row in rows:
             if row.modality not in self._placeholder or row.prompt.count(self._placeholder[row.modality]) != 1:
                 raise NotShareable("prompt must hold exactly one media placeholder")
@@ -228,6 +259,8 @@ class SharedPrefixGenerator:
                 tensors = self._process_one(rows[first_row[key]])[0]
             if "pixel_values_videos" in tensors:
                 videos.append(tensors["pixel_values_videos"])
+            elif "image_sizes" in tensors:  # any-resolution tiles: the prefill would need each image's size
+                raise NotShareable("images with any-resolution tiles (image_sizes)")
             else:
                 images.append(tensors["pixel_values_images"] if "pixel_values_images" in tensors
                               else tensors["pixel_values"])

@@ -47,13 +47,17 @@ class TinySpec:
     init_std: float | None = None
 
 
-def build_word_tokenizer(corpus: Iterable[str] = ()):
-    """A word-level fast tokenizer whose vocabulary covers ``BASE_WORDS`` and ``corpus``."""
+def build_word_tokenizer(corpus: Iterable[str] = (), special: tuple[str, ...] = SPECIAL_TOKENS,
+                         media_tokens: dict[str, str] | None = None):
+    """A word-level fast tokenizer whose vocabulary covers ``BASE_WORDS`` and ``corpus``.
+    ``special``: the special tokens (ids first, in order); ``media_tokens``: the tokenizer's
+    ``image_token``/``video_token`` (default ``<image>``/``<video>``); every special token beyond
+    the four of every tokenizer is kept whole and skipped on decode."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     words: dict[str, int] = {}
-    for tok in SPECIAL_TOKENS:
+    for tok in special:
         words.setdefault(tok, len(words))
     for text in (BASE_WORDS, *corpus):
         for w in _WORD_RE.findall(text):
@@ -73,9 +77,12 @@ def build_word_tokenizer(corpus: Iterable[str] = ()):
         eos_token="</s>",
         unk_token="<unk>",
         pad_token="<pad>",
-        extra_special_tokens={"image_token": "<image>", "video_token": "<video>"},
+        extra_special_tokens=media_tokens or {"image_token": "<image>", "video_token": "<video>"},
         padding_side="left",
     )
+    others = [t for t in special if t not in ("<unk>", "<s>", "</s>", "<pad>") and t not in tok.all_special_tokens]
+    if others:
+        tok.add_special_tokens({"additional_special_tokens": others}, replace_extra_special_tokens=False)
     return tok
 
 

@@ -31,6 +31,7 @@ from evalkit.errors import ConfigError
 from evalkit.judge.config import JudgeConfig
 from evalkit.manifest import scrub
 from evalkit.models.base import ModelAdapter
+from evalkit.models.hf_chat import apply_model_frames
 from evalkit.pipeline.imported import ImportedRun
 from evalkit.pipeline.launch import Launch, place_model, resolve_runner
 from evalkit.pipeline.run_manifest import protocol_of
@@ -92,6 +93,9 @@ def build_plan(cfg: DictConfig) -> Plan:
     run: RunConfig = OmegaConf.to_object(cfg.run)
     task.seed = model.seed = run.seed
     notes: list[str] = []
+    frames_note = apply_model_frames(task, model)  # a model preset's frame count (recorded in the protocol)
+    if frames_note:
+        notes.append(frames_note)
     # data folder, checkpoint, judge: one line each, before anything is read or loaded
     judge_note = check_before_start(task, model, judged=cfg.judge.name != "none" and task.judged, stage=stage)
     if judge_note:

@@ -18,6 +18,7 @@ from evalkit.pipeline.plan import Plan
 from evalkit.pipeline.run_manifest import RunManifest
 from evalkit.pipeline.run_warnings import flag_prompts
 from evalkit.pipeline.seeding import seed_everything
+from evalkit.prompts.answer import spec_as_run
 from evalkit.runner.loading import LoadedSample
 from evalkit.runner.runner import Runner, RunStats, prediction_record
 from evalkit.samples import Sample
@@ -65,7 +66,7 @@ def predict(plan: Plan, samples: list[Sample], manifest: RunManifest, log: Log) 
 def _run(plan: Plan, runner: Runner, samples: list[Sample], store: PredictionStore,
          unusable: list[PredictionRecord]) -> RunStats:
     """The runner over ``samples`` (keeping the report's thumbnails of the decoded frames)."""
-    spec = plan.task.media_spec()
+    spec = spec_as_run(plan.task.media_spec(), plan.answer)  # image_pad: as the adapter pads
     thumbs = None
     if plan.run.report:  # the report's thumbnails, from the frames decoded for prediction
         from evalkit.pipeline.thumbnails import ThumbnailWriter

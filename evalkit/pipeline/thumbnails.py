@@ -64,7 +64,10 @@ class ThumbnailWriter:
                 shown = [shown[i] for i in frame_order_permutation(len(shown), order, self.spec.seed)]
             uri, desc = video_strip(x.media, shown, order, self.height)
         else:
-            uri, desc = image_thumb(x.media, media, self.height,
+            from evalkit.media.image import pad_to_square  # as the adapter pads it (ModelAdapter.image_for_model)
+
+            shown_image = pad_to_square(x.media) if self.spec.image_pad else x.media
+            uri, desc = image_thumb(shown_image, media, self.height,
                                     note="padded to a square, as the model saw it" if self.spec.image_pad else None)
         return {"media": media, "frame_indices": x.frame_indices, "height": self.height, "uri": uri, "desc": desc}
 

@@ -13,29 +13,30 @@ class LoadedSample:
     sample: Sample
     media: Any = None
     frame_indices: Optional[list[int]] = None
+    video_fps: Optional[float] = None  # the file's frame rate (frame_indices / fps = timestamps)
     error: Optional[str] = None  # "<file>: <reason>: <detail>" when the media could not be used
 
 
 def load_media(sample: Sample, spec: MediaSpec, decoder_threads: bool = True) -> LoadedSample:
     """Never raises for bad media: a failure becomes ``LoadedSample.error``.  ``decoder_threads``:
-    let PyAV decode with frame/slice threads (off when the caller runs many decodes in parallel)."""
+    let PyAV decode with frame/slice threads (off when the caller runs many decodes in parallel).
+    Images come as they are: padding to a square is the model adapter's preprocessing
+    (:meth:`evalkit.models.base.ModelAdapter.image_for_model`)."""
     from evalkit.media import MediaError, apply_frame_order, load_image, load_video_frames
-    from evalkit.media.image import pad_to_square
 
     try:
         if sample.modality == "video":
             if len(sample.media) != 1:
                 raise ValueError(f"sample {sample.id}: expected one video, got {len(sample.media)}")
-            frames, indices, _info = load_video_frames(sample.media[0], num_frames=spec.num_frames,
+            frames, indices, info = load_video_frames(sample.media[0], num_frames=spec.num_frames,
                                                         sampler=spec.sampler, threads=decoder_threads)
             if spec.frame_order != "original":
                 frames = apply_frame_order(frames, spec.frame_order, seed=spec.seed)
-            return LoadedSample(sample, frames, list(map(int, indices)))
+            return LoadedSample(sample, frames, list(map(int, indices)), info.fps)
         if sample.modality == "image":
             if len(sample.media) != 1:
                 raise ValueError(f"sample {sample.id}: expected one image, got {len(sample.media)}")
-            image = load_image(sample.media[0])
-            return LoadedSample(sample, pad_to_square(image) if spec.image_pad else image)
+            return LoadedSample(sample, load_image(sample.media[0]))
         return LoadedSample(sample)
     except MediaError as e:
         return LoadedSample(sample, error=str(e))

@@ -154,7 +154,8 @@ class Runner:
         share = None
         if self.cfg.share_prefix and x.media is not None:
             share = f"{self._share_tag}{group_key(x.sample)}"
-        return GenerationInput(x.sample.id, x.sample.text_for_model, x.sample.modality, x.media, share_key=share)
+        return GenerationInput(x.sample.id, x.sample.text_for_model, x.sample.modality, x.media, share_key=share,
+                               frame_indices=x.frame_indices, video_fps=x.video_fps)
 
     def thread_plan(self) -> ThreadPlan:
         batch = self.sizer.size if self.sizer is not None else 1

@@ -66,4 +66,4 @@ class PendingSample:
         self._loader._handed_out(self._key)
         if got.sample is self.sample:
             return got
-        return LoadedSample(self.sample, got.media, got.frame_indices, got.error)
+        return LoadedSample(self.sample, got.media, got.frame_indices, got.video_fps, got.error)

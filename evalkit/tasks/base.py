@@ -340,7 +340,7 @@ class Task(ABC):
         raise NotImplementedError(f"task {self.name} is not judged")
 
 
-TASKS: Registry[type[Task]] = Registry("task", builtins=(
+TASKS: Registry[type[Task]] = Registry("task", plugins="evalkit.tasks", builtins=(
     "evalkit.tasks.video_qa",
     "evalkit.tasks.image.vqav2",
     "evalkit.tasks.image.gqa",

@@ -124,11 +124,11 @@ def test_analysis_never_imports_the_pipeline():
 REGISTRIES = {
     "evalkit.tasks.base:TASKS": ["gqa", "llava_bench", "mm_vet", "mmbench", "pope", "scienceqa", "textvqa",
                                  "video_qa", "vizwiz", "vqav2"],
-    "evalkit.models.base:MODELS": ["openai_chat", "video_llava"],
+    "evalkit.models.base:MODELS": ["llava_next_video", "llava_onevision", "openai_chat", "qwen2_5_vl", "video_llava"],
     "evalkit.judge.protocols:JUDGE_PROTOCOLS": ["llava_bench_pairwise", "mm_vet_grade", "mmbench_choice",
                                                 "video_chatgpt_qa"],
     "evalkit.media.sampling:SAMPLERS": ["uniform_arange", "uniform_linspace"],
-    "evalkit.models.prompts:PROMPT_TEMPLATES": None,  # at least one
+    "evalkit.prompts.conversation:PROMPT_TEMPLATES": None,  # at least one
     "evalkit.tasks.instructions:INSTRUCTIONS": ["letter_direct", "letter_direct_cn", "none", "short_answer",
                                                 "vizwiz_unanswerable"],
 }

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from evalkit.config import build_model
-from evalkit.models.prompts import TemplateChoiceError, from_conversation
+from evalkit.prompts.conversation import TemplateChoiceError, from_conversation
 from evalkit.api import run as run_job
 from evalkit.prompts.answer import NOT_PAPER, configure_answer
 from evalkit.prompts.importer import import_paths
@@ -135,8 +135,13 @@ def test_image_padding_follows_each_papers_code(tmp_path):
     path = tmp_path / "w.png"
     wide.save(path)
     s = Sample("1", "t", "q", ("a",), modality="image", media=(str(path),))
-    assert load_media(s, MediaSpec(image_pad=True)).media.size == (5, 5)
-    assert load_media(s, MediaSpec()).media.size == (5, 2)
+    # the loader hands the image over as it is; padding is the adapter's preprocessing, recorded
+    assert load_media(s, MediaSpec(image_pad=True)).media.size == (5, 2)
+    m = _model()
+    setup = configure_answer(m, VQAv2Task.paper_answer, PromptStore(tmp_path / "empty"))
+    assert setup.generation["image_pad"] is True and m.image_for_model(wide).size == (5, 5)
+    setup = configure_answer(m, ScienceQATask.paper_answer, PromptStore(tmp_path / "empty"))
+    assert setup.generation["image_pad"] is False and m.image_for_model(wide).size == (5, 2)
 
 
 def _ov(out, store_dir, *extra):

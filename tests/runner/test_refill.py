@@ -30,8 +30,8 @@ class VariedLengths(VideoLlavaAdapter):
         finally:
             self.cfg.max_new_tokens = 9
 
-    def _gen_kwargs(self):
-        return {**super()._gen_kwargs(), "min_new_tokens": min(2, self.cfg.max_new_tokens)}
+    def gen_kwargs(self):
+        return {**super().gen_kwargs(), "min_new_tokens": min(2, self.cfg.max_new_tokens)}
 
     def refill_limits(self, item):
         n = _limit(item.sample_id)

@@ -112,7 +112,7 @@ def test_per_question_path_batched_equals_alone(model, videos, reference, tmp_pa
 def test_template_with_system_sentence(ckpt, videos, tmp_path):
     """A template with text in front of USER: (as the paper's llava_v1 / vicuna_v1 conversations have,
     imported at run time; here a template of the same shape with this test's own sentence)."""
-    from evalkit.models.prompts import ChatTemplate
+    from evalkit.prompts.conversation import ChatTemplate
     from evalkit.prompts.answer import AnswerSetup
 
     m = _adapter(ckpt)
