@@ -66,7 +66,15 @@ def _choice_values(o: Any) -> list[str]:
 
 
 def config_names(config_dir: Path, group: str) -> list[str]:
-    return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+    """The presets of a config group: its YAML files, and for task / model the names installed
+    plugins add (each gets a ready config: evalkit.config.register_configs)."""
+    names = {p.stem for p in (config_dir / group).glob("*.yaml")}
+    if group in ("task", "model") and names:
+        from evalkit.models.base import MODELS
+        from evalkit.tasks.base import TASKS
+
+        names.update((TASKS if group == "task" else MODELS).plugin_names())
+    return sorted(names)
 
 
 def _check_config_name(config_dir: Path, group: str, name: str) -> None:

@@ -65,6 +65,8 @@ class GenerationFailed:
 class ModelAdapter(ABC):
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
     registry_name: ClassVar[str]
+    #: ``model.pretrained`` names weights this adapter loads (a folder or hub id): checked at start-up
+    loads_checkpoint: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig) -> None:
         self.cfg = cfg

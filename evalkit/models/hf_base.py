@@ -80,6 +80,7 @@ class HFAdapter(ModelAdapter):
     #: in-flight refill (runner.refill) proven equal to the per-question path for this family
     #: (tests/runner/test_refill.py); other families refuse it with this reason, recorded
     refill_exact: ClassVar[bool] = False
+    loads_checkpoint = True
 
     def __init__(self, cfg: HFConfig) -> None:
         super().__init__(cfg)

@@ -32,7 +32,7 @@ def check_before_start(task: Any, model: Any, *, judged: bool, stage: str) -> Op
     """All start-up checks of one job (see the module's docstring), in the order a user fixes them;
     returns the note to show when a judged task runs without its judge (None otherwise)."""
     check_data_layout(task)
-    if stage in ("all", "predict"):
+    if stage in ("all", "predict") and model.loads_checkpoint:
         check_checkpoint(model.cfg)
     return judge_missing_note(task, judged)
 

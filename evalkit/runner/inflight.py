@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from evalkit.models.base import ModelUnavailableError
 from evalkit.runner.batch_size import free_device_memory, is_out_of_memory
-from evalkit.runner.loading import LoadedSample
+from evalkit.runner.loading import LoadedSample, prediction_record
 from evalkit.runner.shared_media import PendingSample, SharedMediaLoader
 from evalkit.samples import Sample
 from evalkit.store.predictions import PredictionStore
@@ -84,8 +84,6 @@ class InflightLoop:
             self.on_records(ready)
 
     def _record(self, item: Any, text: str) -> PredictionRecord:
-        from evalkit.runner.runner import prediction_record
-
         x = self._live.pop(item.sample_id)
         return prediction_record(x, pred=text, prompt=self.runner.model.prompt_for(item))
 
@@ -101,8 +99,6 @@ class InflightLoop:
             bad = [x for x in taken if x.error is not None]
             good = [x for x in taken if x.error is None]
             if bad:
-                from evalkit.runner.runner import prediction_record
-
                 self._finish([prediction_record(x, error=x.error) for x in bad])
             if good:
                 self._guarded(lambda: self.engine.admit([self.runner._input(x) for x in good]), good, "admit")
@@ -117,8 +113,6 @@ class InflightLoop:
         self._finish(records)
 
     def _static(self, items: list[LoadedSample]) -> list[PredictionRecord]:
-        from evalkit.runner.runner import prediction_record
-
         good = [x for x in items if x.error is None]
         t0 = time.perf_counter()
         records = {r.id: r for r in (self.runner._generate_fitting(good) if good else [])}

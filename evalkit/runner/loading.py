@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from evalkit.samples import MediaSpec, Sample
+from evalkit.store.records import PredictionRecord
 
 
 @dataclass
@@ -43,3 +44,13 @@ def load_media(sample: Sample, spec: MediaSpec, decoder_threads: bool = True) ->
     except Exception as e:  # a decoder bug must not kill the run; record it against the file
         where = sample.media[0] if sample.media else sample.id
         return LoadedSample(sample, error=f"{where}: unexpected: {type(e).__name__}: {e}")
+
+
+def prediction_record(item: LoadedSample, pred: Optional[str] = None, error: Optional[str] = None,
+                      prompt: Optional[str] = None) -> PredictionRecord:
+    """The record of one sample: its prediction, or the error that stopped it."""
+    s = item.sample
+    return PredictionRecord(id=s.id, question=s.question, answer=s.answer, pred=pred if error is None else None,
+                            error=error, answers=list(s.answers) if len(s.answers) > 1 else None,
+                            media=list(s.media) if s.media else None, frame_indices=item.frame_indices,
+                            prompt=prompt, metadata=s.metadata or None)

@@ -30,7 +30,7 @@ from evalkit.models.base import GenerationFailed, GenerationInput, ModelAdapter,
 from evalkit.runner.batch_size import (AUTO, MAX_AUTO_BATCH, BatchSizer, free_device_memory, is_out_of_memory, parse_batch_size,
                                        probe_memory)
 from evalkit.runner.grouping import group_key, rank_samples
-from evalkit.runner.loading import LoadedSample, load_media
+from evalkit.runner.loading import LoadedSample, load_media, prediction_record  # noqa: F401 (re-export)
 from evalkit.runner.shared_media import SharedMediaLoader
 from evalkit.runner.threads import DecodeSlots, ThreadPlan, ThreadTuner, plan_threads
 from evalkit.samples import MediaSpec, Sample
@@ -114,16 +114,6 @@ class _Batches:
         batch = self._items[self._next:self._next + self._sizer.size]
         self._next += len(batch)
         return batch
-
-
-def prediction_record(item: LoadedSample, pred: Optional[str] = None, error: Optional[str] = None,
-                      prompt: Optional[str] = None) -> PredictionRecord:
-    """The record of one sample: its prediction, or the error that stopped it."""
-    s = item.sample
-    return PredictionRecord(id=s.id, question=s.question, answer=s.answer, pred=pred if error is None else None,
-                            error=error, answers=list(s.answers) if len(s.answers) > 1 else None,
-                            media=list(s.media) if s.media else None, frame_indices=item.frame_indices,
-                            prompt=prompt, metadata=s.metadata or None)
 
 
 def _counter_delta(before: Optional[dict[str, Any]], after: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
