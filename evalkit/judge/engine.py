@@ -12,9 +12,15 @@ Judgment line schema (one JSON object per item, written as each finishes)::
     error         why parsing failed, else null
     protocol, prompt_version, prompt_hash
     key           the verdict's identity (:func:`evalkit.judge.identity.item_key`): the item
-                  material, requested model, protocol name, version and prompt hash it is valid for
+                  material, the judge (:func:`evalkit.judge.identity.judge_key_model`: the requested
+                  model, or the weights' sha256 for open weights), protocol name, version and prompt
+                  hash it is valid for
+    judge_id      the judge's stable identity (:func:`evalkit.judge.identity.judge_id`): a hosted
+                  judge's requested model name; open weights ``<repo>@<revision>#<sha256[:12]>``.
+                  Lines written before it existed lack it and stay readable.
     requested_model, returned_model   -- cfg.model / what the API reported (kept in the cache,
-                  so cached and resumed lines name the snapshot that answered too)
+                  so cached and resumed lines name the snapshot that answered too; an in-process
+                  judge reports its judge_id)
     latency_s     seconds from first request to verdict (incl. retries, re-asks)
     tokens        {"prompt": int, "completion": int} spent obtaining the verdict
     attempts      HTTP requests made for the verdict; parse_attempts: replies parsed
@@ -30,6 +36,11 @@ for the items (resumed and cached ones included).
 A line is reused (resume) only while its ``key`` equals the item's current
 identity; an item whose prediction (or question, answer, judge model, protocol
 or prompt) changed is judged again and its new line appended.
+
+One file keeps the verdicts of every judge that judged the run: judging it again
+with another judge appends that judge's lines and overwrites nothing; an item is
+settled when *any* of its final lines carries its current key, so going back to
+an earlier judge costs no request.
 """
 
 from __future__ import annotations
@@ -52,10 +63,10 @@ from evalkit.judge.config import JudgeConfig, JudgeItem, coerce_config, is_enabl
 from evalkit.judge.cost import cost_usd, estimate_prompt_tokens, total_cost_usd
 from evalkit.judge.endpoint import display_url, resolve_base_url, resolve_endpoint
 from evalkit.judge.errors import JudgeRequestError, JudgeUnavailableError, ParseError
-from evalkit.judge.identity import item_key, line_key, match_judgments
+from evalkit.judge.identity import item_key, judge_id, judge_key_model, line_key, match_judgments
 from evalkit.judge.protocols import JudgeProtocol, get_protocol
 from evalkit.judge.reports import DryRunReport, JudgeRunSummary
-from evalkit.store.judgments import JudgmentsWriter, final_lines_by_id, read_judgments
+from evalkit.store.judgments import JudgmentsWriter, is_final, read_judgments
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,22 +82,35 @@ def _check_ids(items: Sequence[JudgeItem]) -> None:
 
 
 def _item_key(item: JudgeItem, cfg: JudgeConfig, protocol: JudgeProtocol) -> str:
-    return item_key(item, cfg.model, protocol)
+    return item_key(item, judge_key_model(cfg), protocol)
+
+
+def _by_this_judge(line: Dict[str, Any], cfg: JudgeConfig) -> bool:
+    """Whether ``line`` was written by the judge ``cfg`` names (old lines: by its requested model)."""
+    if line.get("judge_id"):
+        return line["judge_id"] == judge_id(cfg)
+    return line.get("requested_model") == cfg.model and not cfg.weights_sha256
 
 
 def _pending(items: Sequence[JudgeItem], path: Path, cfg: JudgeConfig,
              protocol: JudgeProtocol) -> Tuple[List[JudgeItem], int]:
-    """(items still to judge, how many of them had a line that judged another request).
+    """(items still to judge, how many of them had a line of this judge that judged another request).
 
-    An item is settled when its last final line in ``path`` carries its current identity."""
-    done = final_lines_by_id(path)
+    An item is settled when any of its final lines in ``path`` carries its current identity (lines of
+    other judges stay, and never settle it)."""
+    keys: Dict[str, set] = {}
+    mine: set = set()
+    for line in read_judgments(path):
+        if "id" in line and is_final(line):
+            keys.setdefault(str(line["id"]), set()).add(line_key(line))
+            if _by_this_judge(line, cfg):
+                mine.add(str(line["id"]))
     todo, changed = [], 0
     for it in items:
-        line = done.get(str(it.id))
-        if line is not None and line_key(line) == _item_key(it, cfg, protocol):
+        if _item_key(it, cfg, protocol) in keys.get(str(it.id), ()):
             continue
         todo.append(it)
-        changed += line is not None
+        changed += str(it.id) in mine
     return todo, changed
 
 
@@ -94,7 +118,8 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: str) -> Dict[str, Any]:
+def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: str,
+               judge: str) -> Dict[str, Any]:
     replies = outcome.get("replies")
     return {
         "id": str(item.id),
@@ -110,6 +135,7 @@ def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: s
         "prompt_version": outcome["prompt_version"],
         "prompt_hash": outcome["prompt_hash"],
         "key": key,
+        "judge_id": judge,
         "requested_model": outcome["requested_model"],
         "returned_model": outcome.get("returned_model"),
         "latency_s": outcome.get("latency_s"),
@@ -120,6 +146,11 @@ def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: s
         "judged_at": outcome.get("judged_at"),
         "extra": item.extra,
     }
+
+
+def _where(cfg: JudgeConfig) -> str:
+    """Where the judge runs, for summaries: the endpoint (credentials removed), or ``in-process``."""
+    return display_url(resolve_base_url(cfg)) if cfg.backend == "http" else f"in-process ({cfg.device})"
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -210,7 +241,14 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
     queue: deque[Tuple[str, List[JudgeItem]]] = deque(groups.items())
     fatal: List[BaseException] = []
     t0 = time.perf_counter()
-    async with JudgeClient(endpoint, cfg, stop=stop) as client:
+    if endpoint is None:  # open weights in-process: the same protocol code, one batched generate per round
+        from evalkit.judge.local_client import LocalJudgeClient
+
+        client_cm: Any = LocalJudgeClient(cfg, stop=stop)
+        width = max(int(cfg.batch_size), int(cfg.concurrency))
+    else:
+        client_cm, width = JudgeClient(endpoint, cfg, stop=stop), int(cfg.concurrency)
+    async with client_cm as client:
         state.stats = client.stats
 
         async def worker() -> None:
@@ -220,7 +258,7 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
                     outcome = await _judge_one(client, protocol, cfg, group[0])
                     cache.put(key, outcome)  # cache first: a crash after this re-uses it
                     for i, item in enumerate(group):
-                        writer.write(_make_line(item, outcome, cached=i > 0, key=key))
+                        writer.write(_make_line(item, outcome, cached=i > 0, key=key, judge=judge_id(cfg)))
                         state.written += 1
                 except JudgeAborted:
                     return
@@ -242,7 +280,7 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
                 bar.update(len(group), client.stats)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(int(cfg.concurrency), len(queue)))))
+            await asyncio.gather(*(worker() for _ in range(min(width, len(queue)))))
         finally:
             state.send_time_s = time.perf_counter() - t0
     if fatal:
@@ -261,6 +299,10 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
     cfg = coerce_config(cfg)
     validate_config(cfg)
     protocol = get_protocol(cfg.protocol)
+    if cfg.backend == "transformers" and not cfg.weights_sha256:
+        from evalkit.judge.startup import fill_weights
+
+        fill_weights(cfg)
     items = list(items)
     todo = _pending(items, Path(judgments_path), cfg, protocol)[0] if judgments_path else items
     firsts: "OrderedDict[str, JudgeItem]" = OrderedDict()
@@ -277,7 +319,7 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
     return DryRunReport(
         protocol=protocol.name, prompt_version=protocol.version,
         prompt_hash=protocol.prompt_hash, model=cfg.model,
-        endpoint=display_url(resolve_base_url(cfg)), n_items=len(items),
+        endpoint=_where(cfg), n_items=len(items),
         n_already_judged=len(items) - len(todo), n_cache_hits=n_cache_hits,
         n_requests=len(missing), est_prompt_tokens=p_tok, est_completion_tokens=c_tok,
         est_cost_usd=cost_usd(cfg.model, p_tok, c_tok, cfg.prices),
@@ -304,6 +346,10 @@ def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
     if not is_enabled(cfg):
         raise ValueError("the judge is disabled (judge.name is 'none'); nothing to judge")
     protocol = get_protocol(cfg.protocol)
+    if cfg.backend == "transformers" and not cfg.weights_sha256:
+        from evalkit.judge.startup import fill_weights
+
+        fill_weights(cfg)  # the weights' identity keys the verdicts
     items = list(items)
     _check_ids(items)
     judgments_path, cache_path = Path(judgments_path), Path(cache_path)
@@ -354,12 +400,13 @@ def _judge_pending(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: Judge
         if key not in hits:
             groups.setdefault(key, []).append(item)
             continue
-        writer.write(_make_line(item, hits[key], cached=True, key=key))
+        writer.write(_make_line(item, hits[key], cached=True, key=key, judge=judge_id(cfg)))
         state.written += 1
         counts["cache_hits"] += 1
     if not groups:
         return
-    endpoint = resolve_endpoint(cfg)  # fails here, before sending, if a key is needed
+    # fails here, before sending, if a key is needed; None: the in-process judge
+    endpoint = resolve_endpoint(cfg) if cfg.backend == "http" else None
     bar = _Progress(total=len(todo), initial=counts["cache_hits"], enabled=progress)
     try:
         _run(_judge_groups(groups, protocol, cfg, endpoint, cache, writer, bar, state))
@@ -388,13 +435,13 @@ def _summary(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtoc
              judgments_path: Path, cache_path: Path, state: _RunState, *, n_resumed: int,
              n_cache_hits: int, wall: float, dry: Optional[DryRunReport] = None,
              n_changed: int = 0) -> JudgeRunSummary:
-    lines = match_judgments(items, read_judgments(judgments_path), cfg.model, protocol).lines
+    lines = match_judgments(items, read_judgments(judgments_path), judge_key_model(cfg), protocol).lines
     models = [ln.get("returned_model") for ln in lines]
     st = state.stats
     return JudgeRunSummary(
         protocol=protocol.name, prompt_version=protocol.version,
         prompt_hash=protocol.prompt_hash, model=cfg.model,
-        endpoint=display_url(resolve_base_url(cfg)),
+        endpoint=_where(cfg),
         returned_models=sorted({str(m) for m in models if m}), n_items=len(items),
         n_resumed=n_resumed, n_written=state.written, n_cache_hits=n_cache_hits,
         n_deduplicated=state.dedup, n_requests=st.requests, n_retries=st.retries,

@@ -75,11 +75,11 @@ class Job:
             self.judge_choice = choose_judge(self.task, self.judge_cfg, self.prompt_store)
             if self.judge_choice.hint:
                 self.log(f"[{self.task.name}] {self.judge_choice.hint}")
-            if self.stage in ("all", "judge") and not self.judge_cfg.dry_run:
-                # Fail before reading the data and hours of inference: a judge without its key cannot work.
-                from evalkit.judge.endpoint import resolve_endpoint
+            # Fail before reading the data and hours of inference: a judge without its key, or shut down, cannot
+            # work; open weights are hashed here (their identity keys the verdicts).
+            from evalkit.judge.startup import prepare_judge
 
-                resolve_endpoint(self.judge_cfg)
+            prepare_judge(self.judge_cfg, stage=self.stage, log=self.log)
         self.resolved_config = scrub(OmegaConf.to_container(cfg, resolve=True))
         self.protocol = protocol_of(self.task, self.model, self.run_cfg.seed)
         self.manifest = RunManifest(self.folder, self.protocol)
