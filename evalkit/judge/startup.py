@@ -5,7 +5,8 @@
 * an in-process judge (``judge.backend=transformers``) of any stage that reads verdicts: its weights are found
   and hashed (:mod:`evalkit.judge.weights`), which fills ``judge.weights_repo`` / ``weights_revision`` /
   ``weights_sha256`` -- the judge's identity (:func:`evalkit.judge.identity.judge_id`) and its verdict keys.
-  A stated ``judge.weights_sha256`` that the files do not match stops the job.
+  A stated ``judge.weights_sha256`` that the files do not match stops the job.  (The engine, called directly,
+  hashes only weights whose sha256 is not set yet: it trusts a set one, as the job verified it here.)
 
 ``stage=predict`` needs no judge: nothing here runs for it.
 """
