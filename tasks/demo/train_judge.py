@@ -78,11 +78,19 @@ def verdict(item: JudgeItem) -> str:
 
 
 class Encoder:
-    """Token ids of the rendered judge prompt (the in-process judge's rendering) + the verdict + eos."""
+    """Token ids of the rendered judge prompt (the in-process judge's rendering) + the verdict + eos.
+
+    Every prompt starts with the same tokens (the system message and the user message up to "Question:"):
+    that prefix is run once per step without gradient and its key/value cache shared by the batch; the rest
+    is left-padded after it (the pads masked, positions contiguous), so the model sees exactly the positions
+    and tokens of the whole rendered prompt, at less than half the cost of a step over whole prompts."""
 
     def __init__(self, tokenizer) -> None:
         self.tok = tokenizer
         self.protocol = get_protocol(PROTOCOL)
+        a, b = (self.prompt_ids(JudgeItem("x", q, "red", "red")) for q in list(shapes.QUESTIONS.values())[:2])
+        k = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+        self.prefix = torch.tensor([a[:k]])
 
     def prompt_ids(self, item: JudgeItem) -> list[int]:
         text = self.tok.apply_chat_template(self.protocol.build_messages(item), add_generation_prompt=True,
@@ -90,22 +98,34 @@ class Encoder:
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
     def batch(self, items: list[JudgeItem]):
+        """(suffix ids, attention mask over prefix + suffix, suffix position ids, labels)."""
+        k = self.prefix.shape[1]
         seqs, labels = [], []
         for it in items:
             p = self.prompt_ids(it)
+            assert p[:k] == self.prefix[0].tolist()
             target = [self.tok.convert_tokens_to_ids(verdict(it)), self.tok.eos_token_id]
-            seqs.append(p + target)
-            labels.append([-100] * len(p) + target)
+            seqs.append(p[k:] + target)
+            labels.append([-100] * (len(p) - k) + target)
         n = max(map(len, seqs))
         ids = torch.full((len(seqs), n), self.tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), n), dtype=torch.long)
+        mask = torch.zeros((len(seqs), k + n), dtype=torch.long)
+        mask[:, :k] = 1
         lab = torch.full((len(seqs), n), -100, dtype=torch.long)
+        pos = torch.zeros((len(seqs), n), dtype=torch.long)
         for i, (s, l) in enumerate(zip(seqs, labels)):
             ids[i, n - len(s):] = torch.tensor(s)
-            mask[i, n - len(s):] = 1
+            mask[i, k + n - len(s):] = 1
             lab[i, n - len(s):] = torch.tensor(l)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)  # the position ids generate() derives from a left-padded mask
+            pos[i, n - len(s):] = torch.arange(k, k + len(s))  # generate()'s positions: pads do not count
         return ids, mask, pos, lab
+
+    def loss(self, model, items: list[JudgeItem]):
+        ids, mask, pos, lab = self.batch(items)
+        with torch.no_grad():
+            cache = model(input_ids=self.prefix, use_cache=True).past_key_values
+        cache.batch_repeat_interleave(len(items))
+        return model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, labels=lab).loss
 
 
 def agreement(judge_dir: Path, items: list[JudgeItem], batch_size: int = 32) -> dict:
@@ -160,11 +180,11 @@ def train(args) -> None:
     rng = random.Random(SEED)
     held_out = [draw_example(random.Random(10_000 + i), words) for i in range(256)]
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
+    warmup = max(1, args.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / warmup))  # warm-up, then constant
     model.train()
     for step in range(1, args.steps + 1):
-        ids, mask, pos, lab = enc.batch([draw_example(rng, words) for _ in range(args.batch_size)])
-        loss = model(input_ids=ids, attention_mask=mask, position_ids=pos, labels=lab).loss
+        loss = enc.loss(model, [draw_example(rng, words) for _ in range(args.batch_size)])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -172,6 +192,8 @@ def train(args) -> None:
         sched.step()
         if step % args.log_every == 0:
             print(f"step {step:4d}  loss {loss.item():.4f}  {time.time() - t0:5.1f}s", flush=True)
+        if args.save_every and step % args.save_every == 0:
+            save_judge(model, tok, Path(args.out))  # a usable judge at any point of a long run
     model.eval()
     save_judge(model, tok, Path(args.out))
     print(f"trained {args.steps} steps (batch {args.batch_size}, lr {args.lr}) in {time.time() - t0:.0f}s; "
@@ -187,6 +209,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--save-every", type=int, default=0, help="also save every N steps (0: only at the end)")
     ap.add_argument("--verify-only", action="store_true")
     args = ap.parse_args(argv)
     if not args.verify_only:
