@@ -123,6 +123,7 @@ class Failure:
     label: str                     # short description for stats/messages
     status: Optional[int] = None
     retry_after: Optional[float] = None
+    code: Optional[str] = None     # the API's error code (e.g. "model_not_found")
 
 
 class Aborted(Exception):
@@ -174,7 +175,7 @@ def classify(exc: BaseException) -> Optional[Failure]:
         code = exc.status_code
         headers = getattr(exc.response, "headers", None)
         if code in (401, 403, 404):
-            return Failure("unavailable", f"HTTP {code}", code)
+            return Failure("unavailable", f"HTTP {code}", code, code=getattr(exc, "code", None))
         if code == 429 and getattr(exc, "code", None) == "insufficient_quota":
             return Failure("unavailable", "HTTP 429 insufficient_quota", code)
         if code in (408, 409, 429) or code >= 500:
@@ -205,6 +206,8 @@ class ChatClient:
     not_found_hint = "check the base URL (usually ends in /v1) and the model name"
     #: what sets a call's deadline, for messages
     deadline_setting = "the call's deadline"
+    #: what to do when the endpoint says it does not serve the model (HTTP 404 model_not_found)
+    model_gone_hint = "choose a model the endpoint serves"
     unavailable_type: type = EndpointUnavailableError
     rejected_type: type = RequestRejectedError
 
@@ -241,6 +244,9 @@ class ChatClient:
         where = self.display
         if failure.status in (401, 403):
             msg = f"{self.what} {where} refused the credentials ({failure.label}); {self.credentials_hint}"
+        elif failure.status == 404 and failure.code == "model_not_found":
+            msg = (f"model {params.get('model')!r} is not served by {where} (shut down / not available): "
+                   f"{self.model_gone_hint}")
         elif failure.status == 404:
             msg = f"{self.what} {where} answered HTTP 404 for model {params.get('model')!r}: {self.not_found_hint}"
         elif failure.label.endswith("insufficient_quota"):

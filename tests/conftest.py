@@ -40,8 +40,8 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 @pytest.fixture()
 def compose():
     """compose(overrides) -> the config exactly as the CLI builds it.  Default: the demo config
-    (demo task, tiny trained model), so tests name only what they change; config_name="config"
-    gives the root config real users start from."""
+    (demo task, tiny trained model; ``judge=none`` unless a ``judge=`` override is given), so tests name
+    only what they change; config_name="config" gives the root config real users start from."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -52,6 +52,9 @@ def compose():
     register_configs()
 
     def _compose(overrides: list[str], config_name: str = "demo"):
+        if config_name == "demo" and not any(str(o).startswith("judge=") for o in overrides):
+            # the demo judges with its tiny in-process judge; tests judge only when they say so
+            overrides = ["judge=none", *overrides]
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=False)

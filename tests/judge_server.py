@@ -33,6 +33,13 @@ Every request is recorded (arrival time, path, Authorization header, body,
 the extracted (question, answer, pred) triple, the status sent) so tests can
 count requests per item and check that the key was sent. Set ``api_key`` to
 require ``Authorization: Bearer <api_key>`` (else 401).
+
+Model lifecycles, as OpenAI's API answers them: ``model_objects`` maps a model id to
+the object ``GET /v1/models/<id>`` returns (e.g. with ``shutdown_date``); a model in
+``retired`` is answered, on that read and on every chat request, with HTTP 404
+``code: model_not_found`` ("The model ... has been deprecated"). Any other
+``GET`` is a 404 without a code (what servers without the route answer). The
+model reads are recorded in ``model_reads``, apart from ``requests``.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import unquote
 
 Triple = Tuple[str, str, str]
 #: (question, answer, pred), nth request for the item (1-based) -> (pred "yes"|"no", score)
@@ -168,7 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload, ctype, headers)
 
     def do_GET(self) -> None:  # noqa: N802
-        self._send(404, b'{"error": {"message": "not found"}}')
+        status, payload = self.server.fake._model_read(self.path)
+        self._send(status, payload)
 
 
 class FakeJudgeServer:
@@ -192,6 +201,9 @@ class FakeJudgeServer:
         self._ids = 0
         self._in_flight = 0
         self.max_in_flight = 0     # most requests handled at the same time
+        self.model_objects: Dict[str, Dict[str, Any]] = {}   # GET /v1/models/<id> -> this object
+        self.retired: set = set()                            # models answered with 404 model_not_found
+        self.model_reads: List[str] = []                     # paths of the GETs received
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> "FakeJudgeServer":
@@ -288,6 +300,22 @@ class FakeJudgeServer:
             "usage": usage,
         }).encode("utf-8")
 
+    def _gone(self, model: str) -> bytes:
+        return self._error(404, f"The model `{model}` has been deprecated, learn more here: "
+                                "https://platform.openai.com/docs/deprecations", "model_not_found")
+
+    def _model_read(self, path: str) -> Tuple[int, bytes]:
+        """``GET /v1/models/<id>``: the programmed object, 404 model_not_found for a retired model."""
+        with self._lock:
+            self.model_reads.append(path)
+        prefix = "/v1/models/"
+        model = unquote(path.split("?", 1)[0][len(prefix):]) if path.startswith(prefix) else None
+        if model in self.retired:
+            return 404, self._gone(model)
+        if model in self.model_objects:
+            return 200, json.dumps({"id": model, "object": "model", **self.model_objects[model]}).encode()
+        return 404, b'{"error": {"message": "not found"}}'
+
     @staticmethod
     def _error(status: int, message: str, code: str) -> bytes:
         return json.dumps({"error": {"message": message, "type": "fake_error", "code": code}}).encode()
@@ -316,6 +344,8 @@ class FakeJudgeServer:
             return 404, self._error(404, "unknown path", "not_found"), js, {}
         if self.api_key is not None and authorization != f"Bearer {self.api_key}":
             return 401, self._error(401, "invalid credentials", "invalid_api_key"), js, {}
+        if isinstance(body, dict) and body.get("model") in self.retired:
+            return 404, self._gone(str(body["model"])), js, {}
         pred = item[2] if item else ""
         delay = self.latency_s + (0.2 if "@slow" in pred else 0.0)
         if fault is not None and fault.kind == "slow":

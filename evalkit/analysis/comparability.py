@@ -6,6 +6,8 @@ metrics.json) or what a paper reports (:class:`evalkit.analysis.references.Refer
 
 ``same protocol``
     everything both record agrees, the judge snapshot that answered included;
+    an open-weight judge (its ``weights.sha256`` recorded) is the same judge exactly when its weight files
+    are the same bytes, whatever its name, path or server: same weights, same judge, forever;
 ``judge snapshot differs``
     the same protocol otherwise, but the judge model's snapshot differs or cannot be shown to be
     the same (both are named: re-judging with a newer snapshot has moved published video-QA
@@ -43,7 +45,8 @@ class RunProtocol:
     judged: bool = False
     exact_match: bool = False                     # unjudged, accuracy = the exact-match proxy
     aggregation: Optional[str] = None
-    judge_requested: Optional[str] = None
+    judge_requested: Optional[str] = None         # the judge's identity (judge_id), else the requested model
+    judge_weights: Optional[str] = None           # sha256 of an open-weight judge's files (None: hosted)
     judge_snapshots: tuple[str, ...] = ()         # what answered; () when no line says
     judge_prompt: Optional[str] = None            # "reference" | "evalkit" | "custom" (None: not recorded)
     judge_prompt_hash: Optional[str] = None
@@ -91,7 +94,9 @@ class RunProtocol:
             exact_match="exact_match" in ((m.get("metrics") or {}).get("scored_by"),
                                           (m.get("metrics") or {}).get("accuracy_source")),  # the latter: older files
             aggregation=tr.aggregation if tr.judged else None,
-            judge_requested=(tr.judge or {}).get("model_requested") if tr.judged else None,
+            judge_requested=((tr.judge or {}).get("judge_id") or (tr.judge or {}).get("model_requested"))
+            if tr.judged else None,
+            judge_weights=((tr.judge or {}).get("weights") or {}).get("sha256") if tr.judged else None,
             judge_snapshots=snapshots,
             judge_prompt=judge_prompt.get("source") if tr.judged else None,
             judge_prompt_hash=judge_prompt.get("hash") if tr.judged else None,
@@ -238,6 +243,13 @@ def against_reference(run: RunProtocol, ref: Any) -> Verdict:
     return Verdict(SAME, (), tuple(unchecked))
 
 
+def _same_judge(a: RunProtocol, b: RunProtocol) -> bool:
+    """Open weights: the same files (sha256), whatever their name or path; hosted: the same requested model."""
+    if a.judge_weights or b.judge_weights:
+        return a.judge_weights == b.judge_weights
+    return a.judge_requested == b.judge_requested
+
+
 def between_runs(a: RunProtocol, b: RunProtocol) -> Verdict:
     """Two measured results (``b`` against the baseline ``a``): every recorded field compared."""
     reasons: list[str] = []
@@ -248,7 +260,7 @@ def between_runs(a: RunProtocol, b: RunProtocol) -> Verdict:
     if a.judged and b.judged:
         if a.aggregation != b.aggregation:
             reasons.append(f"aggregation {b.aggregation} vs {a.aggregation}")
-        if a.judge_requested != b.judge_requested:
+        if not _same_judge(a, b):
             reasons.append(f"judge model {b.judge_requested} vs {a.judge_requested}")
         if (a.judge_prompt, a.judge_prompt_hash) != (b.judge_prompt, b.judge_prompt_hash):
             reasons.append(f"judge prompt differs: {b.judge_prompt or 'not recorded'} vs {a.judge_prompt or 'not recorded'}")
@@ -267,7 +279,7 @@ def between_runs(a: RunProtocol, b: RunProtocol) -> Verdict:
             reasons.append(f"{key} {b.task_protocol.get(key)!r} vs {a.task_protocol.get(key)!r}")
     if reasons:
         return Verdict(NOT, tuple(reasons))
-    if a.judged and set(a.judge_snapshots) != set(b.judge_snapshots):
+    if a.judged and not a.judge_weights and set(a.judge_snapshots) != set(b.judge_snapshots):
         return Verdict(SNAPSHOT, (f"{'+'.join(b.judge_snapshots) or 'unknown'} vs "
                                   f"{'+'.join(a.judge_snapshots) or 'unknown'}",))
     return Verdict(SAME)

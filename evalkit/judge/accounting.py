@@ -66,7 +66,8 @@ def verdict_counts(matched: Matched, aggregation: str) -> Dict[str, Any]:
 def judge_block(cfg: Any, protocol: Any, matched: Matched) -> Dict[str, Any]:
     """The ``judge`` block of metrics.json / manifest.json.
 
-    ``name``, ``protocol``, ``prompt_version``, ``prompt_hash``, ``aggregation`` (the headline's);
+    ``name``, ``judge_id`` (:func:`evalkit.judge.identity.judge_id`: the judge these verdicts are
+    from), ``protocol``, ``prompt_version``, ``prompt_hash``, ``aggregation`` (the headline's);
     ``model_requested`` (judge.model); ``models_returned`` (sorted snapshots that
     answered, from the lines used; [] only when there are none or none says);
     ``n_lines_without_model``; ``model_shown`` (:func:`model_label`); ``counts``:
@@ -74,9 +75,11 @@ def judge_block(cfg: Any, protocol: Any, matched: Matched) -> Dict[str, Any]:
     ``unusable_by_aggregation`` ({strict, paper}), ``unjudged`` (samples with a prediction but no
     valid verdict, ``stale`` included), ``stale`` (their line judged another prediction/request).
     """
+    from .identity import judge_id
+
     returned, without = models_returned(matched.lines)
     return {
-        "name": cfg.name, "protocol": protocol.name, "prompt_version": protocol.version,
+        "name": cfg.name, "judge_id": judge_id(cfg), "protocol": protocol.name, "prompt_version": protocol.version,
         "prompt_hash": protocol.prompt_hash, "model_requested": cfg.model,
         "models_returned": returned, "n_lines_without_model": without,
         "model_shown": model_label(returned, cfg.model),

@@ -28,6 +28,9 @@ class JudgeClient(ChatClient):
     what = "judge endpoint"
     not_found_hint = "check judge.base_url (usually ends in /v1) and judge.model"
     deadline_setting = "judge.item_deadline_s"
+    model_gone_hint = ("predictions and verdicts so far are kept; judge them with an open-weight judge "
+                       "(judge=hf_local judge.model=<hub id or path>, see docs/judges.md) or judge.model=<a current "
+                       "model>, then run stage=judge")
     unavailable_type = JudgeUnavailableError
     rejected_type = JudgeRequestError
 

@@ -84,6 +84,20 @@ class JudgeConfig:
     # request k times, each draw with its own cache entry (repeat 0 is the verdict the headline uses).
     repeats: int = 1
     prices: Dict[str, Dict[str, float]] = field(default_factory=default_prices)
+    # Where the judge runs: http (an OpenAI-compatible endpoint: base_url, api_key_env, concurrency) |
+    # transformers (in-process, open weights: judge.model = hub id or local folder, loaded after prediction on
+    # the run's device, batched, left-padded, greedy; see evalkit.judge.local_client).
+    backend: str = "http"
+    revision: Optional[str] = None          # transformers: the hub revision (branch, tag or commit) of judge.model
+    # The judge's weights, which make its identity (judge_id, the verdict keys): filled in from the files for
+    # backend=transformers; stated by you for a served open-weight judge (vLLM, SGLang): the repo and commit it
+    # serves (and, if you know it, the sha256 evalkit prints for those files).  Null for hosted judges.
+    weights_repo: Optional[str] = None
+    weights_revision: Optional[str] = None
+    weights_sha256: Optional[str] = None
+    device: str = "auto"                    # transformers: auto (cuda if available, else cpu) | cpu | cuda:1 ...
+    dtype: str = "auto"                     # transformers: auto (bfloat16/float16 on CUDA, float32 on CPU) | ...
+    batch_size: int = 16                    # transformers: requests per generate() call
 
 
 @dataclass
@@ -172,3 +186,7 @@ def validate_config(cfg: JudgeConfig) -> None:
                          f"got {cfg.max_reply_bytes}")
     if not cfg.model:
         raise ValueError("judge.model must be set (e.g. judge.model=<served model name>)")
+    if cfg.backend not in ("http", "transformers"):
+        raise ValueError(f"judge.backend must be 'http' or 'transformers', got {cfg.backend!r}")
+    if cfg.batch_size < 1:
+        raise ValueError("judge.batch_size must be >= 1")

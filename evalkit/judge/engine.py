@@ -14,9 +14,15 @@ Judgment line schema (one JSON object per item, written as each finishes)::
     error         why parsing failed, else null
     protocol, prompt_version, prompt_hash
     key           the verdict's identity (:func:`evalkit.judge.identity.item_key`): the item
-                  material, requested model, protocol name, version and prompt hash it is valid for
+                  material, the judge (:func:`evalkit.judge.identity.judge_key_model`: the requested
+                  model, or the weights' sha256 for open weights), protocol name, version and prompt
+                  hash it is valid for
+    judge_id      the judge's stable identity (:func:`evalkit.judge.identity.judge_id`): a hosted
+                  judge's requested model name; open weights ``<repo>@<revision>#<sha256[:12]>``.
+                  Lines written before it existed lack it and stay readable.
     requested_model, returned_model   -- cfg.model / what the API reported (kept in the cache,
-                  so cached and resumed lines name the snapshot that answered too)
+                  so cached and resumed lines name the snapshot that answered too; an in-process
+                  judge reports its judge_id)
     latency_s     seconds from first request to verdict (incl. retries, re-asks)
     tokens        {"prompt": int, "completion": int} spent obtaining the verdict
     attempts      HTTP requests made for the verdict; parse_attempts: replies parsed
@@ -36,6 +42,10 @@ A verdict (an item's draw) is settled when any final line carries its current
 ``key`` (resume); an item whose prediction (or question, answer, judge model,
 protocol or prompt) changed is judged again and its new line appended, and the
 lines of other judges or other draws are never overwritten.
+
+One file keeps the verdicts of every judge that judged the run (``judge_id`` on each line):
+judging it again with another judge appends that judge's lines, and going back to an earlier
+judge costs no request.
 """
 
 from __future__ import annotations
@@ -59,11 +69,11 @@ from evalkit.judge.config import JudgeConfig, JudgeItem, coerce_config, is_enabl
 from evalkit.judge.cost import cost_usd, estimate_prompt_tokens, total_cost_usd
 from evalkit.judge.endpoint import display_url, resolve_base_url, resolve_endpoint
 from evalkit.judge.errors import JudgeRequestError, JudgeUnavailableError, ParseError
-from evalkit.judge.identity import item_key, line_key, match_judgments, repeat_key
+from evalkit.judge.identity import item_key, judge_id, judge_key_model, line_key, match_judgments, repeat_key
 from evalkit.judge.noise import effective_repeats
 from evalkit.judge.protocols import JudgeProtocol, get_protocol
 from evalkit.judge.reports import DryRunReport, JudgeRunSummary
-from evalkit.store.judgments import JudgmentLine, JudgmentsWriter, is_final, judge_of, read_judgments, repeat_of
+from evalkit.store.judgments import JudgmentLine, JudgmentsWriter, is_final, read_judgments, repeat_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,7 +102,14 @@ def _draws(items: Sequence[JudgeItem], repeats: int) -> List[JudgeItem]:
 
 
 def _item_key(item: JudgeItem, cfg: JudgeConfig, protocol: JudgeProtocol) -> str:
-    return repeat_key(item_key(item, cfg.model, protocol), getattr(item, "repeat", 0))
+    return repeat_key(item_key(item, judge_key_model(cfg), protocol), getattr(item, "repeat", 0))
+
+
+def _by_this_judge(line: Dict[str, Any], cfg: JudgeConfig) -> bool:
+    """Whether ``line`` was written by the judge ``cfg`` names (old lines: by its requested model)."""
+    if line.get("judge_id"):
+        return line["judge_id"] == judge_id(cfg)
+    return line.get("requested_model") == cfg.model and not cfg.weights_sha256
 
 
 def _pending(items: Sequence[JudgeItem], path: Path, cfg: JudgeConfig,
@@ -102,7 +119,7 @@ def _pending(items: Sequence[JudgeItem], path: Path, cfg: JudgeConfig,
     A verdict is settled when any final line in ``path`` carries its current identity."""
     finals = [ln for ln in read_judgments(path) if "id" in ln and is_final(ln)]
     settled = {(str(ln["id"]), line_key(ln)) for ln in finals}
-    mine = {(str(ln["id"]), repeat_of(ln)) for ln in finals if judge_of(ln) == cfg.model}
+    mine = {(str(ln["id"]), repeat_of(ln)) for ln in finals if _by_this_judge(ln, cfg)}
     todo, changed = [], 0
     for it in items:
         if (str(it.id), _item_key(it, cfg, protocol)) in settled:
@@ -116,19 +133,25 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: str) -> Dict[str, Any]:
+def _make_line(item: JudgeItem, outcome: Dict[str, Any], *, cached: bool, key: str,
+               judge: str) -> Dict[str, Any]:
     replies = outcome.get("replies")
     return JudgmentLine(
         id=str(item.id), question=item.question, answer=item.answer, pred=item.pred, status=outcome["status"],
         verdict=outcome.get("verdict") or {}, raw=outcome.get("raw"),
         replies=list(replies) if isinstance(replies, list) else [outcome.get("raw")], error=outcome.get("error"),
         protocol=outcome["protocol"], prompt_version=outcome["prompt_version"], prompt_hash=outcome["prompt_hash"],
-        key=key, requested_model=outcome["requested_model"], returned_model=outcome.get("returned_model"),
+        key=key, requested_model=outcome["requested_model"], judge_id=judge, returned_model=outcome.get("returned_model"),
         latency_s=outcome.get("latency_s"), tokens=outcome.get("tokens") or {"prompt": 0, "completion": 0},
         attempts=outcome.get("attempts", 0), parse_attempts=outcome.get("parse_attempts", 0), cached=cached,
         judged_at=outcome.get("judged_at"), extra=item.extra, repeat=getattr(item, "repeat", 0),
         reply_bytes=outcome.get("reply_bytes"),
     ).to_line()
+
+
+def _where(cfg: JudgeConfig) -> str:
+    """Where the judge runs, for summaries: the endpoint (credentials removed), or ``in-process``."""
+    return display_url(resolve_base_url(cfg)) if cfg.backend == "http" else f"in-process ({cfg.device})"
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -245,7 +268,14 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
     queue: deque[Tuple[str, List[JudgeItem]]] = deque(groups.items())
     fatal: List[BaseException] = []
     t0 = time.perf_counter()
-    async with JudgeClient(endpoint, cfg, stop=stop) as client:
+    if endpoint is None:  # open weights in-process: the same protocol code, one batched generate per round
+        from evalkit.judge.local_client import LocalJudgeClient
+
+        client_cm: Any = LocalJudgeClient(cfg, stop=stop)
+        width = max(int(cfg.batch_size), int(cfg.concurrency))
+    else:
+        client_cm, width = JudgeClient(endpoint, cfg, stop=stop), int(cfg.concurrency)
+    async with client_cm as client:
         state.stats = client.stats
 
         async def worker() -> None:
@@ -255,7 +285,7 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
                     outcome = await _judge_one(client, protocol, cfg, group[0])
                     cache.put(key, outcome)  # cache first: a crash after this re-uses it
                     for i, item in enumerate(group):
-                        writer.write(_make_line(item, outcome, cached=i > 0, key=key))
+                        writer.write(_make_line(item, outcome, cached=i > 0, key=key, judge=judge_id(cfg)))
                         state.written += 1
                 except JudgeAborted:
                     return
@@ -277,7 +307,7 @@ async def _judge_groups(groups: "OrderedDict[str, List[JudgeItem]]", protocol: J
                 bar.update(len(group), client.stats)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(int(cfg.concurrency), len(queue)))))
+            await asyncio.gather(*(worker() for _ in range(min(width, len(queue)))))
         finally:
             state.send_time_s = time.perf_counter() - t0
     if fatal:
@@ -297,6 +327,10 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
     cfg = coerce_config(cfg)
     validate_config(cfg)
     protocol = protocol or get_protocol(cfg.protocol)
+    if cfg.backend == "transformers" and not cfg.weights_sha256:
+        from evalkit.judge.startup import fill_weights
+
+        fill_weights(cfg)
     items = list(items)
     draws = _draws(items, effective_repeats(cfg))
     todo = _pending(draws, Path(judgments_path), cfg, protocol)[0] if judgments_path else draws
@@ -318,7 +352,7 @@ def dry_run(items: Iterable[JudgeItem], cfg: Any, cache_path: Path, *,
     return DryRunReport(
         protocol=protocol.name, prompt_version=protocol.version,
         prompt_hash=protocol.prompt_hash, model=cfg.model,
-        endpoint=display_url(resolve_base_url(cfg)), n_items=len(items),
+        endpoint=_where(cfg), n_items=len(items),
         n_already_judged=len(draws) - len(todo), n_cache_hits=n_cache_hits,
         n_requests=len(missing), est_prompt_tokens=p_tok, est_completion_tokens=c_tok,
         est_cost_usd=cost_usd(cfg.model, p_tok, c_tok, cfg.prices),
@@ -347,6 +381,10 @@ def judge_items(items: Iterable[JudgeItem], cfg: Any, *, judgments_path: Path,
     if not is_enabled(cfg):
         raise ValueError("the judge is disabled (judge.name is 'none'); nothing to judge")
     protocol = protocol or get_protocol(cfg.protocol)
+    if cfg.backend == "transformers" and not cfg.weights_sha256:
+        from evalkit.judge.startup import fill_weights
+
+        fill_weights(cfg)  # the weights' identity keys the verdicts
     items = list(items)
     _check_ids(items)
     judgments_path, cache_path = Path(judgments_path), Path(cache_path)
@@ -398,12 +436,13 @@ def _judge_pending(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: Judge
         if key not in hits:
             groups.setdefault(key, []).append(item)
             continue
-        writer.write(_make_line(item, hits[key], cached=True, key=key))
+        writer.write(_make_line(item, hits[key], cached=True, key=key, judge=judge_id(cfg)))
         state.written += 1
         counts["cache_hits"] += 1
     if not groups:
         return
-    endpoint = resolve_endpoint(cfg)  # fails here, before sending, if a key is needed
+    # fails here, before sending, if a key is needed; None: the in-process judge
+    endpoint = resolve_endpoint(cfg) if cfg.backend == "http" else None
     bar = _Progress(total=len(todo), initial=counts["cache_hits"], enabled=progress)
     try:
         _run(_judge_groups(groups, protocol, cfg, endpoint, cache, writer, bar, state))
@@ -432,13 +471,13 @@ def _summary(items: Sequence[JudgeItem], cfg: JudgeConfig, protocol: JudgeProtoc
              judgments_path: Path, cache_path: Path, state: _RunState, *, n_resumed: int,
              n_cache_hits: int, wall: float, dry: Optional[DryRunReport] = None,
              n_changed: int = 0) -> JudgeRunSummary:
-    lines = match_judgments(items, read_judgments(judgments_path), cfg.model, protocol).lines
+    lines = match_judgments(items, read_judgments(judgments_path), judge_key_model(cfg), protocol).lines
     models = [ln.get("returned_model") for ln in lines]
     st = state.stats
     return JudgeRunSummary(
         protocol=protocol.name, prompt_version=protocol.version,
         prompt_hash=protocol.prompt_hash, model=cfg.model,
-        endpoint=display_url(resolve_base_url(cfg)),
+        endpoint=_where(cfg),
         returned_models=sorted({str(m) for m in models if m}), n_items=len(items),
         n_resumed=n_resumed, n_written=state.written, n_cache_hits=n_cache_hits,
         n_deduplicated=state.dedup, n_requests=st.requests, n_retries=st.retries,

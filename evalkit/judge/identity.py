@@ -7,6 +7,22 @@ exactly these; every judgment line stores it as ``key``, and the persistent cach
 So a verdict is never reused for anything else: after a prediction changes (predictions.jsonl
 edited, a sample re-predicted), the judge stage re-judges that sample and, with the judge off
 (``stage=score``), the old line is ignored and the sample reported as unjudged.
+
+Which judge: :func:`judge_id` is the stable identity every judgment line records (``judge_id``), the
+manifest and metrics name, and the leaderboard shows:
+
+* a hosted judge: the requested model name (``gpt-4o-2024-11-20``); the dated snapshot the API says
+  answered is recorded beside it, per line (``returned_model``);
+* open weights (in-process, ``judge.backend=transformers``, or served with ``judge.weights_sha256`` stated):
+  ``<repo>@<revision>#<first 12 hex of the weights sha256>``, e.g. ``Qwen/Qwen2.5-7B-Instruct@a09a3545...#3f1c9a0b22de``
+  (a local folder: ``local:<folder name>@local#...`` unless ``judge.weights_repo`` / ``weights_revision`` name it);
+  the weights sha256 is sha256 over the sorted ``<relative path>:<file sha256>`` lines of the weight files
+  (:mod:`evalkit.judge.weights`);
+* a served open-weight judge with only the repo stated: ``<weights_repo>@<weights_revision>``.
+
+The verdict key uses :func:`judge_key_model` in place of the model name: the weights' full sha256 when known
+(``weights-sha256:<hex>``: the same weights are the same judge, whatever their path, name or server), else the
+stated repo@revision, else the requested model name (so keys of hosted judges are what they always were).
 """
 
 from __future__ import annotations
@@ -18,6 +34,29 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from .cache import cache_key
 from .config import JudgeItem
 from .protocols import JudgeProtocol, get_protocol
+
+
+def judge_key_model(cfg: Any) -> str:
+    """What stands for "the judge" in verdict keys (see the module docs)."""
+    sha = getattr(cfg, "weights_sha256", None)
+    if sha:
+        return f"weights-sha256:{sha}"
+    repo = getattr(cfg, "weights_repo", None)
+    if repo:
+        return f"{repo}@{getattr(cfg, 'weights_revision', None) or 'unstated'}"
+    return str(cfg.model)
+
+
+def judge_id(cfg: Any) -> str:
+    """The judge's stable identity string (format in the module docs)."""
+    sha = getattr(cfg, "weights_sha256", None)
+    repo = getattr(cfg, "weights_repo", None)
+    rev = getattr(cfg, "weights_revision", None)
+    if sha:
+        return f"{repo or cfg.model}@{rev or 'unstated'}#{sha[:12]}"
+    if repo:
+        return f"{repo}@{rev or 'unstated'}"
+    return str(cfg.model)
 
 
 def item_key(item: JudgeItem, model: str, protocol: JudgeProtocol) -> str:

@@ -94,7 +94,7 @@ def noise_block(cfg: Any, items: Sequence[JudgeItem], lines: Sequence[Mapping[st
                 "score_sd": 0.0, "item_disagreement_rate": 0.0}
     if int(cfg.repeats) < 2:
         return None
-    draws = draws_per_item(items, lines, cfg.model, protocol, int(cfg.repeats))
+    draws = draws_per_item(items, lines, judge_key_model(cfg), protocol, int(cfg.repeats))
     return spread(draws, int(cfg.repeats), cfg.aggregation)
 
 

@@ -23,9 +23,13 @@ def describe_judge(cfg: JudgeConfig, info: dict[str, Any], choice: Optional[Judg
     """The manifest's ``judge`` block: model, protocol and prompt, and what was actually sent."""
     from evalkit.judge.engine import reply_limit
     from evalkit.judge.protocols import get_protocol
+    from evalkit.judge.identity import judge_id
 
     out = {
-        "name": cfg.name, "protocol": cfg.protocol, "model_requested": cfg.model,
+        "name": cfg.name, "protocol": cfg.protocol, "model_requested": cfg.model, "judge_id": judge_id(cfg),
+        "backend": cfg.backend,
+        "weights": ({"repo": cfg.weights_repo, "revision": cfg.weights_revision, "sha256": cfg.weights_sha256}
+                    if cfg.weights_repo or cfg.weights_sha256 else None),
         "models_returned": info.get("returned_models") or info.get("models_returned"),
         "prompt_version": info.get("prompt_version"), "prompt_hash": info.get("prompt_hash"),
         "aggregation": cfg.aggregation, "temperature": cfg.temperature,
@@ -36,6 +40,8 @@ def describe_judge(cfg: JudgeConfig, info: dict[str, Any], choice: Optional[Judg
         from evalkit.prompts.judge import describe_sampling, judge_deviations
 
         sampling = describe_sampling(choice, cfg)
+        if cfg.backend == "transformers":  # in-process judges decode greedily, whatever the protocol asks
+            sampling = {**sampling, "in_process": "greedy (do_sample=false); only max_tokens is used"}
         out.update(judge_prompt=choice.judge_prompt, sampling=sampling, parse_retries=cfg.parse_retries,
                    deviations=judge_deviations(choice, cfg),
                    # what was actually sent first (None: not sent, the API's default applies)
@@ -89,7 +95,9 @@ def valid_judgments(task: Task, records: list[dict[str, Any]], cfg: JudgeConfig,
     from evalkit.judge.accounting import judge_block
     from evalkit.judge.identity import match_judgments
 
-    matched = match_judgments(task.judge_items(records), read_judgments(path), cfg.model, protocol)
+    from evalkit.judge.identity import judge_key_model
+
+    matched = match_judgments(task.judge_items(records), read_judgments(path), judge_key_model(cfg), protocol)
     if matched.stale:
         log(f"[{task.name}] warning: {len(matched.stale)} judgment(s) in {path.name} were made for "
             f"another prediction, judge model ({cfg.model} requested now) or prompt "

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -112,7 +112,7 @@ def build_plan(cfg: DictConfig) -> Plan:
     answer = configure_answer(model, task.paper_answer, prompt_store)
     if answer.hint:
         notes.append(answer.hint)
-    judge, choice = resolve_judge(OmegaConf.to_object(cfg.judge), task, stage, prompt_store)
+    judge, choice = resolve_judge(OmegaConf.to_object(cfg.judge), task, stage, prompt_store, log=notes.append)
     if choice is not None and choice.hint:
         notes.append(choice.hint)
     output = OutputFolder(Path(cfg.output_dir))
@@ -131,8 +131,8 @@ def build_plan(cfg: DictConfig) -> Plan:
                 resolved_config=scrub(resolved), protocol=protocol, notes=tuple(notes), imported=imported)
 
 
-def resolve_judge(user: JudgeConfig, task: Task, stage: Stage,
-                  store: PromptStore) -> tuple[JudgeConfig, Optional[JudgeChoice]]:
+def resolve_judge(user: JudgeConfig, task: Task, stage: Stage, store: PromptStore,
+                  log: Callable[[str], None] = lambda line: None) -> tuple[JudgeConfig, Optional[JudgeChoice]]:
     """The judge configuration the job runs with and its protocol (None: nothing is judged).
     The task fixes the protocol family (prompt + parser); the judge config fixes endpoint and model."""
     default = JudgeConfig()
@@ -158,9 +158,9 @@ def resolve_judge(user: JudgeConfig, task: Task, stage: Stage,
                               f"judge.parse_retries={limit}, or judge.sampling=config to send your own settings")
         parse_retries = limit
     judge = dataclasses.replace(user, protocol=choice.key, parse_retries=parse_retries)
-    if stage.judges and not judge.dry_run:
-        # Fail before reading the data and hours of inference: a judge without its key cannot work.
-        from evalkit.judge.endpoint import resolve_endpoint
+    # Fail before reading the data and hours of inference: a judge without its key, or shut down, cannot
+    # work; open weights are hashed here (their identity keys the verdicts).  Not for stage=predict.
+    from evalkit.judge.startup import prepare_judge
 
-        resolve_endpoint(judge)
+    prepare_judge(judge, stage=stage, log=log)
     return judge, choice

@@ -21,7 +21,7 @@ from evalkit.store.locks import FileLock, Timeout, file_lock
 NON_FINAL_STATUSES = frozenset({"request_error", "transport_error", "pending"})
 
 
-_WRITTEN_WHEN_SET = ("repeat", "reply_bytes")  # fields a line holds only when they are set
+_WRITTEN_WHEN_SET = ("judge_id", "repeat", "reply_bytes")  # fields a line holds only when they are set
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class JudgmentLine:
     prompt_hash: str
     key: Optional[str]
     requested_model: str
+    judge_id: Optional[str] = None  # the judge's identity (evalkit.judge.identity.judge_id)
     returned_model: Optional[str] = None
     latency_s: Optional[float] = None
     tokens: Dict[str, int] = field(default_factory=lambda: {"prompt": 0, "completion": 0})

@@ -12,8 +12,8 @@ from tests._data import write_video_qa
 EVALKIT = [sys.executable, "-m", "evalkit"]
 
 
-def _run(args, cwd, check=True):
-    env = dict(os.environ, HYDRA_FULL_ERROR="0")
+def _run(args, cwd, check=True, env=None):
+    env = dict(os.environ, HYDRA_FULL_ERROR="0", **(env or {}))
     p = subprocess.run(EVALKIT + args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
@@ -21,14 +21,30 @@ def _run(args, cwd, check=True):
 
 
 def test_demo_end_to_end_ranks_trained_above_untrained(tmp_path):
-    """`evalkit` with no arguments: both demo checkpoints, leaderboard, trained model >= 90 %."""
-    p = _run([], cwd=tmp_path)
+    """`evalkit` with no arguments: both demo checkpoints judged offline by the tiny trained open-weight judge,
+    leaderboard with the judge's identity, trained model >= 90 %, the judge agreeing with exact match."""
+    p = _run([], cwd=tmp_path, env={"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
     out = tmp_path / "results"
     assert "leaderboard" in (p.stdout + p.stderr)
     rows = list(csv.DictReader(open(out / "leaderboard.csv")))
-    # scored without a judge: exact match, under its own name (never the task's accuracy)
-    assert "demo_shapes accuracy %" not in rows[0]
-    acc = {r["run"]: float(r["demo_shapes exact_match %"]) / 100 for r in rows if r["source"] == "measured"}
+    judges = {r["judge"] for r in rows if r["source"] == "measured"}
+    assert len(judges) == 1 and next(iter(judges)).startswith("evalkit/tasks/demo/judge@local#")
+    for run in ("checkpoints__trained", "checkpoints__untrained"):
+        met = json.loads((out / run / "demo_shapes" / "metrics.json").read_text())
+        j = met["judge"]
+        assert j["judge_id"] in judges and len(j["weights"]["sha256"]) == 64 and j["backend"] == "transformers"
+        m = met["metrics"]
+        assert m.get("accuracy_source") != "exact_match" and "score" in met["headline"] and "exact_match" in m
+        lines = [json.loads(x) for x in (out / run / "demo_shapes" / "judgments.jsonl").read_text().splitlines()]
+        assert len(lines) == 192 and {ln["judge_id"] for ln in lines} == judges
+        # the judge agrees with exact match on the demo set (measured in tasks/demo/README.md)
+        preds = {json.loads(x)["id"]: json.loads(x) for x in
+                 (out / run / "demo_shapes" / "predictions.jsonl").read_text().splitlines()}
+        from evalkit.metrics.text_match import exact_match
+        agree = sum((ln["verdict"].get("pred") == "yes") == exact_match(preds[ln["id"]]["pred"],
+                                                                        [preds[ln["id"]]["answer"]]) for ln in lines)
+        assert agree / len(lines) >= 0.95, (run, agree)
+    acc = {r["run"]: float(r["demo_shapes accuracy %"]) / 100 for r in rows if r["source"] == "measured"}
     trained = next(v for k, v in acc.items() if k.endswith("trained") and "untrained" not in k)
     untrained = next(v for k, v in acc.items() if "untrained" in k)
     assert trained >= 0.9 and untrained < 0.5
@@ -46,6 +62,7 @@ def test_demo_end_to_end_ranks_trained_above_untrained(tmp_path):
     # a second run is a no-op resume: nothing predicted again
     p2 = _run([], cwd=tmp_path)
     assert "predicted 0, errors 0, resumed past 192 of 192" in (p2.stdout + p2.stderr)
+    assert "0 requests, 0 cache hits, 192 resumed" in (p2.stdout + p2.stderr)  # nothing judged twice
 
 
 def test_multirun_two_tasks(tmp_path, tiny_ckpt):

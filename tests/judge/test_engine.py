@@ -311,8 +311,8 @@ def test_changed_prediction_is_rejudged_exactly_that_item(judge_server, tmp_path
     assert [ln["id"] for ln in lines].count("q4") == 2 and lines[-1]["pred"] == "I see object4 now"
     # the summary's metrics use the new verdict (yes), not the stale one (no)
     assert s.metrics["strict"]["n_yes"] == 6 and s.metrics["strict"]["n_judged"] == 10
-    # back to the old prediction: its line is still in the file (nothing is overwritten), so it is
-    # settled again without a request or a new line, and the summary uses it
+    # back to the old prediction: its first line still settles it (any final line with the current key),
+    # so nothing is sent, written or even read from the cache, and the metrics use that verdict again
     judge_server.reset()
     s = run(items, cfg_for(judge_server.base_url), tmp_path)
     assert judge_server.n_requests == 0 and s.n_changed == 0 and s.n_resumed == 10 and s.n_written == 0
@@ -326,8 +326,16 @@ def test_other_judge_model_or_prompt_is_a_different_verdict(judge_server, tmp_pa
     run(items, cfg_for(judge_server.base_url), tmp_path)
     judge_server.reset()
     s = run(items, cfg_for(judge_server.base_url, model="gpt-3.5-turbo-0613"), tmp_path)
-    # another judge: its own verdicts, added beside the first judge's (not a change of the first's)
+    # another judge: its own verdicts, appended beside the first judge's (nothing "changed", nothing overwritten)
     assert judge_server.n_requests == 4 and s.n_changed == 0
+    lines = read_judgments(tmp_path / "judgments.jsonl")
+    assert [ln["judge_id"] for ln in lines] == ["gpt-3.5-turbo"] * 4 + ["gpt-3.5-turbo-0613"] * 4
+    # back to the first judge, then the second again: both settled by their own lines, 0 requests
+    for model in ("gpt-3.5-turbo", "gpt-3.5-turbo-0613"):
+        judge_server.reset()
+        s = run(items, cfg_for(judge_server.base_url, model=model), tmp_path)
+        assert judge_server.n_requests == 0 and s.n_resumed == 4 and s.n_written == 0
+    assert len(read_judgments(tmp_path / "judgments.jsonl")) == 8
     judge_server.reset()
     s = run(items, cfg_for(judge_server.base_url), tmp_path)  # the first judge again: free
     assert judge_server.n_requests == 0 and s.n_resumed == 4 and s.n_written == 0
