@@ -127,8 +127,11 @@ class LocalJudgeClient:
             model.close()
 
     async def complete(self, messages: Sequence[Mapping[str, Any]],
-                       sampling: Optional[Mapping[str, Any]] = None) -> Completion:
-        """One greedy reply to ``messages`` (``sampling``: only ``max_tokens`` is read)."""
+                       sampling: Optional[Mapping[str, Any]] = None, *,
+                       deadline: Optional[float] = None) -> Completion:
+        """One greedy reply to ``messages`` (``sampling``: only ``max_tokens`` is read).  ``deadline``
+        (``judge.item_deadline_s``) is not applied: a local forward pass neither hangs nor is retried,
+        and cutting a batch mid-generation would leave its other items' verdicts unfinished."""
         if self._queue is None:
             raise RuntimeError("LocalJudgeClient must be used inside 'async with'")
         if self._stop is not None and self._stop.is_set():

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from evalkit.judge.aggregate import aggregate, verdict_values
 from evalkit.judge.config import JudgeItem
-from evalkit.judge.identity import item_key, line_key, repeat_key
+from evalkit.judge.identity import item_key, judge_key_model, line_key, repeat_key
 from evalkit.judge.protocols import JudgeProtocol
 from evalkit.store.judgments import is_final
 

@@ -71,7 +71,7 @@ def run_judge(plan: Plan, records: list[dict[str, Any]], log: Log) -> dict[str, 
         d = dry_run(items, cfg, cache_path=plan.cache_path(), judgments_path=folder.judgments,
                     protocol=plan.judge_choice.protocol).to_dict()
         log(f"[{task.name}] judge dry run: {d.get('n_requests')} requests would be sent "
-            f"({d.get('n_cache_hits')} cache hits), est. ${d.get('est_cost_usd')}; nothing sent")
+            f"({d.get('n_cache_hits')} cache hits), est. {_cost(d.get('est_cost_usd'))}; nothing sent")
         return {"dry_run": d}
     info = judge_items(items, cfg, judgments_path=folder.judgments, cache_path=plan.cache_path(),
                        progress=plan.runner.progress, protocol=plan.judge_choice.protocol).to_dict()
@@ -82,7 +82,7 @@ def run_judge(plan: Plan, records: list[dict[str, Any]], log: Log) -> dict[str, 
         f"{info.get('n_cache_hits')} cache hits, {info.get('n_resumed')} resumed{changed}, "
         f"{info.get('n_failed')} rejected by the endpoint (unjudged); unusable verdicts "
         f"{unusable.get(agg, 0)} under {agg} ({', '.join(f'{k} {v}' for k, v in unusable.items())}); "
-        f"tokens {info.get('prompt_tokens')}+{info.get('completion_tokens')}, est. ${info.get('est_cost_usd')}; "
+        f"tokens {info.get('prompt_tokens')}+{info.get('completion_tokens')}, est. {_cost(info.get('est_cost_usd'))}; "
         f"judge: {model_label(info.get('returned_models') or [], cfg.model)}")
     return {**info, "finished": now_iso()}
 
@@ -113,3 +113,8 @@ def judge_noise(task: Task, records: list[dict[str, Any]], cfg: Any, protocol: A
     from evalkit.judge.noise import noise_block
 
     return noise_block(cfg, task.judge_items(records), read_judgments(path), protocol)
+
+
+def _cost(usd: Any) -> str:
+    """An estimated price for the console: dollars, or n/a (an in-process judge, an unpriced model)."""
+    return "n/a" if usd is None else f"${usd}"

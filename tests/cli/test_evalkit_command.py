@@ -48,9 +48,9 @@ def test_demo_end_to_end_ranks_trained_above_untrained(tmp_path):
     trained = next(v for k, v in acc.items() if k.endswith("trained") and "untrained" not in k)
     untrained = next(v for k, v in acc.items() if "untrained" in k)
     assert trained >= 0.9 and untrained < 0.5
-    # per-question-type exact match is part of the comparison
+    # per-question-type judged accuracy is part of the comparison
     for qtype in ("color", "direction", "shape"):
-        col = f"demo_shapes exact_match/{qtype} %"
+        col = f"demo_shapes accuracy/{qtype} %"
         by_run = {r["run"]: float(r[col]) for r in rows if r["source"] == "measured"}
         assert by_run["checkpoints__trained"] >= 90 > by_run["checkpoints__untrained"]
     for run in ("checkpoints__trained", "checkpoints__untrained"):

@@ -145,8 +145,10 @@ def test_duplicate_ids_in_either_annotation_file_name_the_file(tmp_path, which):
     root = write_video_qa(tmp_path / "data", n=3)
     rows = json.loads((root / which).read_text())
     (root / which).write_text(json.dumps(rows + [dict(rows[0])]))
-    p = evalkit(["task=msvd_qa", f"task.data_root={root}", "task.video_dir=videos", f"output_dir={tmp_path}/out"],
-                cwd=tmp_path, check=False)
+    ckpt = tmp_path / "ckpt"  # a folder passes the start-up checkpoint check; the data stop the job before loading
+    ckpt.mkdir()
+    p = evalkit(["task=msvd_qa", f"task.data_root={root}", "task.video_dir=videos", f"output_dir={tmp_path}/out",
+                 f"model.pretrained={ckpt}"], cwd=tmp_path, check=False)
     said = p.stdout + p.stderr
     assert p.returncode == 1 and "Traceback" not in said
     assert f"DataError: {root / which}: question_id {rows[0]['question_id']} appears twice" in said

@@ -102,17 +102,17 @@ def test_a_finished_run_keeps_the_verdicts_of_every_judge(compose, tiny_judge, t
     holds both judges' lines, the second pass of the first judge sends nothing, metrics name the judge used."""
     import json
 
-    from evalkit.pipeline import Job
+    from evalkit.api import run as run_job
 
     quiet = lambda s: None  # noqa: E731
     ov = ["run.limit=6", "runner.progress=false", f"output_dir={tmp_path}", "run.name=t", "run.report=false"]
-    Job(compose([*ov, "judge=tiny_demo"]), log=quiet).run()
+    run_job(compose([*ov, "judge=tiny_demo"]), log=quiet)
     tdir = tmp_path / "t" / "demo_shapes"
     first = json.loads((tdir / "metrics.json").read_text())["judge"]["judge_id"]
-    other = Job(compose([*ov, "stage=judge", "judge=hf_local", f"judge.model={tiny_judge}", "judge.device=cpu",
-                         "judge.prompt=evalkit"]), log=quiet).run()
+    other = run_job(compose([*ov, "stage=judge", "judge=hf_local", f"judge.model={tiny_judge}", "judge.device=cpu",
+                             "judge.prompt=evalkit"]), log=quiet)
     assert other["judge"]["n_written"] == 6
-    again = Job(compose([*ov, "stage=all", "judge=tiny_demo"]), log=quiet).run()
+    again = run_job(compose([*ov, "stage=all", "judge=tiny_demo"]), log=quiet)
     assert again["judge"]["n_requests"] == 0 and again["judge"]["n_resumed"] == 6
     ids = [json.loads(x)["judge_id"] for x in (tdir / "judgments.jsonl").read_text().splitlines()]
     assert ids[:6] == [first] * 6 and len(set(ids[6:])) == 1 and ids[6] != first and len(ids) == 12
