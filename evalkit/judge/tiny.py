@@ -1,6 +1,6 @@
 """Build tiny, offline chat LMs that can sit in the judge's seat (the demo judge, tests).
 
-A small Llama (``LlamaForCausalLM``) with the word-level tokenizer of :mod:`evalkit.models.tiny`, a chat
+A small Llama (``LlamaForCausalLM``) with the word-level tokenizer of :mod:`evalkit.word_tokenizer`, a chat
 template of its own (``<|system|>`` / ``<|user|>`` / ``<|assistant|>`` turns closed by ``<|end|>``), and the
 Video-ChatGPT verdicts as whole tokens (``{'pred': 'yes', 'score': 5}`` ...), so a trained one answers a
 verdict in one token and ``</s>``.  Saved with ``save_pretrained``: it loads through exactly the
@@ -36,7 +36,7 @@ class TinyJudgeSpec:
 def build_judge_tokenizer(corpus: Iterable[str] = ()):
     """Word-level tokenizer over ``corpus`` (+ the base words), the role tokens, the verdict tokens and the
     chat template."""
-    from evalkit.models.tiny import build_word_tokenizer
+    from evalkit.word_tokenizer import build_word_tokenizer
 
     tok = build_word_tokenizer(corpus)
     tok.add_special_tokens({"additional_special_tokens": list(ROLE_TOKENS)})

@@ -2,7 +2,7 @@
 
 The same builder makes a toy checkpoint (tests: :data:`TINY_ARCHITECTURES`, a few hundred
 thousand parameters) and a real-size one (``bench/gpu_check.py --family``: the architecture JSON
-files written in ``bench/``).  Each is a word-level tokenizer (:func:`evalkit.models.tiny.build_word_tokenizer`)
+files written in ``bench/``).  Each is a word-level tokenizer (:func:`evalkit.word_tokenizer.build_word_tokenizer`)
 with the family's media tokens, the family's processor (image + video processor, a chat template
 of evalkit's own saved beside it: a real checkpoint carries its authors' template, which evalkit
 records by hash), and the family's ``...ForConditionalGeneration`` built from a config dict --
