@@ -290,8 +290,6 @@ def update_baseline(path: Path, old: Optional[dict[str, Any]], metrics_json: dic
     exact-match figure of a judged run is not pinned (not the task's figure)."""
     import yaml
 
-    from evalkit.manifest import git_info, now_iso
-
     old_metrics = (old or {}).get("metrics") or {}
     names = list(old_metrics) if old_metrics else \
         [k for k, v in (metrics_json.get("headline") or {}).items() if isinstance(v, (int, float))] + \
@@ -323,25 +321,7 @@ def update_baseline(path: Path, old: Optional[dict[str, Any]], metrics_json: dic
                              "direction": spec["direction"], **({"flips": int(spec["flips"])} if spec.get("flips")
                                                                 else {})}
         lines.append(f"  {name}: {'(new)' if before is None else f'{float(before):.4f}'} -> {spec['value']:.4f}")
-    try:
-        subset_text = str(Path(subset).resolve().relative_to(path.resolve().parent))
-    except ValueError:
-        subset_text = str(subset)
-    model = metrics_json.get("model")
-    try:
-        from evalkit.paths import REPO_ROOT
-
-        model = str(Path(str(model)).resolve().relative_to(REPO_ROOT)) if model else model
-    except ValueError:
-        pass
-    recorded = {
-        "updated": now_iso(), "model": model,
-        "samples": (metrics_json.get("counts") or {}).get("samples"),
-        "protocol_id": metrics_json.get("protocol_id"), "overrides": list(overrides),
-        "git_commit": git_info().get("commit"),
-    }
-    if scoring_of(metrics_json).get("judge_returned"):
-        recorded["judge_returned"] = scoring_of(metrics_json)["judge_returned"]
+    subset_text, recorded = _provenance(path, subset, overrides, metrics_json)
     data = {
         "task": task,
         "subset": subset_text,
@@ -364,3 +344,30 @@ def update_baseline(path: Path, old: Optional[dict[str, Any]], metrics_json: dic
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(head + yaml.safe_dump(data, sort_keys=False, default_flow_style=None), encoding="utf-8")
     return data, lines
+
+
+def _provenance(path: Path, subset: Path, overrides: Sequence[str],
+                metrics_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(the subset file as the baseline names it, the baseline's ``recorded`` block)."""
+    from evalkit.manifest import git_info, now_iso
+
+    try:
+        subset_text = str(Path(subset).resolve().relative_to(path.resolve().parent))
+    except ValueError:
+        subset_text = str(subset)
+    model = metrics_json.get("model")
+    try:
+        from evalkit.paths import REPO_ROOT
+
+        model = str(Path(str(model)).resolve().relative_to(REPO_ROOT)) if model else model
+    except ValueError:
+        pass
+    recorded = {
+        "updated": now_iso(), "model": model,
+        "samples": (metrics_json.get("counts") or {}).get("samples"),
+        "protocol_id": metrics_json.get("protocol_id"), "overrides": list(overrides),
+        "git_commit": git_info().get("commit"),
+    }
+    if scoring_of(metrics_json).get("judge_returned"):
+        recorded["judge_returned"] = scoring_of(metrics_json)["judge_returned"]
+    return subset_text, recorded

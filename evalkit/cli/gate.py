@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from evalkit.analysis.gate import (
     BASELINE_FILE,
@@ -81,7 +81,7 @@ def run_subset(task: str, subset: Path, overrides: Sequence[str], output_dir: Pa
     return folder.path
 
 
-def _main(argv: Optional[Sequence[str]]) -> int:
+def _parser() -> OneLineParser:
     ap = OneLineParser(
         prog=PROG,
         description="Run the evaluation on a task's committed CI subset and fail on a regression beyond the "
@@ -108,91 +108,102 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     ap.add_argument("--score-tolerance", type=float, default=0.1,
                     help="tolerance for new judge-score metrics with --update-baseline (0-5 scale)")
     ap.add_argument("--json", type=Path, default=None, dest="json_out", help="also write the result as JSON")
-    args = ap.parse_intermixed_args(argv)
+    return ap
 
+
+def _main(argv: Optional[Sequence[str]]) -> int:
+    args = _parser().parse_intermixed_args(argv)
     folder = task_folder(args.task)
     baseline = args.baseline or folder / BASELINE_FILE
     subset = args.subset or folder / SUBSET_FILE
-    tmp: Optional[Path] = None
-    keep_failed = False
+    state: dict[str, Any] = {"tmp": None, "keep_failed": False}
     try:
         old = read_baseline(baseline) if baseline.is_file() else None
         if old is None and not args.update_baseline:
             raise GateError(f"no baseline at {baseline}; create one on purpose with --update-baseline "
                             "(see docs/ci_gate.md)", MISSING_BASELINE)
-        exps = expectations(old, baseline) if old else []
-
-        errored = None
-        if args.from_run is not None:
-            if not TaskFolder(args.from_run).metrics.is_file():
-                raise GateError(f"{args.from_run}: no metrics.json (not a scored <run>/<task> folder)", USAGE)
-            task_dir = args.from_run
-        else:
-            if not subset.is_file():
-                raise GateError(f"no CI subset at {subset} (one sample id per line); see docs/ci_gate.md",
-                                MISSING_BASELINE)
-            if args.output_dir is None:
-                tmp = Path(tempfile.mkdtemp(prefix="evalkit-gate-"))
-            out_dir = args.output_dir or tmp
-            try:
-                # the baseline's own job overrides (e.g. its model) first; the command line wins
-                pinned = list((old or {}).get("job_overrides") or [])
-                task_dir = run_subset(args.task, subset.resolve(), [*pinned, *args.overrides], out_dir)
-            except _Errored as e:
-                task_dir, errored = e.task_dir, str(e)
+        exps = expectations(old, baseline) if old else []  # a malformed baseline fails before the job runs
+        task_dir, errored = _evaluate(args, old, subset, state)
         metrics_json = read_json(TaskFolder(task_dir).metrics) or {}
-
-        measured_scoring = scoring_of(metrics_json)
         if args.update_baseline:
             _, lines = update_baseline(baseline, old, metrics_json, task=args.task, subset=subset,
                                        overrides=args.overrides, default_tolerance=args.default_tolerance,
                                        score_tolerance=args.score_tolerance, flips=args.flips)
             print(f"{PROG}: baseline {'updated' if old else 'created'}: {baseline} "
-                  f"({scoring_text(measured_scoring)})")
+                  f"({scoring_text(scoring_of(metrics_json))})")
             print("\n".join(lines))
             return PASS
-
-        want = old.get("scoring") or {"judge": "none"}
-        if not same_scoring(want, measured_scoring):
-            raise GateError(f"{baseline} was recorded with {scoring_text(want)} but this run is scored by "
-                            f"{scoring_text(measured_scoring)}; use a baseline for this scoring (--baseline) "
-                            "or record one with --update-baseline", MISSING_BASELINE)
-        problems = unusable_pins(exps, want)
-        if problems:
-            raise GateError(f"{baseline}: pins that cannot catch a regression: " + "; ".join(problems),
-                            MISSING_BASELINE)
-        returned_then = (old.get("recorded") or {}).get("judge_returned")
-        returned_now = measured_scoring.get("judge_returned")
-        rows = check(metrics_json, exps)
-        n_expected = (old.get("recorded") or {}).get("samples")
-        n_now = (metrics_json.get("counts") or {}).get("samples")
-        header = [f"evalkit-gate: task {args.task} | {scoring_text(measured_scoring)} | "
-                  f"model {metrics_json.get('model')} | {n_now} samples | baseline {baseline}"]
-        if returned_then and returned_now and sorted(returned_then) != sorted(returned_now):
-            header.append(f"warning: the judge API returned {returned_now}, the baseline was judged by "
-                          f"{returned_then}; judge drift can move the numbers")
-        if n_expected is not None and n_now is not None and n_expected != n_now:
-            header.append(f"warning: {n_now} samples evaluated, the baseline was recorded on {n_expected}")
-        if errored:
-            header.append(f"evaluation error: {errored}")
-        if any(r.flips for r in rows):
-            header.append("tolerance = max(the pinned tolerance, flips / n), n = samples behind the metric")
-        print(format_report(rows, "\n".join(header)))
-        failed = errored is not None or not all(r.ok for r in rows)
-        keep_failed = failed
-        if args.json_out:
-            args.json_out.write_text(json.dumps({
-                "task": args.task, "baseline": str(baseline), "passed": not failed, "error": errored,
-                "rows": [{**r.__dict__, "delta": r.delta} for r in rows]}, indent=2) + "\n", encoding="utf-8")
+        failed = _check_against(args, old, exps, baseline, metrics_json, errored)
+        state["keep_failed"] = failed
         return REGRESSION if failed else PASS
     except GateError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.code
     finally:
+        tmp, keep_failed = state["tmp"], state["keep_failed"]
         if tmp is not None and not (args.keep or keep_failed):
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp is not None or (keep_failed and args.output_dir is not None):
             _say_where(tmp or args.output_dir, args.task, failed=keep_failed)
+
+
+def _evaluate(args: Any, old: Optional[dict[str, Any]], subset: Path,
+              state: dict[str, Any]) -> tuple[Path, Optional[str]]:
+    """(the scored task folder, the evaluation error or None): ``--from-run``'s folder, or the job run on
+    the CI subset (in a temporary folder recorded in ``state["tmp"]`` unless ``--output-dir``)."""
+    if args.from_run is not None:
+        if not TaskFolder(args.from_run).metrics.is_file():
+            raise GateError(f"{args.from_run}: no metrics.json (not a scored <run>/<task> folder)", USAGE)
+        return args.from_run, None
+    if not subset.is_file():
+        raise GateError(f"no CI subset at {subset} (one sample id per line); see docs/ci_gate.md", MISSING_BASELINE)
+    if args.output_dir is None:
+        state["tmp"] = Path(tempfile.mkdtemp(prefix="evalkit-gate-"))
+    out_dir = args.output_dir or state["tmp"]
+    try:
+        # the baseline's own job overrides (e.g. its model) first; the command line wins
+        pinned = list((old or {}).get("job_overrides") or [])
+        return run_subset(args.task, subset.resolve(), [*pinned, *args.overrides], out_dir), None
+    except _Errored as e:
+        return e.task_dir, str(e)
+
+
+def _check_against(args: Any, old: dict[str, Any], exps: list[Any], baseline: Path, metrics_json: dict[str, Any],
+                   errored: Optional[str]) -> bool:
+    """Print the gate's report of ``metrics_json`` against the baseline ``old``; True when it fails."""
+    measured_scoring = scoring_of(metrics_json)
+    want = old.get("scoring") or {"judge": "none"}
+    if not same_scoring(want, measured_scoring):
+        raise GateError(f"{baseline} was recorded with {scoring_text(want)} but this run is scored by "
+                        f"{scoring_text(measured_scoring)}; use a baseline for this scoring (--baseline) "
+                        "or record one with --update-baseline", MISSING_BASELINE)
+    problems = unusable_pins(exps, want)
+    if problems:
+        raise GateError(f"{baseline}: pins that cannot catch a regression: " + "; ".join(problems),
+                        MISSING_BASELINE)
+    returned_then = (old.get("recorded") or {}).get("judge_returned")
+    returned_now = measured_scoring.get("judge_returned")
+    rows = check(metrics_json, exps)
+    n_expected = (old.get("recorded") or {}).get("samples")
+    n_now = (metrics_json.get("counts") or {}).get("samples")
+    header = [f"evalkit-gate: task {args.task} | {scoring_text(measured_scoring)} | "
+              f"model {metrics_json.get('model')} | {n_now} samples | baseline {baseline}"]
+    if returned_then and returned_now and sorted(returned_then) != sorted(returned_now):
+        header.append(f"warning: the judge API returned {returned_now}, the baseline was judged by "
+                      f"{returned_then}; judge drift can move the numbers")
+    if n_expected is not None and n_now is not None and n_expected != n_now:
+        header.append(f"warning: {n_now} samples evaluated, the baseline was recorded on {n_expected}")
+    if errored:
+        header.append(f"evaluation error: {errored}")
+    if any(r.flips for r in rows):
+        header.append("tolerance = max(the pinned tolerance, flips / n), n = samples behind the metric")
+    print(format_report(rows, "\n".join(header)))
+    failed = errored is not None or not all(r.ok for r in rows)
+    if args.json_out:
+        args.json_out.write_text(json.dumps({
+            "task": args.task, "baseline": str(baseline), "passed": not failed, "error": errored,
+            "rows": [{**r.__dict__, "delta": r.delta} for r in rows]}, indent=2) + "\n", encoding="utf-8")
+    return failed
 
 
 def _say_where(out_dir: Path, task: str, *, failed: bool) -> None:
