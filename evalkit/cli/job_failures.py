@@ -3,22 +3,23 @@
 A job that fails in a known way (an :class:`~evalkit.errors.EvalkitError`) logs one line and
 returns the message instead of raising, so the other jobs of a sweep go on.  Hydra hands that
 return value to :class:`JobFailures` (a Hydra callback, ``hydra.callbacks`` in ``configs/config.yaml``):
-in this process it is kept in :data:`FAILURES`; in a job that ran elsewhere (Hydra's submitit
-launcher: a Slurm job or a local process) it is written next to the job's Hydra logs
-(``<sweep dir>/<job number>/evalkit_failure.txt``) and collected when the sweep ends.  The
-``evalkit`` command then lists them and exits 1, so a failed shard job is never reported as success.
+a job of this process is kept by the callback itself; a job that ran elsewhere (Hydra's submitit
+launcher: a Slurm job or a local process) writes it next to the job's Hydra logs
+(``<sweep dir>/<job number>/evalkit_failure.txt``), collected when the sweep ends.  When the run or
+sweep ends, the callback lists them and ends the ``evalkit`` command with exit status 1, so a failed
+shard job is never reported as success.  No module-level state: Hydra makes one callback per run.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+import sys
 from typing import Any, Optional
 
 from hydra.experimental.callback import Callback
 
 MARKER = "evalkit_failure.txt"
-FAILURES: list[str] = []
 
 
 def _message(job_return: Any) -> Optional[str]:
@@ -35,6 +36,7 @@ class JobFailures(Callback):
         self.pid = os.getpid()
         self.sweep_dir: Optional[Path] = None
         self.here = 0  # jobs that ended in this process
+        self.failures: list[str] = []  # what failed, of this run or sweep
 
     def on_run_start(self, config: Any, **kwargs: Any) -> None:
         self.pid = os.getpid()
@@ -50,7 +52,7 @@ class JobFailures(Callback):
             return
         if os.getpid() == self.pid:
             self.here += 1
-            FAILURES.append(msg)
+            self.failures.append(msg)
         else:  # a job launched in another process (submitit): leave the message for the launcher
             from evalkit.redaction import redact_text
 
@@ -60,6 +62,7 @@ class JobFailures(Callback):
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if self.sweep_dir is None:
+            self._exit_if_failed()
             return
         if not self.here:  # the jobs ran elsewhere (submitit): say where their logs and results are
             import logging
@@ -69,4 +72,20 @@ class JobFailures(Callback):
                 "results: %s/<run>/<task>/, leaderboard: %s/leaderboard.md", self.sweep_dir, config.output_dir,
                 config.output_dir)
         for marker in sorted(self.sweep_dir.glob(f"*/{MARKER}"), key=lambda p: (len(p.parent.name), p.parent.name)):
-            FAILURES.append(f"{marker.read_text(encoding='utf-8').strip()} (job {marker.parent.name})")
+            self.failures.append(f"{marker.read_text(encoding='utf-8').strip()} (job {marker.parent.name})")
+        self._exit_if_failed()
+
+    def on_run_end(self, config: Any, **kwargs: Any) -> None:
+        self._exit_if_failed()
+
+    def _exit_if_failed(self) -> None:
+        """List the failed jobs and end the command with exit status 1 (a SystemExit passes Hydra's
+        callback guard, which catches Exception only)."""
+        if not self.failures:
+            return
+        from evalkit.redaction import redact_text
+
+        print(f"evalkit: {len(self.failures)} job(s) failed:", file=sys.stderr)
+        for f in self.failures:
+            print(f"  {redact_text(f)}", file=sys.stderr)
+        raise SystemExit(1)

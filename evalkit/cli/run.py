@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from evalkit.paths import CONFIG_DIR
 
@@ -125,6 +127,18 @@ def _check_overrides_or_exit(args: list[str], config_name: str) -> None:
         sys.exit(f"evalkit: ConfigError: {e}")
 
 
+@contextmanager
+def _hydra_argv(args: list[str]) -> Iterator[None]:
+    """Hydra's decorated app parses ``sys.argv`` itself (it takes no argument list): hand it ``args``
+    for the call and put the process's own arguments back after it, whatever happens."""
+    saved = sys.argv[:]
+    sys.argv[1:] = args
+    try:
+        yield
+    finally:
+        sys.argv[:] = saved
+
+
 def main() -> None:
     args = sys.argv[1:]
     if "--version" in args or "-V" in args:
@@ -140,14 +154,13 @@ def main() -> None:
         sys.exit(f"evalkit: config folder not found at {CONFIG_DIR}; install with `pip install -e .` from the repo")
     import hydra
 
-    from evalkit.cli.job_failures import FAILURES
     from evalkit.config import register_configs
 
     register_configs()
     demo = not args or args[0] == DEMO_WORD
     _check_overrides_or_exit(args[1:] if demo else args, "demo" if demo else "config")
-    if demo:  # `evalkit` / `evalkit demo OVERRIDES...`: the embedded demo
-        sys.argv[1:] = ["--config-name=demo", *args[1:]]
+    # `evalkit` / `evalkit demo OVERRIDES...`: the embedded demo's config and the overrides after the word
+    hydra_args = ["--config-name=demo", *args[1:]] if demo else args
     if any(a.startswith("hydra/launcher=") and a.split("=", 1)[1] in SUBMITIT_PRESETS for a in args):
         import importlib.util
 
@@ -155,15 +168,10 @@ def main() -> None:
             sys.exit("evalkit: hydra/launcher=slurm|local needs Hydra's submitit launcher: pip install -e \".[slurm]\"")
     app = hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")(_job)
     try:
-        app()
+        with _hydra_argv(hydra_args):
+            app()
     except KeyboardInterrupt:  # Ctrl-C: finished work is on disk (the jobs' files are written as they go)
         from evalkit.cli.common import exit_interrupted
 
         exit_interrupted("evalkit")
-    if FAILURES:
-        from evalkit.redaction import redact_text
-
-        print(f"evalkit: {len(FAILURES)} job(s) failed:", file=sys.stderr)
-        for f in FAILURES:
-            print(f"  {redact_text(f)}", file=sys.stderr)
-        sys.exit(1)
+    # failed jobs: listed by the JobFailures callback, which ends the command with exit 1
