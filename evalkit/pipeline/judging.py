@@ -13,7 +13,6 @@ from evalkit.manifest import now_iso
 from evalkit.pipeline.plan import Plan
 from evalkit.pipeline.run_manifest import RunManifest
 from evalkit.prompts.judge import JudgeChoice
-from evalkit.store import read_judgments
 from evalkit.tasks.base import Task
 
 Log = Callable[[str], None]
@@ -87,32 +86,21 @@ def run_judge(plan: Plan, records: list[dict[str, Any]], log: Log) -> dict[str, 
     return {**info, "finished": now_iso()}
 
 
-def valid_judgments(task: Task, records: list[dict[str, Any]], cfg: JudgeConfig, protocol: JudgeProtocol,
-                    path: Path, log: Log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The judgment lines valid for the current predictions (same question, answer, prediction,
-    requested judge model, protocol and prompt), and the ``judge`` block describing them.  A line
-    judged for anything else is not used: its sample counts as unjudged (``stale``)."""
+def valid_judgments(task: Task, items: list[Any], lines: list[dict[str, Any]], cfg: JudgeConfig,
+                    protocol: JudgeProtocol, path: Path, log: Log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Of the judgment ``lines`` read from ``path``, those valid for the current predictions' judge
+    ``items`` (same question, answer, prediction, judge, protocol and prompt), and the ``judge`` block
+    describing them.  A line judged for anything else is not used: its sample counts as unjudged (``stale``)."""
     from evalkit.judge.accounting import judge_block
-    from evalkit.judge.identity import match_judgments
+    from evalkit.judge.identity import judge_key_model, match_judgments
 
-    from evalkit.judge.identity import judge_key_model
-
-    matched = match_judgments(task.judge_items(records), read_judgments(path), judge_key_model(cfg), protocol)
+    matched = match_judgments(items, lines, judge_key_model(cfg), protocol)
     if matched.stale:
         log(f"[{task.name}] warning: {len(matched.stale)} judgment(s) in {path.name} were made for "
             f"another prediction, judge model ({cfg.model} requested now) or prompt "
             f"(e.g. {', '.join(matched.stale[:5])}); those samples count as unjudged. Run stage=judge "
             "to judge them again.")
     return matched.lines, judge_block(cfg, protocol, matched)
-
-
-def judge_noise(task: Task, records: list[dict[str, Any]], cfg: Any, protocol: Any,
-                path: Path) -> dict[str, Any] | None:
-    """metrics.json's ``judge_noise`` block (:mod:`evalkit.judge.noise`): the spread of the judged
-    figures over ``judge.repeats`` draws per item; None with one draw of a judge that may vary."""
-    from evalkit.judge.noise import noise_block
-
-    return noise_block(cfg, task.judge_items(records), read_judgments(path), protocol)
 
 
 def _cost(usd: Any) -> str:

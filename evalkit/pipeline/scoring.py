@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from evalkit.errors import DataError
+from evalkit.judge.noise import noise_block
 from evalkit.manifest import now_iso, scrub
 from evalkit.metrics.accuracy_basis import as_wrong_note
-from evalkit.pipeline.judging import describe_judge, judge_noise, valid_judgments
+from evalkit.pipeline.judging import describe_judge, valid_judgments
 from evalkit.pipeline.plan import Plan
 from evalkit.pipeline.run_manifest import RunManifest
 from evalkit.samples import Sample
-from evalkit.store import write_json
+from evalkit.store import read_judgments, write_json
 from evalkit.store.records import is_error
 
 Log = Callable[[str], None]
@@ -40,11 +41,15 @@ def score(plan: Plan, records: list[dict[str, Any]], samples: list[Sample], scop
     task = plan.task
     judgments: Optional[list[dict[str, Any]]] = None
     judge_block: Optional[dict[str, Any]] = None
+    noise: Optional[dict[str, Any]] = None
     if plan.judged:
         jpath = plan.folder.judgments
         if not jpath.exists():
             raise DataError(f"judge={plan.judge.name} but no judgments at {jpath}; run stage=judge first")
-        judgments, judge_block = valid_judgments(task, records, plan.judge, plan.judge_choice.protocol, jpath, log)
+        # read once: the verdicts the metrics use, and the spread over judge.repeats draws (evalkit.judge.noise)
+        items, lines, protocol = task.judge_items(records), read_judgments(jpath), plan.judge_choice.protocol
+        judgments, judge_block = valid_judgments(task, items, lines, plan.judge, protocol, jpath, log)
+        noise = noise_block(plan.judge, items, lines, protocol)
     metrics = task.score(records, judgments, aggregation=plan.judge.aggregation)
     artifacts = task.write_artifacts(records, plan.folder.path)
     counts = _counts(records, samples, scope)
@@ -63,8 +68,7 @@ def score(plan: Plan, records: list[dict[str, Any]], samples: list[Sample], scop
         "counts": counts, "judge": judge_info, "answer_prompt": plan.answer.answer_prompt,
         "generation": plan.answer.generation, "artifacts": artifacts, "scored": now_iso(),
     }
-    noise = judge_noise(task, records, plan.judge, plan.judge_choice.protocol, plan.folder.judgments) if judge_block is not None else None
-    if noise:  # the spread over judge.repeats draws (evalkit.judge.noise)
+    if noise:
         out["judge_noise"] = noise
     write_json(plan.folder.metrics, scrub(out))
     manifest["counts"].update(counts)
